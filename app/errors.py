@@ -1,0 +1,124 @@
+"""Domain exceptions, raised by services and mapped to HTTP in ``app.error_handlers``.
+
+Every error carries a snake_case ``code``, a human ``message`` and a ``details`` dict; the
+HTTP status lives on the class so that one handler can serve the JSON API and the portal alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """Base of every expected failure: ``status`` (HTTP), ``code``, ``message``, ``details``."""
+
+    status: int = 400
+    code: str = "bad_request"
+    message: str = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.details = details or {}
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the public error body ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(AppError):
+    """400: the request itself is malformed (bad JSON, body not an object)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    """401: missing, malformed, expired or revoked credentials."""
+
+    status = 401
+    code = "unauthorized"
+    message = "Authentication is required."
+
+
+class PermissionDenied(AppError):
+    """403: the caller is known but may not do this."""
+
+    status = 403
+    code = "forbidden"
+    message = "You are not allowed to do this."
+
+
+class NotFound(AppError):
+    """404: no such resource, or one the caller may not know exists."""
+
+    status = 404
+    code = "not_found"
+    message = "The requested resource was not found."
+
+
+class Conflict(AppError):
+    """409: the resource already exists or is in a conflicting state."""
+
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    """413: the body or uploaded file exceeds the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+    message = "The uploaded content is too large."
+
+
+class UnsupportedMediaType(AppError):
+    """415: wrong content type, or a file of a type we do not accept."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ValidationFailed(AppError):
+    """422: the body parsed but a field is invalid; ``details`` maps field name → message."""
+
+    status = 422
+    code = "validation_failed"
+    message = "Request validation failed."
+
+    def __init__(self, fields: dict[str, str] | None = None, message: str | None = None, **kw: Any):
+        super().__init__(message, details=kw.pop("details", None) or dict(fields or {}), **kw)
+
+
+class UpstreamUnavailable(AppError):
+    """502/503: a dependency (AI Service, storage) could not be reached or failed."""
+
+    status = 502
+    code = "upstream_unavailable"
+    message = "A dependency is unavailable."
+
+
+class UpstreamTimeout(AppError):
+    """504: a dependency did not answer in time."""
+
+    status = 504
+    code = "upstream_timeout"
+    message = "A dependency did not answer in time."
+
+
+class StorageUnavailable(UpstreamUnavailable):
+    """503: the object store (S3 or the local folder) failed or could not be reached."""
+
+    status = 503
+    code = "storage_unavailable"
+    message = "Image storage is unavailable; nothing was stored. Please try again."
