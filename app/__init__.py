@@ -1,0 +1,106 @@
+"""DermaDetect API Gateway: the application factory.
+
+``create_app`` reads like a table of contents: config → extensions → security → blueprints →
+error handlers → CLI. Nothing here opens a connection; that happens on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, jsonify, redirect
+
+from config import Config, config_from_env
+
+
+def create_app(config_class: type[Config] | None = None) -> Flask:
+    """Build the gateway for ``config_class`` (default: the class named by ``APP_ENV``).
+
+    Raises:
+        RuntimeError: the configuration is unsafe for its environment (e.g. production with a
+            default secret).
+    """
+    config_class = config_class or config_from_env()
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    app.config.from_object(config_class)
+    _resolve_database(app)
+    config_class.validate(app.config)
+
+    from app.observability import configure_logging, init_request_ids
+
+    configure_logging(app)
+    init_request_ids(app)
+    _init_extensions(app)
+
+    from app.security import init_security
+
+    init_security(app)
+    _register_blueprints(app)
+
+    from app.error_handlers import init_error_handlers
+
+    init_error_handlers(app)
+    _init_security_headers(app)
+    return app
+
+
+def _resolve_database(app: Flask) -> None:
+    """Default to a SQLite file in the instance folder; give PostgreSQL a connect timeout."""
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{Path(app.instance_path) / 'dermadetect.db'}"
+    elif uri.startswith("postgres://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgres://")
+    elif uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    options: dict = {"pool_pre_ping": True}
+    if uri.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": 2}
+        options["pool_size"] = int(os.environ.get("DB_POOL_SIZE", "10"))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401 - register every table on the metadata
+    from app.extensions import csrf, db, jwt, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    jwt.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.blueprints.auth.api import bp as auth_api
+    from app.blueprints.health.api import bp as health_api
+    from app.extensions import csrf
+    from app.openapi import spec
+
+    for blueprint in (health_api, auth_api):
+        app.register_blueprint(blueprint)
+        csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
+
+    spec.register(app)
+
+    @app.get("/api/openapi.json")
+    def openapi_document():  # type: ignore[no-untyped-def]
+        """Return the OpenAPI 3 document generated from the pydantic models."""
+        return jsonify(spec.spec)
+
+    @app.get("/api/docs")
+    def openapi_docs():  # type: ignore[no-untyped-def]
+        """Redirect to the Swagger UI page of the API."""
+        return redirect("/api/docs/swagger/")
+
+
+def _init_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

@@ -1,0 +1,1 @@
+"""Authentication: JSON API (tokens) and portal pages (sessions)."""

@@ -1,0 +1,78 @@
+"""JSON API for accounts and tokens under ``/api``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+from spectree import Response
+
+from app.blueprints.auth.schemas import LoginIn, LogoutIn, Message, RegisterIn, TokenPair, UserOut
+from app.errors import PermissionDenied
+from app.openapi import spec
+from app.schemas import ErrorBody
+from app.security import public
+from app.services import accounts, tokens
+
+bp = Blueprint("auth_api", __name__, url_prefix="/api")
+
+_TAG = "auth"
+
+
+@bp.post("/auth/register")
+@public
+@spec.validate(
+    json=RegisterIn,
+    resp=Response(HTTP_201=UserOut, HTTP_403=ErrorBody, HTTP_409=ErrorBody, HTTP_422=ErrorBody),
+    tags=[_TAG],
+    security={},
+)
+def register(json: RegisterIn):  # type: ignore[no-untyped-def]
+    """Create a physician account (when self-registration is enabled)."""
+    if not current_app.config["ALLOW_REGISTRATION"]:
+        raise PermissionDenied(
+            "Self-registration is disabled; ask an administrator.", code="registration_disabled"
+        )
+    user = accounts.create_user(
+        email=str(json.email), password=json.password, full_name=json.full_name
+    )
+    return UserOut.model_validate(user), 201
+
+
+@bp.post("/auth/login")
+@public
+@spec.validate(
+    json=LoginIn,
+    resp=Response(HTTP_200=TokenPair, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_422=ErrorBody),
+    tags=[_TAG],
+    security={},
+)
+def login(json: LoginIn):  # type: ignore[no-untyped-def]
+    """Exchange email and password for an access token and a refresh token."""
+    user = accounts.authenticate(email=json.email, password=json.password)
+    return TokenPair(**tokens.issue_pair(user))
+
+
+@bp.post("/auth/refresh")
+@public
+@jwt_required(refresh=True)
+@spec.validate(resp=Response(HTTP_200=TokenPair, HTTP_401=ErrorBody), tags=[_TAG])
+def refresh():  # type: ignore[no-untyped-def]
+    """Trade a refresh token for a new pair; the presented refresh token is revoked."""
+    return TokenPair(**tokens.rotate_refresh(get_jwt(), current_user))
+
+
+@bp.post("/auth/logout")
+@spec.validate(json=LogoutIn, resp=Response(HTTP_200=Message, HTTP_401=ErrorBody), tags=[_TAG])
+def logout(json: LogoutIn):  # type: ignore[no-untyped-def]
+    """Revoke the presented access token, and the refresh token when it is sent too."""
+    if json.refresh_token:
+        tokens.revoke_refresh_token(json.refresh_token, user_id=current_user.id)
+    tokens.revoke(get_jwt())
+    return Message(message="Logged out.")
+
+
+@bp.get("/users/me")
+@spec.validate(resp=Response(HTTP_200=UserOut, HTTP_401=ErrorBody), tags=["users"])
+def me():  # type: ignore[no-untyped-def]
+    """Return the caller's profile."""
+    return UserOut.model_validate(current_user)

@@ -1,0 +1,67 @@
+"""Pydantic models for the auth JSON bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+
+class RegisterIn(BaseModel):
+    """``POST /api/auth/register`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+    full_name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("full_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("Full name is required.")
+        return value.strip()
+
+
+class LoginIn(BaseModel):
+    """``POST /api/auth/login`` body."""
+
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LogoutIn(BaseModel):
+    """``POST /api/auth/logout`` body: optionally the refresh token to revoke as well."""
+
+    refresh_token: str | None = Field(default=None, max_length=4096)
+
+
+class TokenPair(BaseModel):
+    """Access and refresh tokens; ``expires_in`` is the access token lifetime in seconds."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth 2 token type
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str
+    role: Literal["physician", "admin"]
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class Message(BaseModel):
+    """A plain confirmation."""
+
+    message: str

@@ -1,0 +1,75 @@
+"""One place mapping errors to responses: JSON under ``/api``, pages (or fragments) elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from app.errors import AppError
+
+log = logging.getLogger(__name__)
+
+# Werkzeug's HTTP errors get these codes and human messages in the JSON shape.
+HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This method is not allowed on this address."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "This content type is not supported here."),
+    422: ("unprocessable_entity", "The request could not be processed."),
+    429: ("rate_limited", "Too many requests; please slow down."),
+    500: ("internal_error", "Something went wrong on our side; it has been logged."),
+}
+
+
+def wants_json() -> bool:
+    """Whether the current request should get a JSON error (the API, or a JSON-only client)."""
+    return request.path.startswith("/api/") or request.path in {"/health", "/healthy"}
+
+
+def json_error(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    """Return the one API error shape ``{"error": {code, message, details}}`` with ``status``."""
+    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    response.status_code = status
+    return response
+
+
+def _page(status: int, code: str, message: str) -> tuple[str, int]:
+    template = "errors/_fragment.html" if request.headers.get("HX-Request") else "errors/page.html"
+    return render_template(template, status=status, code=code, message=message), status
+
+
+def init_error_handlers(app: Flask) -> None:
+    """Register the handlers for domain errors, HTTP errors and unexpected exceptions."""
+
+    @app.errorhandler(AppError)
+    def _app_error(error: AppError):  # type: ignore[no-untyped-def]
+        if error.status >= 500:
+            log.warning("%s: %s %s", error.code, error.message, error.details)
+        if wants_json():
+            return json_error(error.status, error.code, error.message, error.details)
+        return _page(error.status, error.code, error.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        status = error.code or 500
+        code, message = HTTP_CODES.get(status, ("http_error", error.description or ""))
+        if wants_json():
+            response = json_error(status, code, message)
+            allowed = getattr(error, "valid_methods", None)
+            if status == 405 and allowed:
+                response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return _page(status, code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        code, message = HTTP_CODES[500]
+        if wants_json():
+            return json_error(500, code, message)
+        return _page(500, code, message)

@@ -1,0 +1,64 @@
+"""Users (physicians and admins) and the JWT blocklist."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, TZDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    """What a user may do: physicians see their own cases, admins everything."""
+
+    PHYSICIAN = "physician"
+    ADMIN = "admin"
+
+
+class User(UserMixin, Base):
+    """A person who logs in. ``email`` is stored trimmed and lower-cased, unique."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default=Role.PHYSICIAN.value)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)  # type: ignore[assignment]
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # Bumped on logout-everywhere / deactivation / password reset: sessions carry it and are
+    # rejected when it no longer matches (flask-login alternative id).
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the user has the admin role."""
+        return self.role == Role.ADMIN.value
+
+    def get_id(self) -> str:
+        """Return the flask-login session id: ``"<user id>:<session version>"``."""
+        return f"{self.id}:{self.session_version}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class TokenBlocklist(Base):
+    """A revoked JWT (by ``jti``), kept until it would have expired anyway."""
+
+    __tablename__ = "token_blocklist"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    token_type: Mapped[str] = mapped_column(String(10))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(TZDateTime)
+    revoked_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

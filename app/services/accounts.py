@@ -1,0 +1,213 @@
+"""Accounts: registration, password checks, login, roles, activation.
+
+Passwords are hashed with argon2id (argon2-cffi, RFC 9106), the winner of the Password Hashing
+Competition; cost parameters come from config so tests can use cheap ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Conflict, NotFound, PermissionDenied, Unauthorized, ValidationFailed
+from app.extensions import db
+from app.models import Role, User
+from app.models.base import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+_CHARACTER_CLASSES = (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    key = (
+        cfg["PASSWORD_HASH_TIME_COST"],
+        cfg["PASSWORD_HASH_MEMORY_KIB"],
+        cfg["PASSWORD_HASH_PARALLELISM"],
+    )
+    cache = current_app.extensions.setdefault("password_hashers", {})
+    if key not in cache:
+        cache[key] = PasswordHasher(time_cost=key[0], memory_cost=key[1], parallelism=key[2])
+    return cache[key]
+
+
+def normalize_email(email: str) -> str:
+    """Return ``email`` trimmed and lower-cased, the form stored and looked up."""
+    return email.strip().lower()
+
+
+def password_problem(password: str) -> str | None:
+    """Return why ``password`` is too weak, or ``None`` when it is acceptable.
+
+    Rule: at least 10 characters and at least two character classes (lower, upper, digit, other).
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Password must be at least {MIN_PASSWORD_LENGTH} characters long."
+    classes = sum(1 for pattern in _CHARACTER_CLASSES if re.search(pattern, password))
+    if classes < 2:
+        return (
+            "Password must mix at least two kinds of characters "
+            "(lower case, upper case, digits, symbols)."
+        )
+    return None
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of ``password``."""
+    return _hasher().hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def get_user(user_id: int) -> User | None:
+    """Return the user with ``user_id`` or ``None``."""
+    return db.session.get(User, user_id)
+
+
+def find_by_email(email: str) -> User | None:
+    """Return the user with ``email`` (any letter case, surrounding spaces ignored) or ``None``."""
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def create_user(
+    *, email: str, password: str, full_name: str, role: str = Role.PHYSICIAN.value
+) -> User:
+    """Create and commit a user.
+
+    Raises:
+        ValidationFailed: weak password (field ``password``), empty name, unknown role.
+        Conflict: ``email_taken`` when the email exists in any letter case.
+    """
+    problems: dict[str, str] = {}
+    if (why := password_problem(password)) is not None:
+        problems["password"] = why
+    if not full_name.strip():
+        problems["full_name"] = "Full name is required."
+    if role not in {r.value for r in Role}:
+        problems["role"] = f"Role must be one of: {', '.join(r.value for r in Role)}."
+    if problems:
+        raise ValidationFailed(problems)
+    email = normalize_email(email)
+    if find_by_email(email) is not None:
+        raise Conflict("An account with this email already exists.", code="email_taken")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        full_name=full_name.strip(),
+        role=role,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent registration won the race
+        db.session.rollback()
+        raise Conflict("An account with this email already exists.", code="email_taken") from None
+    return user
+
+
+def authenticate(*, email: str, password: str) -> User:
+    """Return the user whose credentials match and record the login time.
+
+    An unknown email still runs one hash verification, so both failures take comparable time.
+
+    Raises:
+        Unauthorized: ``invalid_credentials`` for an unknown email or a wrong password (same body).
+        PermissionDenied: ``account_inactive`` when the password is right but the account is off.
+    """
+    user = find_by_email(email)
+    if user is None:
+        _verify(_dummy_hash(), password)
+        raise Unauthorized("Email or password is incorrect.", code="invalid_credentials")
+    if not _verify(user.password_hash, password):
+        raise Unauthorized("Email or password is incorrect.", code="invalid_credentials")
+    if not user.is_active:
+        raise PermissionDenied("This account has been deactivated.", code="account_inactive")
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def _dummy_hash() -> str:
+    cache = current_app.extensions.setdefault("password_hashers", {})
+    if "dummy" not in cache:
+        cache["dummy"] = hash_password("dummy-password-for-timing-1")
+    return cache["dummy"]
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """What an admin changed on a user, for messages and audit."""
+
+    user: User
+    changed: bool
+
+
+def _require_user(email: str) -> User:
+    user = find_by_email(email)
+    if user is None:
+        raise NotFound(f"No user with email {normalize_email(email)}.", code="user_not_found")
+    return user
+
+
+def set_role(*, email: str, role: str) -> UserChange:
+    """Give the user ``email`` the ``role``. Raises ``NotFound``, ``ValidationFailed``."""
+    if role not in {r.value for r in Role}:
+        raise ValidationFailed(
+            {"role": f"Role must be one of: {', '.join(r.value for r in Role)}."}
+        )
+    user = _require_user(email)
+    changed = user.role != role
+    user.role = role
+    db.session.commit()
+    return UserChange(user, changed)
+
+
+def set_active(*, email: str, active: bool) -> UserChange:
+    """Activate or deactivate ``email``; deactivation revokes every token and session it holds.
+
+    Raises ``NotFound``.
+    """
+    user = _require_user(email)
+    changed = user.is_active != active
+    user.is_active = active
+    if not active:
+        user.session_version += 1
+    db.session.commit()
+    return UserChange(user, changed)
+
+
+def reset_password(*, email: str, password: str) -> User:
+    """Set a new password and revoke the user's tokens and sessions.
+
+    Raises ``NotFound``, ``ValidationFailed`` (weak password).
+    """
+    if (why := password_problem(password)) is not None:
+        raise ValidationFailed({"password": why})
+    user = _require_user(email)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    db.session.commit()
+    return user
+
+
+def list_users(*, role: str | None = None, inactive_only: bool = False) -> list[User]:
+    """Return users ordered by email, optionally of one ``role`` or only the inactive ones."""
+    stmt = select(User).order_by(func.lower(User.email))
+    if role:
+        stmt = stmt.where(User.role == role)
+    if inactive_only:
+        stmt = stmt.where(User.is_active.is_(False))
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,99 @@
+"""Access and refresh tokens (flask-jwt-extended) and the revocation blocklist.
+
+Identity is always ``str(user.id)`` (PyJWT >= 2.10 rejects a non-string ``sub``). Every token
+also carries ``sv``, the user's session version: deactivation and password resets bump it,
+which revokes every token issued before.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from jwt import PyJWTError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Unauthorized
+from app.extensions import db
+from app.models import TokenBlocklist, User
+from app.models.base import utcnow
+
+
+def issue_pair(user: User) -> dict[str, Any]:
+    """Return ``{access_token, refresh_token, token_type: "bearer", expires_in}`` for ``user``.
+
+    ``expires_in`` is the access token's lifetime in seconds.
+    """
+    claims = {"sv": user.session_version, "role": user.role}
+    identity = str(user.id)
+    lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "access_token": create_access_token(identity=identity, additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=identity, additional_claims=claims),
+        "token_type": "bearer",
+        "expires_in": int(lifetime.total_seconds()),
+    }
+
+
+def is_revoked(jti: str) -> bool:
+    """Whether the token with ``jti`` is on the blocklist."""
+    return db.session.scalar(select(TokenBlocklist.id).where(TokenBlocklist.jti == jti)) is not None
+
+
+def revoke(payload: dict[str, Any], *, commit: bool = True) -> bool:
+    """Put the decoded token ``payload`` on the blocklist.
+
+    Returns ``False`` when it was already there (a concurrent refresh or logout won).
+    """
+    entry = TokenBlocklist(
+        jti=payload["jti"],
+        token_type=payload.get("type", "access"),
+        user_id=int(payload["sub"]),
+        expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+    )
+    db.session.add(entry)
+    try:
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def rotate_refresh(payload: dict[str, Any], user: User) -> dict[str, Any]:
+    """Revoke the presented refresh token and return a new pair (refresh token rotation).
+
+    Raises:
+        Unauthorized: ``token_revoked`` when the refresh token was already used.
+    """
+    if not revoke(payload):
+        raise Unauthorized("This refresh token has already been used.", code="token_revoked")
+    return issue_pair(user)
+
+
+def revoke_refresh_token(encoded: str, *, user_id: int) -> None:
+    """Revoke an encoded refresh token sent at logout, if it belongs to ``user_id``.
+
+    Raises:
+        Unauthorized: ``token_invalid`` when it is not a valid refresh token of this user.
+    """
+    try:
+        payload = decode_token(encoded, allow_expired=True)
+    except PyJWTError:
+        raise Unauthorized("The refresh token is invalid.", code="token_invalid") from None
+    if payload.get("type") != "refresh" or payload.get("sub") != str(user_id):
+        raise Unauthorized("The refresh token is invalid.", code="token_invalid")
+    revoke(payload)
+
+
+def purge_expired() -> int:
+    """Delete blocklist entries whose token has expired anyway; return how many."""
+    result = db.session.execute(delete(TokenBlocklist).where(TokenBlocklist.expires_at < utcnow()))
+    db.session.commit()
+    return result.rowcount or 0

@@ -1,0 +1,188 @@
+"""Configuration: every setting read from the environment once, typed, in one place.
+
+``create_app()`` picks the class named by ``APP_ENV`` (``development`` by default,
+``test`` or ``production``). Production refuses to start with a missing or default secret.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any, ClassVar
+
+DEFAULT_SECRET = "dev-insecure-secret-key-change-me"  # noqa: S105 - the value production rejects
+DEFAULT_JWT_SECRET = "dev-insecure-jwt-secret-key-change-me"  # noqa: S105
+
+
+def env_str(name: str, default: str = "") -> str:
+    """Return the environment variable ``name`` stripped, or ``default`` when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int) -> int:
+    """Return ``name`` parsed as an int; raise ``ValueError`` naming the variable when invalid."""
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    """Return ``name`` parsed as a float; raise ``ValueError`` naming the variable when invalid."""
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return ``name`` as a bool (1/true/yes/on vs 0/false/no/off); raise on anything else."""
+    raw = env_str(name).lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+class Config:
+    """Settings shared by every environment; subclasses override what differs."""
+
+    ENV_NAME: ClassVar[str] = "base"
+
+    SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET)
+    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
+
+    # Database: None means "SQLite file in the instance folder", resolved by create_app.
+    SQLALCHEMY_DATABASE_URI: str | None = env_str("DATABASE_URL") or None
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Accounts and tokens
+    ALLOW_REGISTRATION = env_bool("ALLOW_REGISTRATION", True)
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=env_int("JWT_ACCESS_TOKEN_SECONDS", 30 * 60))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(
+        seconds=env_int("JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)
+    )
+    JWT_TOKEN_LOCATION: ClassVar[list[str]] = ["headers"]
+    JWT_ERROR_MESSAGE_KEY = "message"
+    # argon2id cost (RFC 9106 second recommended option: t=3, m=64 MiB, p=4).
+    PASSWORD_HASH_TIME_COST = env_int("PASSWORD_HASH_TIME_COST", 3)
+    PASSWORD_HASH_MEMORY_KIB = env_int("PASSWORD_HASH_MEMORY_KIB", 65536)
+    PASSWORD_HASH_PARALLELISM = env_int("PASSWORD_HASH_PARALLELISM", 4)
+
+    # Portal session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(seconds=env_int("SESSION_LIFETIME_SECONDS", 8 * 3600))
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    # Storage
+    STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
+    S3_BUCKET = env_str("S3_BUCKET", "dermadetect-images")
+    S3_REGION = env_str("S3_REGION", "eu-central-1")
+    S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL") or None
+    S3_URL_EXPIRY_SECONDS = env_int("S3_URL_EXPIRY_SECONDS", 300)
+    LOCAL_STORAGE_PATH = env_str("LOCAL_STORAGE_PATH") or None
+
+    # Images
+    MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+    MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+    MIN_IMAGE_SIDE = env_int("MIN_IMAGE_SIDE", 64)
+
+    # AI Service (see ../shared/ai-service-contract.md)
+    AI_SERVICE_URL = env_str("AI_SERVICE_URL", "http://127.0.0.1:8090").rstrip("/")
+    AI_SERVICE_TIMEOUT = env_float("AI_SERVICE_TIMEOUT", 30.0)
+    AI_SERVICE_CONNECT_TIMEOUT = env_float("AI_SERVICE_CONNECT_TIMEOUT", 3.0)
+    AI_SERVICE_TOKEN = env_str("AI_SERVICE_TOKEN")
+    AI_SERVICE_RETRIES = env_int("AI_SERVICE_RETRIES", 2)
+    AI_IMAGE_TRANSPORT = env_str("AI_IMAGE_TRANSPORT", "inline")
+    AI_SPECULATIVE_DIAGNOSIS = env_bool("AI_SPECULATIVE_DIAGNOSIS", True)
+
+    # Logging
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+    LOG_FORMAT = env_str("LOG_FORMAT", "text")
+
+    # Health check: how long /health waits for the database (seconds)
+    HEALTH_DB_TIMEOUT = env_float("HEALTH_DB_TIMEOUT", 2.0)
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> None:
+        """Raise ``RuntimeError`` when ``config`` is unsafe for this environment."""
+        if config["STORAGE_BACKEND"] not in {"s3", "local"}:
+            raise RuntimeError("STORAGE_BACKEND must be 's3' or 'local'")
+        if config["LOG_FORMAT"] not in {"text", "json"}:
+            raise RuntimeError("LOG_FORMAT must be 'text' or 'json'")
+
+
+class DevelopmentConfig(Config):
+    """Zero-setup defaults: SQLite in the instance folder, local image storage."""
+
+    ENV_NAME = "development"
+
+
+class TestConfig(Config):
+    """The test suite: PostgreSQL from ``TEST_DATABASE_URL``, cheap password hashing."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = env_str("TEST_DATABASE_URL") or None
+    SECRET_KEY = "test-secret-key"  # noqa: S105
+    JWT_SECRET_KEY = "test-jwt-secret-key-at-least-32-bytes"  # noqa: S105
+    PASSWORD_HASH_TIME_COST = 1
+    PASSWORD_HASH_MEMORY_KIB = 1024
+    PASSWORD_HASH_PARALLELISM = 1
+    AI_SERVICE_TIMEOUT = 5.0
+    AI_SERVICE_CONNECT_TIMEOUT = 1.0
+
+
+class ProductionConfig(Config):
+    """Production: secrets must be set; secure cookies by default."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    STORAGE_BACKEND = env_str("STORAGE_BACKEND", "s3")
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> None:
+        """Refuse default or short secrets (and everything the base class refuses)."""
+        super().validate(config)
+        for name, default in (
+            ("SECRET_KEY", DEFAULT_SECRET),
+            ("JWT_SECRET_KEY", DEFAULT_JWT_SECRET),
+        ):
+            value = config.get(name) or ""
+            if not value or value == default or len(value) < 32:
+                raise RuntimeError(
+                    f"{name} must be set to a random value of at least 32 characters in production"
+                )
+        if not config.get("SQLALCHEMY_DATABASE_URI"):
+            raise RuntimeError("DATABASE_URL must be set in production")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """Return the config class named by ``APP_ENV``; raise ``RuntimeError`` on an unknown name."""
+    name = env_str("APP_ENV", "development").lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from None
