@@ -1,0 +1,91 @@
+"""The anamnesis: the patient's questionnaire answers, keyed by each question's ``fieldName``.
+
+Shape rules come from ../shared/ai-service-contract.md ("The anamnesis"): one flat object whose
+values are a string, a number, a boolean or a list of strings; at most 200 keys, keys at most
+100 characters, strings (also inside lists) at most 2,000 characters. Keys may contain dots;
+they are plain keys, not paths. The AI Service owns the key set; the gateway checks only shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import RootModel
+
+from app.errors import ValidationFailed
+
+MAX_KEYS = 200
+MAX_KEY_LENGTH = 100
+MAX_STRING_LENGTH = 2000
+MAX_LIST_ITEMS = 100
+
+AnswerValue = str | int | float | bool | list[str]
+
+
+class Anamnesis(RootModel[dict[str, AnswerValue]]):
+    """OpenAPI description of an anamnesis: ``{fieldName: answer}`` (see module docstring)."""
+
+
+def _value_problem(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "Numbers must be finite."
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_LENGTH:
+            return f"Text answers may be at most {MAX_STRING_LENGTH} characters."
+        return None
+    if isinstance(value, list):
+        if len(value) > MAX_LIST_ITEMS:
+            return f"A list answer may have at most {MAX_LIST_ITEMS} items."
+        for item in value:
+            if not isinstance(item, str):
+                return "A list answer may contain only strings."
+            if len(item) > MAX_STRING_LENGTH:
+                return f"Text answers may be at most {MAX_STRING_LENGTH} characters."
+        return None
+    if value is None:
+        return "An answer may not be null."
+    return "An answer must be a string, a number, a boolean or a list of strings."
+
+
+def validate_anamnesis(data: Any, *, field: str = "anamnesis") -> dict[str, AnswerValue]:
+    """Return ``data`` unchanged when it has the anamnesis shape.
+
+    Raises:
+        ValidationFailed: ``details`` maps ``"<field>"`` or ``"<field>.<key>"`` to a message.
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed({field: "The anamnesis must be a JSON object of answers."})
+    if len(data) > MAX_KEYS:
+        raise ValidationFailed(
+            {field: f"The anamnesis may have at most {MAX_KEYS} answers, got {len(data)}."}
+        )
+    problems: dict[str, str] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or not key.strip():
+            problems[f"{field}"] = "Every answer needs a non-empty field name."
+            continue
+        if len(key) > MAX_KEY_LENGTH:
+            problems[f"{field}.{key[:40]}…"] = (
+                f"Field names may be at most {MAX_KEY_LENGTH} characters."
+            )
+            continue
+        if (why := _value_problem(value)) is not None:
+            problems[f"{field}.{key}"] = why
+    if problems:
+        raise ValidationFailed(problems)
+    return data
+
+
+def merge(current: dict[str, AnswerValue] | None, answers: dict[str, AnswerValue]) -> dict:
+    """Return ``current`` updated with ``answers`` (a new dict), checked as a whole.
+
+    Raises:
+        ValidationFailed: the merged anamnesis would break the shape rules (e.g. > 200 keys).
+    """
+    merged = {**(current or {}), **answers}
+    return validate_anamnesis(merged)
