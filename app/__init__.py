@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, jsonify, redirect
+from flask import Flask, jsonify, redirect, request
 
 from config import Config, config_from_env
 
@@ -84,6 +84,11 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
 
+    from app.blueprints.auth.views import bp as auth_views
+
+    for blueprint in (auth_views,):  # portal pages: session + CSRF
+        app.register_blueprint(blueprint)
+
     spec.register(app)
 
     @app.get("/api/openapi.json")
@@ -97,9 +102,20 @@ def _register_blueprints(app: Flask) -> None:
         return redirect("/api/docs/swagger/")
 
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def _init_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]
+        # Only 'self': no inline scripts or styles, no CDN. Swagger UI (API docs) inlines its
+        # start-up script, so its pages are left out of the policy.
+        if not request.path.startswith("/api/docs"):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -2,7 +2,8 @@
 
 - JSON API: a valid access token is required on every ``/api`` route unless its view is marked
   with :func:`public`. Each JWT failure answers 401 in the one error shape.
-- Portal: flask-login sessions; an HTMX request with an expired session gets ``HX-Redirect``.
+- Portal: every page needs a flask-login session unless marked :func:`public`; an HTMX request
+  with an expired session gets ``HX-Redirect`` to the login page, never a login form fragment.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import flask_login
 from flask import Flask, Response, current_app, jsonify, redirect, request, url_for
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
@@ -21,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def public(view: F) -> F:
-    """Mark an ``/api`` view as reachable without an access token."""
+    """Mark a view as reachable without credentials (no access token on /api, no session)."""
     view.is_public = True  # type: ignore[attr-defined]
     return view
 
@@ -87,6 +89,15 @@ def init_security(app: Flask) -> None:
         if get_jwt().get("type") != "access":
             # A refresh token is only good for /api/auth/refresh.
             raise Unauthorized("An access token is required here.", code="token_invalid")
+
+    @app.before_request
+    def _guard_portal():  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/") or request.endpoint in (None, "static"):
+            return None
+        view = current_app.view_functions.get(request.endpoint)
+        if getattr(view, "is_public", False) or flask_login.current_user.is_authenticated:
+            return None
+        return login_manager.unauthorized()
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."

@@ -1,0 +1,15 @@
+"""WTForms for the portal's login page (Flask-WTF adds the CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    """Email and password, with an optional 'keep me signed in on this device'."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    remember = BooleanField("Keep me signed in on this device")
