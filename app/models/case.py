@@ -1,0 +1,125 @@
+"""Cases (one lesion of one pseudonymous patient) and their stored images."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, JSONType, TZDateTime, utcnow
+from app.services.clinical_terms import (
+    BODY_SITES,
+    CASE_STATUSES,
+    FITZPATRICK_TYPES,
+    MAX_PATIENT_AGE,
+    MIN_PATIENT_AGE,
+    PATIENT_SEXES,
+    URGENCIES,
+)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class Case(Base):
+    """A case: patient facts, anamnesis (``{fieldName: answer}``), workflow status and review.
+
+    ``status`` follows ``clinical_terms.CASE_STATUSES``; ``urgency`` is filled from the latest
+    analysis's red flags; the review fields stay null until a physician records the final diagnosis.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_owner_id_created_at", "owner_id", "created_at"),
+        CheckConstraint(_one_of("status", CASE_STATUSES), name="status"),
+        CheckConstraint(f"urgency IS NULL OR {_one_of('urgency', URGENCIES)}", name="urgency"),
+        CheckConstraint(_one_of("patient_sex", PATIENT_SEXES), name="patient_sex"),
+        CheckConstraint(_one_of("body_site", BODY_SITES), name="body_site"),
+        CheckConstraint(
+            f"fitzpatrick_type IS NULL OR {_one_of('fitzpatrick_type', FITZPATRICK_TYPES)}",
+            name="fitzpatrick_type",
+        ),
+        CheckConstraint(
+            f"patient_age BETWEEN {MIN_PATIENT_AGE} AND {MAX_PATIENT_AGE}", name="patient_age"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    patient_reference: Mapped[str] = mapped_column(String(64))
+    patient_age: Mapped[int] = mapped_column(Integer)
+    patient_sex: Mapped[str] = mapped_column(String(10))
+    body_site: Mapped[str] = mapped_column(String(20))
+    fitzpatrick_type: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    chief_complaint: Mapped[str] = mapped_column(Text, default="")
+    anamnesis: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    physician_notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    # Review, recorded by the physician after reading the analysis.
+    final_diagnosis: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    final_icd10: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    agrees_with_ai: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    review_notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+    images: Mapped[list[CaseImage]] = relationship(
+        back_populates="case",
+        order_by="CaseImage.created_at",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Case {self.id} owner={self.owner_id} {self.status}>"
+
+
+class CaseImage(Base):
+    """A lesion photograph stored under ``storage_key`` (never the client's file name).
+
+    ``size_bytes``, ``sha256``, ``width`` and ``height`` (pixels, upright) describe exactly the
+    stored, metadata-free bytes.
+    """
+
+    __tablename__ = "case_images"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="images")
+
+    def __repr__(self) -> str:
+        return f"<CaseImage {self.id} case={self.case_id} {self.content_type}>"

@@ -1,0 +1,91 @@
+"""Clinical vocabularies of a case, in one place: body sites, sex, Fitzpatrick types, status.
+
+The API, the portal forms and the database checks all read these tuples, so a value accepted in
+one place is accepted everywhere.
+
+**Body sites** (``BODY_SITES``) are coarse anatomical regions as a dermatologist records the site
+of a lesion. The list follows the anatomic-site groups of the ISIC Archive / HAM10000 metadata
+(``localization``: scalp, face, ear, neck, chest, abdomen, back, upper extremity, lower extremity,
+hand, foot, genital, acral, trunk …), refined into the regions clinicians document separately
+because they change the differential (nail and mucosa: subungual and mucosal melanoma; acral sites:
+acral lentiginous melanoma):
+
+=============  ==========================================================
+``scalp``      hair-bearing scalp
+``face``       face including forehead, eyelids, nose, lips (skin side)
+``ear``        external ear
+``neck``       neck
+``chest``      chest and breast
+``abdomen``    abdomen and flanks
+``back``       back, upper and lower
+``upper_arm``  shoulder to elbow, axilla
+``forearm``    elbow to wrist
+``hand``       hand and fingers (palm and dorsum); nails → ``nail``
+``genital``    genital and perianal skin
+``buttock``    buttocks
+``thigh``      hip to knee
+``lower_leg``  knee to ankle
+``foot``       foot and toes (sole and dorsum); nails → ``nail``
+``nail``       nail unit (finger or toe)
+``mucosa``     oral, nasal, conjunctival or genital mucosa
+``other``      anything else (say where in the chief complaint)
+=============  ==========================================================
+
+**Fitzpatrick skin types** I–VI (Fitzpatrick T.B., Arch Dermatol 1988;124:869–871): the skin's
+response to UV, from always burns / never tans (I) to never burns, deeply pigmented (VI).
+"""
+
+from __future__ import annotations
+
+BODY_SITES: tuple[str, ...] = (
+    "scalp",
+    "face",
+    "ear",
+    "neck",
+    "chest",
+    "abdomen",
+    "back",
+    "upper_arm",
+    "forearm",
+    "hand",
+    "genital",
+    "buttock",
+    "thigh",
+    "lower_leg",
+    "foot",
+    "nail",
+    "mucosa",
+    "other",
+)
+
+#: Sex as recorded for the patient; ``unknown`` when not stated.
+PATIENT_SEXES: tuple[str, ...] = ("female", "male", "other", "unknown")
+
+#: Fitzpatrick skin phototypes, Roman numerals as used clinically.
+FITZPATRICK_TYPES: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI")
+
+#: Youngest and oldest accepted patient age, years.
+MIN_PATIENT_AGE = 0
+MAX_PATIENT_AGE = 120
+
+#: Longest chief complaint, characters.
+MAX_CHIEF_COMPLAINT = 2000
+#: Longest physician notes / review notes, characters.
+MAX_NOTES = 10_000
+#: Longest patient reference, characters (a pseudonym such as ``PT-2026-0042``).
+MAX_PATIENT_REFERENCE = 64
+
+#: Case workflow: draft → questionnaire → awaiting_image → analyzed | analysis_failed → reviewed;
+#: any case may be archived (the API never hard-deletes).
+CASE_STATUSES: tuple[str, ...] = (
+    "draft",
+    "questionnaire",
+    "awaiting_image",
+    "analyzed",
+    "analysis_failed",
+    "reviewed",
+    "archived",
+)
+
+#: Urgency derived from the latest analysis's red flags (filled by the diagnosis service).
+URGENCIES: tuple[str, ...] = ("low", "medium", "high", "emergency")
