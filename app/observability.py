@@ -22,6 +22,16 @@ def current_request_id() -> str | None:
     return None
 
 
+def current_client_address() -> str | None:
+    """Return the client's address as the app sees it (``remote_addr``), ``None`` outside a request.
+
+    Behind a reverse proxy this is the proxy unless the deployment applies ``ProxyFix``.
+    """
+    if has_request_context():
+        return getattr(g, "client_address", None)
+    return None
+
+
 class RequestIdFilter(logging.Filter):
     """Add ``request_id`` (or ``-``) to every log record."""
 
@@ -70,6 +80,7 @@ def init_request_ids(app: Flask) -> None:
     def _assign_request_id() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.client_address = request.remote_addr
 
     @app.after_request
     def _echo_request_id(response):  # type: ignore[no-untyped-def]
