@@ -42,6 +42,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
     init_error_handlers(app)
     _init_security_headers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
     return app
 
 

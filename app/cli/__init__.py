@@ -1,0 +1,21 @@
+"""The admin command line: ``flask <group> <command>``, one module per group.
+
+Every command is a thin wrapper over the services the API uses: parse options, call one service
+function, print a clear message. Failures exit non-zero with ``Error: <what to do>`` on stderr.
+
+To add a group, write ``app/cli/<group>.py`` exposing a ``flask.cli.AppGroup`` (or a command) and
+list it in :func:`register_cli`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    """Add every command group to ``app.cli`` (imports are local: nothing loads before use)."""
+    from app.cli.check import check
+    from app.cli.users import users
+
+    for command in (users, check):
+        app.cli.add_command(command)
