@@ -7,6 +7,7 @@ they are prompted twice without echo, or read as one line from stdin with ``--pa
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -48,7 +49,7 @@ def _read_password(*, from_stdin: bool) -> str:
     At the prompts, a weak password is refused before it has to be repeated.
     """
     if from_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise click.ClickException("--password-stdin read an empty line; nothing was changed.")
         return password
