@@ -122,3 +122,46 @@ class StorageUnavailable(UpstreamUnavailable):
     status = 503
     code = "storage_unavailable"
     message = "Image storage is unavailable; nothing was stored. Please try again."
+
+
+class UnsupportedImageType(UnsupportedMediaType):
+    """415: the upload decodes as none of the accepted image types (JPEG, PNG, HEIC/HEIF)."""
+
+    code = "unsupported_image_type"
+    message = "The file is not a JPEG, PNG or HEIC photo; please upload a photo in one of these."
+
+
+class InvalidImage(AppError):
+    """422: an image of an accepted type that cannot be used; the subclasses name the reason."""
+
+    status = 422
+    code = "invalid_image"
+    message = "The image cannot be used; please upload another photo."
+
+
+class ImageEmpty(InvalidImage):
+    """422: the uploaded file has no content (0 bytes)."""
+
+    code = "image_empty"
+    message = "The uploaded file is empty; please choose the photo again."
+
+
+class ImageTooLarge(InvalidImage):
+    """422: more pixels than the configured limit (decided from the header, before decoding)."""
+
+    code = "image_too_large"
+    message = "The image has too many pixels; please upload a smaller photo."
+
+
+class ImageTooSmall(InvalidImage):
+    """422: a side is shorter than the configured minimum."""
+
+    code = "image_too_small"
+    message = "The image is too small; please take a closer photo."
+
+
+class ImageCorrupt(InvalidImage):
+    """422: the file claims an accepted type but is truncated or damaged."""
+
+    code = "image_corrupt"
+    message = "The image file is damaged or incomplete; please upload it again."
