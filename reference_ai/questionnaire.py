@@ -16,7 +16,7 @@ Branching (the main switch is ``morphology``):
   red/purple spots (the meningococcal-sepsis screen);
 * every path ends with the ``camera`` question (``photo_taken``), then ``isComplete``.
 
-Longest path: 20 questions (pigmented lesion, changed, with fever); shortest: 13.
+Longest path: 20 questions (pigmented lesion, changed, with fever); shortest: 12.
 """
 
 from __future__ import annotations
