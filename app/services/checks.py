@@ -115,46 +115,74 @@ def check_storage() -> CheckResult:
     return CheckResult(name, True, f"local image folder {str(root)!r} is writable")
 
 
-def check_ai_service() -> CheckResult:
-    """Check that ``GET {AI_SERVICE_URL}/api/v1/health`` answers 200 with status ``healthy``.
+class _NoAnswer(Exception):
+    """Nothing came back from a URL; the message says why."""
 
-    Uses the connect timeout from config and a short read timeout; sends the bearer token when
-    ``AI_SERVICE_TOKEN`` is set.
+
+def check_ai_service() -> CheckResult:
+    """Check that the AI Service is healthy and accepts the gateway's calls.
+
+    ``GET {AI_SERVICE_URL}/api/v1/health`` must answer 200 with status ``healthy``. Health is
+    public, so a wrong ``AI_SERVICE_TOKEN`` would only show on real calls: the check then asks
+    for the first questionnaire question (``POST questionnaire/next`` with no answers; stateless,
+    cheap) and expects 200. Timeouts: the configured connect timeout, a short read timeout.
     """
     name = "AI Service"
     config = current_app.config
     base = str(config["AI_SERVICE_URL"]).rstrip("/")
-    url = f"{base}/api/v1/health"
-    headers = {"Accept": "application/json"}
-    if config.get("AI_SERVICE_TOKEN"):
-        headers["Authorization"] = f"Bearer {config['AI_SERVICE_TOKEN']}"
     read_timeout = min(float(config["AI_SERVICE_TIMEOUT"]), AI_HEALTH_READ_TIMEOUT)
     timeout = (float(config["AI_SERVICE_CONNECT_TIMEOUT"]), read_timeout)
-    try:
-        response = requests.get(url, headers=headers, timeout=timeout)
-    except requests.Timeout:
-        return CheckResult(name, False, f"{url} did not answer within {max(timeout):g} s")
-    except requests.ConnectionError as error:
-        return CheckResult(name, False, f"{url} cannot be reached: {_connection_reason(error)}")
-    except requests.RequestException as error:
-        return CheckResult(name, False, f"{url} cannot be called: {error}")
-    if response.status_code in (401, 403):
+    token = config.get("AI_SERVICE_TOKEN")
+    health_url = f"{base}/api/v1/health"
+    call_url = f"{base}/api/v1/questionnaire/next"
+    with requests.Session() as session:
+        session.trust_env = False  # like the AI client: no proxy settings from the environment
+        session.headers["Accept"] = "application/json"
+        if token:
+            session.headers["Authorization"] = f"Bearer {token}"
+        try:
+            health = _request(session, "GET", health_url, timeout)
+            if health.status_code != 200:
+                return CheckResult(name, False, f"{health_url} answered {health.status_code}")
+            try:
+                body = health.json()
+            except ValueError:
+                return CheckResult(name, False, f"{health_url} answered 200 but not with JSON")
+            status = body.get("status") if isinstance(body, dict) else body
+            if status != "healthy":
+                return CheckResult(name, False, f"{health_url} says {status!r}, not 'healthy'")
+            call = _request(session, "POST", call_url, timeout, json={"anamnesis": {}})
+        except _NoAnswer as failure:
+            return CheckResult(name, False, str(failure))
+    if call.status_code in (401, 403):
+        why = "is wrong" if token else "is not set"
         return CheckResult(
             name,
             False,
-            f"{url} refused the gateway ({response.status_code}): check AI_SERVICE_TOKEN",
+            f"{call_url} refused the gateway ({call.status_code}): AI_SERVICE_TOKEN {why}",
         )
-    if response.status_code != 200:
-        return CheckResult(name, False, f"{url} answered {response.status_code} (not ready)")
-    try:
-        body = response.json()
-    except ValueError:
-        return CheckResult(name, False, f"{url} answered 200 but not with JSON")
-    if not isinstance(body, dict) or body.get("status") != "healthy":
-        status = body.get("status") if isinstance(body, dict) else body
-        return CheckResult(name, False, f"{url} answered status {status!r}, not 'healthy'")
+    if call.status_code != 200:
+        return CheckResult(name, False, f"{call_url} answered {call.status_code}")
     model = body.get("model_version") or "unknown"
-    return CheckResult(name, True, f"{base} is healthy (model {model})")
+    return CheckResult(name, True, f"{base} is healthy (model {model}) and accepts our calls")
+
+
+def _request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    timeout: tuple[float, float],
+    json: object = None,
+) -> requests.Response:
+    """Return the response to one call; raise ``_NoAnswer`` saying why when none came back."""
+    try:
+        return session.request(method, url, timeout=timeout, json=json)
+    except requests.Timeout:
+        raise _NoAnswer(f"{url} did not answer within {max(timeout):g} s") from None
+    except requests.ConnectionError as error:
+        raise _NoAnswer(f"{url} cannot be reached: {_connection_reason(error)}") from None
+    except requests.RequestException as error:
+        raise _NoAnswer(f"{url} cannot be called: {error}") from None
 
 
 def _connection_reason(error: requests.ConnectionError) -> str:
