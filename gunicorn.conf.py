@@ -1,4 +1,4 @@
-"""gunicorn settings for the gateway, read from the environment.
+"""gunicorn settings for the gateway, read from the environment (documented in .env.example).
 
 Why gthread: the gateway spends its time waiting on the AI Service, S3 and PostgreSQL (I/O), not
 on the CPU. Threads let one worker process hold many slow AI calls at once without a process per
@@ -8,28 +8,53 @@ parts (image checks, JSON). Capacity = workers x threads concurrent requests.
 
 import os
 
-bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8080')}")
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or '8080'}"
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+workers = _int("WEB_CONCURRENCY", 2)
+threads = _int("GUNICORN_THREADS", 16)
 
 # A diagnosis makes up to three sequential rounds of AI calls (quality with prediction and red
 # flags, then triage), each bounded by AI_SERVICE_TIMEOUT; the worker timeout must exceed that.
-_ai_timeout = float(os.environ.get("AI_SERVICE_TIMEOUT", "30"))
+# With gthread the worker's main loop keeps sending its heartbeat while request threads wait, so
+# this timeout only kills a worker that is truly stuck (e.g. the GIL held by a C extension); the
+# AI client's own timeouts bound each request. It still stays above the slowest diagnosis so that
+# switching to sync workers (which are killed mid-request) could not cut a diagnosis short.
+_ai_timeout = float(os.environ.get("AI_SERVICE_TIMEOUT") or "30")
 timeout = int(max(60, 3 * _ai_timeout + 15))
-graceful_timeout = 30
-keepalive = 5
+# Seconds in-flight requests get after SIGTERM (a rolling update); Kubernetes'
+# terminationGracePeriodSeconds must be longer, or the pod is killed mid-request.
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Behind a load balancer, keep idle connections open longer than the balancer does, or it may
+# send a request on a connection gunicorn is closing (a sporadic 502).
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
 
-# Restart workers now and then so that slow leaks cannot accumulate.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
+# Restart workers now and then so that slow leaks cannot accumulate; the jitter keeps the workers
+# from restarting all at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = max_requests // 10
 
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = (os.environ.get("LOG_LEVEL") or "info").lower()
 # Request id as echoed by the app on the response, so access lines match app log lines.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s ua="%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# The heartbeat touches a file per worker every second; on a disk-backed /tmp (container overlay
+# filesystems) that can block a worker. /dev/shm is memory, and stays writable when the root
+# filesystem is read-only (Kubernetes readOnlyRootFilesystem).
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
+    "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+)
 
 # gunicorn's control socket defaults to one path per user: several gateways on one machine
 # (tests, benchmarks) would fight over it, and nothing here uses it.
