@@ -1,0 +1,1 @@
+"""Cases: the JSON API (and later the portal pages) for cases, answers and images."""

@@ -1,0 +1,263 @@
+"""JSON API for cases, their questionnaire answers and their images under ``/api/cases``.
+
+Views are thin: parse (spectree + pydantic), call one service, serialise. Access rules, audit
+and transactions live in :mod:`app.services.cases` and :mod:`app.services.case_images`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask_jwt_extended import current_user
+from spectree import Response as SpecResponse
+
+from app.blueprints.cases.schemas import (
+    AnswersIn,
+    CaseIn,
+    CaseList,
+    CaseListQuery,
+    CaseOut,
+    CaseSummary,
+    CaseUpdate,
+    ImageOut,
+    ImageUpload,
+    ReviewOut,
+)
+from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from app.models import Case, CaseImage
+from app.openapi import spec
+from app.schemas import ErrorBody
+from app.services import case_images, cases
+
+bp = Blueprint("cases_api", __name__, url_prefix="/api")
+
+_TAG = "cases"
+_IMAGE_TAG = "case images"
+#: Room for the multipart envelope (boundaries, part headers) around the image itself, bytes.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+# --- serialisation --------------------------------------------------------------------------
+
+
+def image_out(image: CaseImage) -> ImageOut:
+    """Serialise an image record with its gateway URL."""
+    return ImageOut(
+        id=image.id,
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+        size_bytes=image.size_bytes,
+        sha256=image.sha256,
+        created_at=image.created_at,
+        url=url_for("cases_api.get_image", case_id=image.case_id, image_id=image.id),
+    )
+
+
+def case_out(case: Case) -> CaseOut:
+    """Serialise a case with its anamnesis, images, latest analysis and review."""
+    review = None
+    if case.reviewed_at is not None:
+        review = ReviewOut(
+            final_diagnosis=case.final_diagnosis,
+            final_icd10=case.final_icd10,
+            agrees_with_ai=case.agrees_with_ai,
+            notes=case.review_notes,
+            reviewed_at=case.reviewed_at,
+            reviewed_by_id=case.reviewed_by_id,
+        )
+    return CaseOut(
+        **CaseSummary.model_validate(case).model_dump(),
+        anamnesis=case.anamnesis or {},
+        physician_notes=case.physician_notes,
+        images=[image_out(image) for image in case.images],
+        latest_analysis=None,  # filled in by the diagnosis feature
+        review=review,
+    )
+
+
+def _case_location(case: Case) -> dict[str, str]:
+    return {"Location": url_for("cases_api.get_case", case_id=case.id)}
+
+
+# --- cases ----------------------------------------------------------------------------------
+
+
+@bp.get("/cases")
+@spec.validate(
+    query=CaseListQuery,
+    resp=SpecResponse(HTTP_200=CaseList, HTTP_401=ErrorBody, HTTP_422=ErrorBody),
+    tags=[_TAG],
+)
+def list_cases(query: CaseListQuery):  # type: ignore[no-untyped-def]
+    """List the caller's cases (all cases for admins), newest first, with filters and pages."""
+    page = cases.list_cases(
+        actor=current_user,
+        status=query.status,
+        urgency=query.urgency,
+        q=query.q,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return CaseList(
+        items=[CaseSummary.model_validate(case) for case in page.items],
+        total=page.total,
+        page=page.page,
+        per_page=page.per_page,
+    )
+
+
+@bp.post("/cases")
+@spec.validate(
+    json=CaseIn,
+    resp=SpecResponse(HTTP_201=CaseOut, HTTP_401=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody),
+    tags=[_TAG],
+)
+def create_case(json: CaseIn):  # type: ignore[no-untyped-def]
+    """Open a case for a pseudonymous patient; answers 201 with its ``Location``."""
+    case = cases.create_case(actor=current_user, **json.model_dump())
+    return case_out(case), 201, _case_location(case)
+
+
+@bp.get("/cases/<uuid:case_id>")
+@spec.validate(
+    resp=SpecResponse(HTTP_200=CaseOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody), tags=[_TAG]
+)
+def get_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Return a case with its anamnesis, images and latest analysis."""
+    return case_out(cases.get_case(actor=current_user, case_id=case_id))
+
+
+@bp.patch("/cases/<uuid:case_id>")
+@spec.validate(
+    json=CaseUpdate,
+    resp=SpecResponse(
+        HTTP_200=CaseOut,
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_415=ErrorBody,
+        HTTP_422=ErrorBody,
+    ),
+    tags=[_TAG],
+)
+def update_case(case_id: uuid.UUID, json: CaseUpdate):  # type: ignore[no-untyped-def]
+    """Change editable fields and the physician notes of a case."""
+    case = cases.update_case(actor=current_user, case_id=case_id, changes=json.changes())
+    return case_out(case)
+
+
+@bp.delete("/cases/<uuid:case_id>")
+@spec.validate(
+    resp=SpecResponse(HTTP_200=CaseOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody), tags=[_TAG]
+)
+def archive_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Archive a case (it is kept, read-only, and left out of the default list)."""
+    return case_out(cases.archive_case(actor=current_user, case_id=case_id))
+
+
+@bp.post("/cases/<uuid:case_id>/answers")
+@spec.validate(
+    json=AnswersIn,
+    resp=SpecResponse(
+        HTTP_200=CaseOut,
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_415=ErrorBody,
+        HTTP_422=ErrorBody,
+    ),
+    tags=[_TAG],
+)
+def merge_answers(case_id: uuid.UUID, json: AnswersIn):  # type: ignore[no-untyped-def]
+    """Merge ``{fieldName: answer}`` into the case's anamnesis."""
+    case = cases.merge_answers(actor=current_user, case_id=case_id, answers=json.root)
+    return case_out(case)
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+@bp.before_request
+def _limit_upload_size() -> None:
+    """Refuse an oversized image upload before its body is read (413 in the error shape)."""
+    if request.endpoint != "cases_api.upload_image":
+        return
+    limit = current_app.config["MAX_IMAGE_BYTES"] + MULTIPART_OVERHEAD_BYTES
+    request.max_content_length = limit  # also enforced while a chunked body streams in
+    if request.content_length is not None and request.content_length > limit:
+        megabytes = current_app.config["MAX_IMAGE_BYTES"] / (1024 * 1024)
+        raise PayloadTooLarge(
+            f"The image file is larger than {megabytes:g} MB; please upload a smaller photo.",
+            details={"max_bytes": current_app.config["MAX_IMAGE_BYTES"]},
+        )
+
+
+@bp.post("/cases/<uuid:case_id>/images")
+@spec.validate(
+    form=ImageUpload,
+    resp=SpecResponse(
+        HTTP_201=ImageOut,
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_413=ErrorBody,
+        HTTP_415=ErrorBody,
+        HTTP_422=ErrorBody,
+        HTTP_503=ErrorBody,
+    ),
+    tags=[_IMAGE_TAG],
+)
+def upload_image(case_id: uuid.UUID, form: ImageUpload):  # type: ignore[no-untyped-def]
+    """Upload a lesion photograph (multipart field ``image``); answers 201 with the record."""
+    if form is None:  # spectree passes None when the body is not a form
+        raise UnsupportedMediaType(
+            "Send the photo as multipart/form-data in the field 'image'.",
+            code="unsupported_media_type",
+        )
+    upload = request.files.get("image")
+    if upload is None:
+        raise ValidationFailed({"image": "Attach the photo as a file in the form field 'image'."})
+    image = case_images.add_image(actor=current_user, case_id=case_id, stream=upload.stream)
+    out = image_out(image)
+    return out, 201, {"Location": out.url}
+
+
+@bp.get("/cases/<uuid:case_id>/images/<uuid:image_id>")
+@spec.validate(
+    resp=SpecResponse(
+        HTTP_200=None, HTTP_302=None, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_503=ErrorBody
+    ),
+    tags=[_IMAGE_TAG],
+)
+def get_image(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Deliver an image: 302 to a short-lived presigned URL (S3) or the bytes (local storage)."""
+    download = case_images.open_image(actor=current_user, case_id=case_id, image_id=image_id)
+    if download.url is not None:
+        response = redirect(download.url, code=302)
+    else:
+        assert download.stream is not None
+        with download.stream as stream:  # bounded by MAX_IMAGE_BYTES
+            response = Response(stream.read(), mimetype=download.content_type)
+        extension = "png" if download.content_type == "image/png" else "jpg"
+        response.headers["Content-Disposition"] = f'inline; filename="{image_id}.{extension}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.delete("/cases/<uuid:case_id>/images/<uuid:image_id>")
+@spec.validate(
+    resp=SpecResponse(
+        HTTP_204=None,
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_503=ErrorBody,
+    ),
+    tags=[_IMAGE_TAG],
+)
+def delete_image(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Delete an image: its stored object and its record."""
+    case_images.delete_image(actor=current_user, case_id=case_id, image_id=image_id)
+    return "", 204

@@ -1,0 +1,466 @@
+"""Cases: open, find, read, change and archive a case, and record questionnaire answers.
+
+Shared by the JSON API, the portal and the CLI. Every function takes the acting user as
+``actor``, checks access through :mod:`app.services.policies`, commits once and writes an audit
+event in the same transaction. A case the actor may not see is reported as
+``NotFound("case_not_found")``, exactly like a case that does not exist (no existence leak).
+
+Status workflow (``clinical_terms.CASE_STATUSES``)::
+
+    draft → questionnaire → awaiting_image → analyzed | analysis_failed → reviewed
+    any status except archived → archived (the API never hard-deletes)
+
+An archived case is read-only: changing it raises ``Conflict("case_archived")``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.extensions import db
+from app.models import Case
+from app.services import anamnesis as anamnesis_rules
+from app.services import audit, policies
+from app.services.clinical_terms import (
+    BODY_SITES,
+    CASE_STATUSES,
+    FITZPATRICK_TYPES,
+    MAX_CHIEF_COMPLAINT,
+    MAX_NOTES,
+    MAX_PATIENT_AGE,
+    MAX_PATIENT_REFERENCE,
+    MIN_PATIENT_AGE,
+    PATIENT_SEXES,
+    URGENCIES,
+)
+
+#: Largest page of the case list.
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+
+#: Fields ``update_case`` may change; the rest are set by the workflow (status, urgency, review).
+EDITABLE_FIELDS = (
+    "patient_reference",
+    "patient_age",
+    "patient_sex",
+    "body_site",
+    "fitzpatrick_type",
+    "chief_complaint",
+    "physician_notes",
+)
+_NULLABLE_FIELDS = frozenset({"fitzpatrick_type", "physician_notes"})
+
+# Allowed workflow moves; every status but "archived" may also move to "archived".
+_TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"questionnaire", "awaiting_image", "analyzed", "analysis_failed"}),
+    "questionnaire": frozenset({"awaiting_image", "analyzed", "analysis_failed"}),
+    "awaiting_image": frozenset({"analyzed", "analysis_failed"}),
+    "analyzed": frozenset({"analyzed", "analysis_failed", "reviewed"}),
+    "analysis_failed": frozenset({"analyzed", "analysis_failed"}),
+    # A re-run after a review replaces the analysis the review was about: review again.
+    "reviewed": frozenset({"reviewed", "analyzed", "analysis_failed"}),
+    "archived": frozenset(),
+}
+
+_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of the case list: ``items`` newest first, ``total`` matching cases overall."""
+
+    items: list[Case]
+    total: int
+    page: int
+    per_page: int
+
+
+# --- field rules ----------------------------------------------------------------------------
+
+
+def patient_reference_problem(value: str) -> str | None:
+    """Return why ``value`` (already trimmed) is not an acceptable pseudonymous reference.
+
+    Rules: 1–64 characters, no control characters, and not an email address (a reference must
+    not identify the patient; an email address does).
+    """
+    if not value:
+        return "A patient reference is required."
+    if len(value) > MAX_PATIENT_REFERENCE:
+        return f"The patient reference may be at most {MAX_PATIENT_REFERENCE} characters."
+    if _CONTROL_CHARS.search(value):
+        return "The patient reference may not contain control characters."
+    if _EMAIL_LIKE.search(value):
+        return (
+            "This looks like an email address; use a pseudonymous reference "
+            "(e.g. PT-2026-0042), never something that identifies the patient."
+        )
+    return None
+
+
+def _age_problem(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "The age must be a whole number of years."
+    if not MIN_PATIENT_AGE <= value <= MAX_PATIENT_AGE:
+        return f"The age must be between {MIN_PATIENT_AGE} and {MAX_PATIENT_AGE} years."
+    return None
+
+
+def _one_of_problem(choices: tuple[str, ...]) -> Any:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"Must be one of: {', '.join(choices)}."
+
+    return check
+
+
+def _text_problem(label: str, limit: int, *, required: bool) -> Any:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return "Must be a string."
+        if required and not value:
+            return f"{label} is required."
+        if len(value) > limit:
+            return f"{label} may be at most {limit} characters."
+        return None
+
+    return check
+
+
+def _reference_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "Must be a string."
+    return patient_reference_problem(value)
+
+
+# One check per settable field: value (already trimmed) → problem or None.
+_FIELD_CHECKS: dict[str, Any] = {
+    "patient_reference": _reference_problem,
+    "patient_age": _age_problem,
+    "patient_sex": _one_of_problem(PATIENT_SEXES),
+    "body_site": _one_of_problem(BODY_SITES),
+    "fitzpatrick_type": _one_of_problem(FITZPATRICK_TYPES),
+    "chief_complaint": _text_problem("The chief complaint", MAX_CHIEF_COMPLAINT, required=True),
+    "physician_notes": _text_problem("Notes", MAX_NOTES, required=False),
+}
+
+
+def _clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Trim and check case fields; return the cleaned values (empty notes become ``None``).
+
+    Raises:
+        ValidationFailed: ``details`` maps each bad field to a message.
+    """
+    cleaned: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, raw in values.items():
+        value = raw.strip() if isinstance(raw, str) else raw
+        check = _FIELD_CHECKS.get(name)
+        if check is None:
+            problems[name] = "This field cannot be set."
+        elif value is None:
+            if name in _NULLABLE_FIELDS:
+                cleaned[name] = None
+            else:
+                problems[name] = "This field may not be null."
+        elif (why := check(value)) is not None:
+            problems[name] = why
+        else:
+            cleaned[name] = None if name == "physician_notes" and not value else value
+    if problems:
+        raise ValidationFailed(problems)
+    return cleaned
+
+
+# --- loading and status ---------------------------------------------------------------------
+
+
+def _not_found() -> NotFound:
+    return NotFound("Case not found.", code="case_not_found")
+
+
+def require_case(*, actor: Any, case_id: uuid.UUID, for_edit: bool = False) -> Case:
+    """Load a case the actor may view (or, with ``for_edit``, change); no audit, no commit.
+
+    For other services (images, questionnaire, diagnosis) that audit and commit themselves.
+
+    Raises:
+        NotFound: ``case_not_found`` when it does not exist or the actor may not see it.
+        Conflict: ``case_archived`` when ``for_edit`` and the case is archived.
+    """
+    case = db.session.get(Case, case_id)
+    if case is None or not policies.can_view_case(actor, case):
+        raise _not_found()
+    if for_edit:
+        if not policies.can_edit_case(actor, case):
+            raise _not_found()
+        if case.status == "archived":
+            raise Conflict(
+                "This case is archived and can no longer be changed.", code="case_archived"
+            )
+    return case
+
+
+def transition(case: Case, status: str) -> bool:
+    """Move ``case`` to ``status`` in memory (no commit); return whether it changed.
+
+    For the diagnosis and review services, which commit the move with their own rows. Staying in
+    the same status is always allowed.
+
+    Raises:
+        Conflict: ``invalid_status_transition`` for a move the workflow does not allow (e.g. out
+            of ``archived``).
+    """
+    if status not in CASE_STATUSES:
+        raise ValueError(f"unknown case status {status!r}")
+    if status == case.status:
+        return False
+    allowed = _TRANSITIONS[case.status] | ({"archived"} if case.status != "archived" else set())
+    if status not in allowed:
+        raise Conflict(
+            f"A case in status {case.status!r} cannot move to {status!r}.",
+            code="invalid_status_transition",
+            details={"from": case.status, "to": status},
+        )
+    case.status = status
+    return True
+
+
+def set_urgency(case: Case, urgency: str | None) -> None:
+    """Set the urgency derived from the latest analysis (in memory, no commit).
+
+    Raises ``ValueError`` for a value outside ``clinical_terms.URGENCIES``.
+    """
+    if urgency is not None and urgency not in URGENCIES:
+        raise ValueError(f"unknown urgency {urgency!r}")
+    case.urgency = urgency
+
+
+# --- use cases ------------------------------------------------------------------------------
+
+
+def create_case(
+    *,
+    actor: Any,
+    patient_reference: str,
+    patient_age: int,
+    patient_sex: str,
+    body_site: str,
+    chief_complaint: str,
+    fitzpatrick_type: str | None = None,
+) -> Case:
+    """Open a case owned by ``actor`` in status ``draft`` with an empty anamnesis.
+
+    Strings are trimmed; ``patient_age`` is in whole years (0–120).
+
+    Raises:
+        ValidationFailed: any field breaks its rule (``details``: field → message).
+        PermissionDenied: the actor is inactive.
+    """
+    if not policies.can_create_case(actor):
+        raise PermissionDenied()
+    fields = _clean_fields(
+        {
+            "patient_reference": patient_reference,
+            "patient_age": patient_age,
+            "patient_sex": patient_sex,
+            "body_site": body_site,
+            "fitzpatrick_type": fitzpatrick_type,
+            "chief_complaint": chief_complaint,
+        }
+    )
+    case = Case(id=uuid.uuid4(), owner_id=actor.id, status="draft", anamnesis={}, **fields)
+    db.session.add(case)
+    audit.record(actor, audit.CASE_CREATE, case_id=case.id)
+    db.session.commit()
+    return case
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_cases(
+    *,
+    actor: Any,
+    status: str | None = None,
+    urgency: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> CasePage:
+    """Return one page of the actor's cases (every case for admins), newest first.
+
+    Args:
+        status: only this status; without it archived cases are left out.
+        urgency: only this urgency.
+        q: case-insensitive substring of the patient reference (``%`` and ``_`` match literally).
+        page: 1-based page number.
+        per_page: page size, 1–100.
+
+    Raises:
+        ValidationFailed: unknown ``status``/``urgency`` or a page out of range.
+    """
+    problems: dict[str, str] = {}
+    if status is not None and status not in CASE_STATUSES:
+        problems["status"] = f"Must be one of: {', '.join(CASE_STATUSES)}."
+    if urgency is not None and urgency not in URGENCIES:
+        problems["urgency"] = f"Must be one of: {', '.join(URGENCIES)}."
+    if page < 1:
+        problems["page"] = "Pages start at 1."
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        problems["per_page"] = f"per_page must be between 1 and {MAX_PER_PAGE}."
+    if problems:
+        raise ValidationFailed(problems)
+
+    conditions = []
+    if not policies.can_list_all_cases(actor):
+        conditions.append(Case.owner_id == actor.id)
+    if status is not None:
+        conditions.append(Case.status == status)
+    else:
+        conditions.append(Case.status != "archived")
+    if urgency is not None:
+        conditions.append(Case.urgency == urgency)
+    if q is not None and q.strip():
+        pattern = f"%{_escape_like(q.strip())}%"
+        conditions.append(Case.patient_reference.ilike(pattern, escape="\\"))
+
+    total = db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+    items = list(
+        db.session.scalars(
+            select(Case)
+            .where(*conditions)
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    audit.record(
+        actor,
+        audit.CASE_LIST,
+        details={
+            "status": status,
+            "urgency": urgency,
+            "q": q,
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+        },
+    )
+    db.session.commit()
+    return CasePage(items=items, total=total, page=page, per_page=per_page)
+
+
+def get_case(*, actor: Any, case_id: uuid.UUID) -> Case:
+    """Return the case with its images (ordered by upload time) and record the read.
+
+    Raises:
+        NotFound: ``case_not_found`` (also for a case the actor may not see).
+    """
+    case = require_case(actor=actor, case_id=case_id)
+    audit.record(actor, audit.CASE_READ, case_id=case.id)
+    db.session.commit()
+    return case
+
+
+def update_case(*, actor: Any, case_id: uuid.UUID, changes: Mapping[str, Any]) -> Case:
+    """Change editable fields (``EDITABLE_FIELDS``); ``fitzpatrick_type`` and
+    ``physician_notes`` may be set to ``None``. The audit records field names, not values.
+
+    Raises:
+        ValidationFailed: no field given, an unknown field, or a field breaking its rule.
+        NotFound: ``case_not_found``.
+        Conflict: ``case_archived``.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed(dict.fromkeys(unknown, "This field cannot be changed."))
+    if not changes:
+        raise ValidationFailed({"body": "Send at least one field to change."})
+    cleaned = _clean_fields(changes)
+    case = require_case(actor=actor, case_id=case_id, for_edit=True)
+    changed = sorted(name for name, value in cleaned.items() if getattr(case, name) != value)
+    for name in changed:
+        setattr(case, name, cleaned[name])
+    audit.record(actor, audit.CASE_UPDATE, case_id=case.id, details={"fields": changed})
+    db.session.commit()
+    return case
+
+
+def archive_case(*, actor: Any, case_id: uuid.UUID) -> Case:
+    """Archive the case (status ``archived``; nothing is deleted). Archiving twice is a no-op.
+
+    Raises:
+        NotFound: ``case_not_found``.
+    """
+    case = require_case(actor=actor, case_id=case_id)
+    if not policies.can_edit_case(actor, case):
+        raise _not_found()
+    if case.status == "archived":
+        return case
+    previous = case.status
+    transition(case, "archived")
+    audit.record(actor, audit.CASE_ARCHIVE, case_id=case.id, details={"from": previous})
+    db.session.commit()
+    return case
+
+
+def merge_answers(*, actor: Any, case_id: uuid.UUID, answers: Mapping[str, Any]) -> Case:
+    """Merge ``{fieldName: answer}`` into the case's anamnesis (later answers win).
+
+    The answers and the merged anamnesis are shape-checked as in the AI contract (see
+    :mod:`app.services.anamnesis`). A ``draft`` case moves to ``questionnaire``. The audit
+    records the field names, never the answers.
+
+    Raises:
+        ValidationFailed: no answers, or the shape rules are broken (``details``:
+            ``"answers.<fieldName>"`` or ``"anamnesis"`` → message).
+        NotFound: ``case_not_found``.
+        Conflict: ``case_archived``.
+    """
+    checked = anamnesis_rules.validate_anamnesis(dict(answers), field="answers")
+    if not checked:
+        raise ValidationFailed({"answers": "Send at least one answer."})
+    case = require_case(actor=actor, case_id=case_id, for_edit=True)
+    case.anamnesis = anamnesis_rules.merge(case.anamnesis, checked)
+    if case.status == "draft":
+        transition(case, "questionnaire")
+    audit.record(
+        actor,
+        audit.CASE_UPDATE,
+        case_id=case.id,
+        details={"fields": ["anamnesis"], "answers": sorted(checked)},
+    )
+    db.session.commit()
+    return case
+
+
+def mark_awaiting_image(*, actor: Any, case_id: uuid.UUID) -> Case:
+    """Record that the questionnaire is finished: ``draft``/``questionnaire`` → ``awaiting_image``.
+
+    A case already further along keeps its status.
+
+    Raises:
+        NotFound: ``case_not_found``.
+        Conflict: ``case_archived``.
+    """
+    case = require_case(actor=actor, case_id=case_id, for_edit=True)
+    if case.status in ("draft", "questionnaire"):
+        previous = case.status
+        transition(case, "awaiting_image")
+        audit.record(
+            actor,
+            audit.CASE_UPDATE,
+            case_id=case.id,
+            details={"fields": ["status"], "from": previous, "to": "awaiting_image"},
+        )
+        db.session.commit()
+    return case
