@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from reference_ai.errors import register_error_handlers
 
     settings = settings or Settings.from_env()
+    _ensure_logging()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.extensions["reference_ai_settings"] = settings
@@ -62,6 +63,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(bp)
     register_error_handlers(app)
     return app
+
+
+def _ensure_logging() -> None:
+    """Make the request log visible when nobody configured logging (e.g. under gunicorn).
+
+    ``python -m reference_ai`` and pytest configure the root logger; gunicorn configures only
+    its own loggers, so without this the ``X-Request-ID`` lines would be dropped.
+    """
+    if logging.getLogger().handlers or log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
 
 
 def _register_request_hooks(app: Flask, settings: Settings) -> None:

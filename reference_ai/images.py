@@ -106,7 +106,9 @@ def open_image(raw: bytes) -> DecodedImage:
     """
     try:
         # Pillow warns (DecompressionBombWarning) above its own limit and raises at twice it;
-        # turn the warning into an error here, so a bomb is never decoded.
+        # turn the warning into an error here, so a bomb is never decoded. (catch_warnings
+        # swaps the process-wide filters; a concurrent request can at worst see this one
+        # extra "error" filter for that single warning category, which is what we want anyway.)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw), formats=FORMATS)
