@@ -165,3 +165,47 @@ class ImageCorrupt(InvalidImage):
 
     code = "image_corrupt"
     message = "The image file is damaged or incomplete; please upload it again."
+
+
+class AIServiceError(AppError):
+    """Base of every failure of a call to the AI Service (see ../shared/ai-service-contract.md).
+
+    Catch this to treat any AI failure alike (e.g. "the diagnosis did not complete"); the
+    subclasses carry the contract's status and code.
+    """
+
+    status = 502
+    code = "ai_service_error"
+    message = "The AI Service call failed."
+
+
+class AIServiceUnavailable(AIServiceError, UpstreamUnavailable):
+    """502: the AI Service could not be reached, answered 5xx after the retries, or refused us."""
+
+    status = 502
+    code = "ai_service_unavailable"
+    message = "The AI Service is unavailable; please try again shortly."
+
+
+class AIServiceTimeout(AIServiceError, UpstreamTimeout):
+    """504: the AI Service accepted the call but did not answer within the read timeout."""
+
+    status = 504
+    code = "ai_service_timeout"
+    message = "The AI Service did not answer in time; please try again."
+
+
+class AIRejectedInput(AIServiceError):
+    """422: the AI Service refused the input (400/422); ``details["detail"]`` is its reason."""
+
+    status = 422
+    code = "ai_rejected_input"
+    message = "The AI Service rejected the input."
+
+
+class AIBadResponse(AIServiceError):
+    """502: the AI Service answered 2xx with a body that is not JSON or not the contract's model."""
+
+    status = 502
+    code = "ai_bad_response"
+    message = "The AI Service returned an invalid response."
