@@ -1,0 +1,587 @@
+"""The one place that talks to the AI Service (wire contract: ../shared/ai-service-contract.md).
+
+:class:`AIClient` wraps a pooled ``requests.Session`` and returns pydantic models of the
+contract's responses; every failure is raised as an :class:`app.errors.AIServiceError`:
+
+========================================================  =====  ==========================
+what happened                                             HTTP   error
+========================================================  =====  ==========================
+connection refused/reset, DNS, connect timeout, 5xx       502    ``ai_service_unavailable``
+(502/503/504 and connection errors only after retries)
+401/403 from the service (our service token is wrong)     502    ``ai_service_unavailable``
+no answer within the read timeout                         504    ``ai_service_timeout``
+400/413/422 from the service                              422    ``ai_rejected_input``
+2xx whose body is not JSON or not the contract's model    502    ``ai_bad_response``
+========================================================  =====  ==========================
+
+Retries use tenacity rather than urllib3's ``Retry``: urllib3 retries inside one ``send`` with
+the same per-attempt timeout, so it cannot bound the total time by a deadline, cannot add jitter
+to its back-off, and cannot be told that a 502/503/504 on a POST is safe to repeat (the contract
+makes every call a pure function of its body). tenacity gives exactly "up to N more tries,
+exponential back-off with jitter, only on these failures, never past the deadline" declaratively.
+
+Cost per call is kept small because the API answers ``next_question`` on this path: the session
+and its connection pool live for the whole process (keep-alive, so no TCP handshake and no DNS
+lookup per call), the retry policy is built once, and ``trust_env`` is off so that requests does
+not look up proxy variables and ``~/.netrc`` on every call (the AI Service is an internal
+dependency reached directly; set ``AI_SERVICE_URL`` to wherever it lives).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import requests
+from flask import Flask, current_app
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from app.errors import AIBadResponse, AIRejectedInput, AIServiceTimeout, AIServiceUnavailable
+from app.observability import current_request_id
+
+log = logging.getLogger(__name__)
+
+#: Key of the cached client in ``app.extensions``.
+EXTENSION_KEY = "ai_client"
+#: Path prefix of every contract endpoint below ``AI_SERVICE_URL``.
+API_PREFIX = "/api/v1"
+#: Statuses that mean "try again": bad gateway, not ready (model loading), gateway timeout.
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: Statuses that mean "your input is wrong": the service's ``detail`` goes to the caller.
+REJECTED_STATUSES = frozenset({400, 413, 422})
+#: Connections kept per host; gthread workers × threads should not exceed it.
+POOL_MAXSIZE = 64
+#: Back-off between tries, seconds: ``multiplier * 2**n + uniform(0, jitter)``, at most ``max``.
+BACKOFF_MULTIPLIER = 0.1
+BACKOFF_JITTER = 0.1
+BACKOFF_MAX = 2.0
+#: Smallest timeout given to a try that starts close to the deadline, seconds.
+MIN_ATTEMPT_TIMEOUT = 0.05
+
+Severity = Literal["high", "medium", "low"]
+Urgency = Literal["low", "medium", "high", "emergency"]
+
+# --- models of the contract's responses ------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields ignored (the service grows)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        extra="ignore",
+    )
+
+
+class _SnakeWire(BaseModel):
+    """A model whose wire names are snake_case (as the production service sends them)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class AIHealth(_SnakeWire):
+    """``GET /api/v1/health``: ``{"status": "healthy", "model_version": "reference-1.0"}``."""
+
+    status: str
+    model_version: str | None = None
+
+
+class Progress(_Wire):
+    """How far the questionnaire is: questions answered of an estimated total."""
+
+    answered: int = Field(ge=0)
+    estimated_total: int = Field(ge=0)
+
+
+QuestionType = Literal["camera", "bool", "radio", "checkbox", "number", "text"]
+
+
+class NextQuestion(_Wire):
+    """The next questionnaire question, or the end (``isComplete``).
+
+    When ``isComplete`` is true the other strings may be empty (``questionType`` too); otherwise
+    ``questionId``, ``fieldName`` and ``questionType`` are set, and ``radio``/``checkbox``
+    questions have ``options``.
+    """
+
+    question_id: str = Field(description="stable id of the question, e.g. symptom_duration")
+    question_text: str = Field(description="text shown to the physician")
+    question_type: QuestionType | Literal[""] = Field(description="which widget to show")
+    field_name: str = Field(description="anamnesis key under which the answer goes")
+    options: list[str] = Field(default_factory=list, description="choices for radio/checkbox")
+    is_complete: bool = Field(description="true: no more questions; go to image and diagnosis")
+    min: int | float | None = Field(default=None, description="lower bound for number")
+    max: int | float | None = Field(default=None, description="upper bound for number")
+    unit: str | None = Field(default=None, description="unit for number, e.g. years, mm")
+    required: bool = Field(default=True, description="whether the question may be skipped")
+    help_text: str | None = Field(default=None, description="short clinical hint")
+    progress: Progress | None = None
+
+    @model_validator(mode="after")
+    def _askable(self) -> NextQuestion:
+        if self.is_complete:
+            return self
+        if not (self.question_id and self.field_name and self.question_type):
+            raise ValueError("an open question needs questionId, fieldName and questionType")
+        if self.question_type in ("radio", "checkbox") and not self.options:
+            raise ValueError(f"a {self.question_type} question needs options")
+        return self
+
+
+class ImageFeedback(_Wire):
+    """Image quality per aspect, each 0–1 (higher is better)."""
+
+    blur: float = Field(ge=0, le=1)
+    lighting: float = Field(ge=0, le=1)
+    framing: float = Field(ge=0, le=1)
+
+
+class ImageValidity(_Wire):
+    """Whether the photo is usable for a diagnosis, with the reasons when it is not."""
+
+    is_valid: bool
+    score: float = Field(ge=0, le=1, description="overall quality 0–1")
+    issues: list[str] = Field(default_factory=list, description='e.g. "Image is too blurry"')
+    feedback: ImageFeedback | None = None
+
+
+class Diagnosis(_SnakeWire):
+    """One entry of the differential."""
+
+    disease: str = Field(min_length=1)
+    probability: float = Field(ge=0, le=1)
+    confidence: Severity
+    icd10: str | None = Field(default=None, description="ICD-10 code, e.g. C43.9")
+
+
+class PredictionMetadata(_SnakeWire):
+    """Which model answered and how long it took (snake_case on the wire)."""
+
+    model_version: str
+    inference_time_ms: float | None = None
+
+
+class DiagnosisPrediction(_SnakeWire):
+    """The ranked differential (most probable first) and how far to trust its top entry.
+
+    ``tier``: ``confident`` (top ≥ 0.815), ``possible`` (≥ 0.444) or ``refer``, as the
+    production service decides it; ``highlight_count`` top entries should be highlighted.
+    """
+
+    diagnoses: list[Diagnosis]
+    metadata: PredictionMetadata
+    tier: Literal["confident", "possible", "refer"]
+    confidence: float = Field(ge=0, le=1, description="the top probability")
+    refer_to_specialist: bool
+    highlight_count: int = Field(ge=0)
+
+
+class Flag(_Wire):
+    """One red flag; ``rule`` and ``source`` (optional) name the rule that fired and its origin."""
+
+    type: str = Field(description="e.g. rapid_growth, bleeding, changing_pigmented_lesion")
+    severity: Severity
+    description: str
+    rule: str | None = Field(default=None, description="e.g. Glasgow 7-point checklist")
+    source: str | None = Field(default=None, description="published source of the rule")
+    urgency: Urgency | None = None
+
+
+class RedFlags(_Wire):
+    """The red flags found in the anamnesis (and differential), with the overall urgency."""
+
+    has_red_flags: bool
+    flags: list[Flag] = Field(default_factory=list)
+    urgency: Urgency
+    recommendation: str
+
+
+class Triage(_Wire):
+    """How soon the patient should be seen, and why."""
+
+    priority: Literal["routine", "soon", "urgent", "emergency"]
+    urgency_score: float = Field(ge=0, le=10)
+    estimated_wait_time: str = Field(description='e.g. "24 hours"')
+    recommended_action: str = Field(description="code, e.g. physician_review_within_24h")
+    reasoning: list[str] = Field(default_factory=list)
+
+
+M = TypeVar("M", bound=BaseModel)
+#: An image as the client sends it: the stored (EXIF-stripped) bytes and their MIME type.
+ImagePart = tuple[bytes, str]
+
+
+# --- the client --------------------------------------------------------------------------------
+
+
+class _RetryableStatus(Exception):
+    """A 502/503/504 answer, raised inside a try so that tenacity repeats it."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+class AIClient:
+    """HTTP client of the AI Service; safe to share between the threads of one process.
+
+    Args:
+        base_url: ``AI_SERVICE_URL``, e.g. ``http://127.0.0.1:8090`` (``/api/v1`` is appended).
+        connect_timeout: seconds to establish a connection (per try).
+        read_timeout: seconds to wait for an answer; also the deadline of a call with all its
+            retries and back-off.
+        token: ``AI_SERVICE_TOKEN``; when non-empty sent as ``Authorization: Bearer <token>``.
+        retries: how many more tries after the first, on connection errors and 502/503/504 only.
+
+    The ``requests.Session`` is created on first use in each process (a worker forked after the
+    client was built gets its own pool, never the parent's sockets).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 30.0,
+        token: str = "",
+        retries: int = 2,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self.retries = max(0, int(retries))
+        self._token = token
+        self._api = self.base_url + API_PREFIX
+        self._session: requests.Session | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._retrying = Retrying(
+            stop=stop_after_attempt(self.retries + 1) | stop_before_delay(self.read_timeout),
+            wait=wait_exponential_jitter(
+                multiplier=BACKOFF_MULTIPLIER, jitter=BACKOFF_JITTER, max=BACKOFF_MAX
+            ),
+            retry=retry_if_exception_type((_RetryableStatus, requests.ConnectionError)),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> AIClient:
+        """Build a client from the ``AI_SERVICE_*`` settings of a Flask config."""
+        return cls(
+            config["AI_SERVICE_URL"],
+            connect_timeout=config["AI_SERVICE_CONNECT_TIMEOUT"],
+            read_timeout=config["AI_SERVICE_TIMEOUT"],
+            token=config["AI_SERVICE_TOKEN"],
+            retries=config["AI_SERVICE_RETRIES"],
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AIClient({self.base_url!r}, read_timeout={self.read_timeout}, retries={self.retries})"
+        )
+
+    # -- the contract's endpoints ---------------------------------------------------------------
+
+    def health(self, *, request_id: str | None = None) -> AIHealth:
+        """``GET /health``: the service is up and its model loaded.
+
+        Raises:
+            AIServiceUnavailable, AIServiceTimeout, AIBadResponse (as every method).
+        """
+        return self._call("GET", "/health", None, AIHealth, request_id)
+
+    def next_question(
+        self, anamnesis: Mapping[str, Any], *, request_id: str | None = None
+    ) -> NextQuestion:
+        """The next questionnaire question for the answers so far (``{}`` starts it).
+
+        ``anamnesis`` must already have the contract's shape (see ``validate_anamnesis``).
+
+        Raises:
+            AIRejectedInput: 422, the service refused the anamnesis (its ``detail`` in details).
+            AIServiceUnavailable: 502; AIServiceTimeout: 504; AIBadResponse: 502.
+        """
+        return self._call(
+            "POST",
+            "/questionnaire/next",
+            {"anamnesis": dict(anamnesis)},
+            NextQuestion,
+            request_id,
+        )
+
+    def validate_image(
+        self, data: bytes, content_type: str, *, request_id: str | None = None
+    ) -> ImageValidity:
+        """Image quality of a stored, metadata-free photo (``data``: its bytes, sent as base64).
+
+        Raises:
+            AIRejectedInput, AIServiceUnavailable, AIServiceTimeout, AIBadResponse.
+        """
+        return self._call(
+            "POST",
+            "/image_quality/validate",
+            _image_json(data, content_type),
+            ImageValidity,
+            request_id,
+        )
+
+    def predict(
+        self,
+        anamnesis: Mapping[str, Any],
+        images: Sequence[ImagePart],
+        *,
+        request_id: str | None = None,
+    ) -> DiagnosisPrediction:
+        """The ranked differential for the anamnesis and photos (``[(bytes, content_type)]``).
+
+        Raises:
+            AIRejectedInput, AIServiceUnavailable, AIServiceTimeout, AIBadResponse.
+        """
+        body = {
+            "anamnesis": dict(anamnesis),
+            "images": [_image_json(data, content_type) for data, content_type in images],
+            "tta": False,
+        }
+        return self._call("POST", "/diagnosis/predict", body, DiagnosisPrediction, request_id)
+
+    def red_flags(
+        self,
+        anamnesis: Mapping[str, Any],
+        diagnoses: Sequence[Diagnosis | Mapping[str, Any]] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> RedFlags:
+        """The red flags of the anamnesis, sharpened by the differential when one is given.
+
+        Raises:
+            AIRejectedInput, AIServiceUnavailable, AIServiceTimeout, AIBadResponse.
+        """
+        body: dict[str, Any] = {"anamnesis": dict(anamnesis)}
+        if diagnoses is not None:
+            body["diagnoses"] = [_jsonable(d) for d in diagnoses]
+        return self._call("POST", "/diagnosis/red_flags", body, RedFlags, request_id)
+
+    def triage(
+        self,
+        anamnesis: Mapping[str, Any],
+        diagnoses: Sequence[Diagnosis | Mapping[str, Any]],
+        red_flags: RedFlags | Mapping[str, Any],
+        *,
+        request_id: str | None = None,
+    ) -> Triage:
+        """Priority and time window from the red-flag urgency and the top diagnosis.
+
+        Raises:
+            AIRejectedInput, AIServiceUnavailable, AIServiceTimeout, AIBadResponse.
+        """
+        body = {
+            "anamnesis": dict(anamnesis),
+            "diagnoses": [_jsonable(d) for d in diagnoses],
+            "redFlags": _jsonable(red_flags),
+        }
+        return self._call("POST", "/diagnosis/triage", body, Triage, request_id)
+
+    def close(self) -> None:
+        """Close the pooled connections of this process (a later call opens new ones)."""
+        with self._lock:
+            if self._session is not None and self._pid == os.getpid():
+                self._session.close()
+            self._session = None
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        """This process's pooled session, created on first use (and again after a fork)."""
+        session = self._session
+        if session is not None and self._pid == os.getpid():
+            return session
+        with self._lock:
+            if self._session is None or self._pid != os.getpid():
+                self._session = self._new_session()
+                self._pid = os.getpid()
+            return self._session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no proxy/netrc lookups per call (see the module docstring)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"User-Agent": "dermadetect-gateway", "Accept": "application/json"})
+        if self._token:
+            session.headers["Authorization"] = f"Bearer {self._token}"
+        return session
+
+    def _call(
+        self,
+        method: str,
+        endpoint: str,
+        body: dict[str, Any] | None,
+        model: type[M],
+        request_id: str | None,
+    ) -> M:
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        started = time.monotonic()
+        try:
+            response = self._retrying(self._attempt, method, endpoint, body, request_id, started)
+        except _RetryableStatus as exc:
+            self._log_failure(endpoint, exc.response.status_code, started, request_id)
+            raise AIServiceUnavailable(
+                details={"status": exc.response.status_code, "attempts": self._attempts()}
+            ) from None
+        except requests.ConnectionError as exc:  # refused, reset, DNS, connect timeout
+            self._log_failure(endpoint, type(exc).__name__, started, request_id)
+            raise AIServiceUnavailable(
+                "The AI Service cannot be reached; please try again shortly.",
+                details={"attempts": self._attempts()},
+            ) from None
+        except requests.Timeout:
+            self._log_failure(endpoint, "timeout", started, request_id)
+            raise AIServiceTimeout(details={"timeout_seconds": self.read_timeout}) from None
+        except requests.RequestException as exc:  # invalid URL, too many redirects, …
+            self._log_failure(endpoint, type(exc).__name__, started, request_id)
+            raise AIServiceUnavailable(details={"reason": type(exc).__name__}) from None
+
+        status = response.status_code
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "AI %s -> %d in %.1f ms (request %s)",
+                endpoint,
+                status,
+                (time.monotonic() - started) * 1000,
+                request_id,
+            )
+        if status >= 300:
+            raise _status_error(response)
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise _bad_response(endpoint, exc) from None
+
+    def _attempt(
+        self,
+        method: str,
+        endpoint: str,
+        body: dict[str, Any] | None,
+        request_id: str,
+        started: float,
+    ) -> requests.Response:
+        """One try; a 502/503/504 is raised as ``_RetryableStatus`` for tenacity to repeat."""
+        remaining = max(self.read_timeout - (time.monotonic() - started), MIN_ATTEMPT_TIMEOUT)
+        response = self.session.request(
+            method,
+            self._api + endpoint,
+            json=body,
+            headers={"X-Request-ID": request_id},
+            timeout=(min(self.connect_timeout, remaining), remaining),
+            allow_redirects=False,  # the contract has no redirects; a 3xx means a wrong URL
+        )
+        if response.status_code in RETRY_STATUSES:
+            raise _RetryableStatus(response)
+        return response
+
+    def _attempts(self) -> int:
+        return int(self._retrying.statistics.get("attempt_number", 1))
+
+    @staticmethod
+    def _log_failure(endpoint: str, outcome: object, started: float, request_id: str) -> None:
+        log.warning(
+            "AI %s failed (%s) after %.1f ms (request %s)",
+            endpoint,
+            outcome,
+            (time.monotonic() - started) * 1000,
+            request_id,
+        )
+
+
+def get_ai_client(app: Flask | None = None) -> AIClient:
+    """Return the app's :class:`AIClient`, built from its config on first use and then cached.
+
+    ``app`` defaults to ``current_app``; pass it explicitly from threads without an app context.
+    """
+    if app is None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    client = app.extensions.get(EXTENSION_KEY)
+    if client is None:
+        client = app.extensions.setdefault(EXTENSION_KEY, AIClient.from_config(app.config))
+    return client
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _image_json(data: bytes, content_type: str) -> dict[str, str]:
+    return {"imageData": base64.b64encode(data).decode("ascii"), "contentType": content_type}
+
+
+def _jsonable(value: BaseModel | Mapping[str, Any]) -> Any:
+    """A model as the service expects it on the wire (its aliases, no nulls); a mapping as is."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dict(value)
+
+
+def _service_detail(response: requests.Response) -> Any:
+    """The service's ``detail`` (``{"detail": ...}``), else the start of its body text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    if isinstance(body, dict) and "detail" in body:
+        return body["detail"]
+    return body
+
+
+def _status_error(response: requests.Response) -> AIRejectedInput | AIServiceUnavailable:
+    status = response.status_code
+    if status in REJECTED_STATUSES:
+        return AIRejectedInput(details={"status": status, "detail": _service_detail(response)})
+    if status in (401, 403):
+        return AIServiceUnavailable(
+            "The AI Service refused the gateway's credentials; check AI_SERVICE_TOKEN.",
+            details={"status": status},
+        )
+    # 5xx other than 502/503/504 (not retried), 404 (wrong AI_SERVICE_URL?), 429, …
+    return AIServiceUnavailable(details={"status": status})
+
+
+def _bad_response(endpoint: str, exc: ValidationError) -> AIBadResponse:
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(error["type"] == "json_invalid" for error in errors):
+        log.warning("AI %s answered with a body that is not JSON", endpoint)
+        return AIBadResponse("The AI Service answered with a body that is not JSON.")
+    fields = {".".join(map(str, e["loc"])) or "body": e["msg"] for e in errors[:10]}
+    log.warning("AI %s answered with an invalid body: %s", endpoint, fields)
+    return AIBadResponse(details={"fields": fields})
+
+
+def _log_retry(state: RetryCallState) -> None:
+    outcome = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "AI %s try %d failed (%s); retrying in %.2f s (request %s)",
+        state.args[1],
+        state.attempt_number,
+        outcome,
+        state.upcoming_sleep,
+        state.args[3],
+    )
