@@ -81,11 +81,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.blueprints.auth.api import bp as auth_api
     from app.blueprints.cases.api import bp as cases_api
+    from app.blueprints.diagnosis.api import bp as diagnosis_api
     from app.blueprints.health.api import bp as health_api
+    from app.blueprints.questionnaire.api import bp as questionnaire_api
     from app.extensions import csrf
     from app.openapi import spec
 
-    for blueprint in (health_api, auth_api, cases_api):
+    for blueprint in (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api):
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
 

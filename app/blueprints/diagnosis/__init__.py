@@ -1,0 +1,1 @@
+"""Diagnosis: the thin AI proxies for API consumers (and, later, the full orchestration)."""
