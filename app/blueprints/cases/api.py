@@ -187,9 +187,11 @@ def _limit_upload_size() -> None:
     limit = current_app.config["MAX_IMAGE_BYTES"] + MULTIPART_OVERHEAD_BYTES
     request.max_content_length = limit  # also enforced while a chunked body streams in
     if request.content_length is not None and request.content_length > limit:
-        megabytes = current_app.config["MAX_IMAGE_BYTES"] / (1024 * 1024)
+        megabytes = f"{current_app.config['MAX_IMAGE_BYTES'] / (1024 * 1024):.1f}".removesuffix(
+            ".0"
+        )
         raise PayloadTooLarge(
-            f"The image file is larger than {megabytes:g} MB; please upload a smaller photo.",
+            f"The image file is larger than {megabytes} MB; please upload a smaller photo.",
             details={"max_bytes": current_app.config["MAX_IMAGE_BYTES"]},
         )
 
