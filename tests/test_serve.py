@@ -19,8 +19,8 @@ def wait_for(url: str, timeout: float = 30.0) -> requests.Response:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return requests.get(url, timeout=1)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=2)
+        except requests.RequestException:  # not listening yet, or workers still booting
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
@@ -35,11 +35,12 @@ def served(tmp_path):
         if not key.startswith(("DATABASE_URL", "AI_SERVICE", "APP_ENV", "STORAGE_"))
     }
     env.update(PORT=str(port), AI_PORT=str(ai_port), INSTANCE_PATH=str(tmp_path / "instance"))
+    log = (tmp_path / "run-stack.log").open("wb")  # a file, not a pipe nobody reads
     process = subprocess.Popen(
         [str(REPO_ROOT / "scripts" / "run-stack")],
         cwd=REPO_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -59,8 +60,7 @@ def served(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        if process.stdout:
-            process.stdout.close()
+        log.close()
 
 
 def test_run_stack_serves_round_trip_on_sqlite(served):
