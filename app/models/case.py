@@ -61,7 +61,7 @@ class Case(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     patient_reference: Mapped[str] = mapped_column(String(64))
-    patient_age: Mapped[int] = mapped_column(Integer)
+    patient_age: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: unknown
     patient_sex: Mapped[str] = mapped_column(String(10))
     body_site: Mapped[str] = mapped_column(String(20))
     fitzpatrick_type: Mapped[str | None] = mapped_column(String(3), nullable=True)

@@ -26,6 +26,8 @@ CASE_ARCHIVE = "case.archive"
 IMAGE_UPLOAD = "image.upload"
 IMAGE_VIEW = "image.view"
 IMAGE_DELETE = "image.delete"
+CASE_ANALYZE = "case.analyze"
+CASE_REVIEW = "case.review"
 
 
 def record(

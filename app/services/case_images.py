@@ -28,7 +28,7 @@ from app.extensions import db
 from app.models import CaseImage
 from app.services import audit
 from app.services.cases import require_case
-from app.services.images import process_image
+from app.services.images import ProcessedImage, process_image
 from app.services.storage import ImageStorage, image_key, storage_from_config
 
 logger = logging.getLogger(__name__)
@@ -103,18 +103,42 @@ def add_image(*, actor: Any, case_id: uuid.UUID, stream: BinaryIO) -> CaseImage:
     """
     require_case(actor=actor, case_id=case_id, for_edit=True)
     db.session.rollback()  # end the read transaction: none is held during intake and upload
+    with intake(stream) as processed:
+        return store_image(actor=actor, case_id=case_id, processed=processed)
 
+
+def intake(stream: BinaryIO) -> ProcessedImage:
+    """Run the image intake on ``stream`` with the app's limits (the caller closes the result).
+
+    Raises:
+        PayloadTooLarge, ImageEmpty, UnsupportedImageType, ImageTooLarge, ImageTooSmall,
+            ImageCorrupt: see :func:`app.services.images.process_image`.
+    """
     config = current_app.config
-    storage = get_storage()
-    with process_image(
+    return process_image(
         stream,
         max_bytes=config["MAX_IMAGE_BYTES"],
         max_pixels=config["MAX_IMAGE_PIXELS"],
         min_side=config["MIN_IMAGE_SIDE"],
-    ) as processed:
-        image_id = uuid.uuid4()
-        key = image_key(case_id, image_id, processed.extension)
-        storage.put(key, processed.stream(), processed.content_type)
+    )
+
+
+def store_image(*, actor: Any, case_id: uuid.UUID, processed: ProcessedImage) -> CaseImage:
+    """Store an image that passed the intake and record it on the case (one commit).
+
+    The object is written first (no transaction held meanwhile); if the row cannot be written
+    the object is deleted again.
+
+    Raises:
+        NotFound, Conflict: the case is gone, not the actor's, or archived.
+        StorageUnavailable: the object store failed; nothing was recorded.
+        sqlalchemy.exc.SQLAlchemyError: the row could not be written; the object was deleted.
+    """
+    db.session.rollback()  # never hold a transaction across the upload
+    storage = get_storage()
+    image_id = uuid.uuid4()
+    key = image_key(case_id, image_id, processed.extension)
+    storage.put(key, processed.stream(), processed.content_type)
 
     try:
         require_case(actor=actor, case_id=case_id, for_edit=True)  # archived or gone meanwhile?
@@ -149,6 +173,19 @@ def add_image(*, actor: Any, case_id: uuid.UUID, stream: BinaryIO) -> CaseImage:
         _delete_orphan(storage, key)
         raise
     return image
+
+
+def read_image_bytes(image: CaseImage) -> bytes:
+    """Return the stored bytes of ``image`` (for the AI Service).
+
+    Raises:
+        NotFound: ``image_not_found`` when the object is missing.
+        StorageUnavailable: the object store failed.
+    """
+    try:
+        return get_storage().get(image.storage_key)
+    except NotFound:
+        raise _image_not_found() from None
 
 
 def _delete_orphan(storage: ImageStorage, key: str) -> None:

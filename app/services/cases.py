@@ -152,7 +152,9 @@ _FIELD_CHECKS: dict[str, Any] = {
 }
 
 
-def _clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+def _clean_fields(
+    values: Mapping[str, Any], nullable: frozenset[str] = _NULLABLE_FIELDS
+) -> dict[str, Any]:
     """Trim and check case fields; return the cleaned values (empty notes become ``None``).
 
     Raises:
@@ -166,7 +168,7 @@ def _clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
         if check is None:
             problems[name] = "This field cannot be set."
         elif value is None:
-            if name in _NULLABLE_FIELDS:
+            if name in nullable:
                 cleaned[name] = None
             else:
                 problems[name] = "This field may not be null."
@@ -250,7 +252,7 @@ def create_case(
     *,
     actor: Any,
     patient_reference: str,
-    patient_age: int,
+    patient_age: int | None,
     patient_sex: str,
     body_site: str,
     chief_complaint: str,
@@ -258,7 +260,8 @@ def create_case(
 ) -> Case:
     """Open a case owned by ``actor`` in status ``draft`` with an empty anamnesis.
 
-    Strings are trimmed; ``patient_age`` is in whole years (0–120).
+    Strings are trimmed; ``patient_age`` is in whole years (0–120), ``None`` when unknown (a
+    case opened by ``POST /api/diagnosis`` from an anamnesis without an age).
 
     Raises:
         ValidationFailed: any field breaks its rule (``details``: field → message).
@@ -274,7 +277,8 @@ def create_case(
             "body_site": body_site,
             "fitzpatrick_type": fitzpatrick_type,
             "chief_complaint": chief_complaint,
-        }
+        },
+        nullable=_NULLABLE_FIELDS | {"patient_age"},
     )
     case = Case(id=uuid.uuid4(), owner_id=actor.id, status="draft", anamnesis={}, **fields)
     db.session.add(case)

@@ -7,6 +7,7 @@ and transactions live in :mod:`app.services.cases` and :mod:`app.services.case_i
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
 from flask_jwt_extended import current_user
@@ -24,11 +25,12 @@ from app.blueprints.cases.schemas import (
     ImageUpload,
     ReviewOut,
 )
+from app.blueprints.diagnosis.schemas import AnalysisOut
 from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from app.models import Case, CaseImage
 from app.openapi import spec
 from app.schemas import ErrorBody
-from app.services import case_images, cases
+from app.services import case_images, cases, diagnosis
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 
@@ -72,9 +74,16 @@ def case_out(case: Case) -> CaseOut:
         anamnesis=case.anamnesis or {},
         physician_notes=case.physician_notes,
         images=[image_out(image) for image in case.images],
-        latest_analysis=None,  # filled in by the diagnosis feature
+        latest_analysis=_latest_analysis(case),
         review=review,
     )
+
+
+def _latest_analysis(case: Case) -> dict[str, Any] | None:
+    analysis = diagnosis.latest_analysis(case.id)
+    if analysis is None:
+        return None
+    return AnalysisOut.model_validate(analysis).model_dump(mode="json")
 
 
 def _case_location(case: Case) -> dict[str, str]:

@@ -190,7 +190,7 @@ class CaseSummary(BaseModel):
     id: uuid.UUID
     owner_id: int
     patient_reference: str
-    patient_age: int
+    patient_age: int | None = Field(description="years; null when unknown")
     patient_sex: PatientSex
     body_site: BodySite
     fitzpatrick_type: FitzpatrickType | None

@@ -1,4 +1,5 @@
-"""JSON API of the diagnosis under ``/api``: validated proxies of the AI Service's endpoints.
+"""JSON API of the diagnosis under ``/api``: ``POST /api/diagnosis``, the analysis and review of
+a case, and validated proxies of the AI Service's endpoints.
 
 Photos go through the image intake first (:func:`app.services.images.process_image`): only a
 checked, upright, metadata-free image reaches the AI Service, and a bad file gets the intake's
@@ -7,21 +8,32 @@ checked, upright, metadata-free image reaches the AI Service, and a bad file get
 
 from __future__ import annotations
 
-from typing import TypeVar
+import hashlib
+import uuid
+from typing import Any, TypeVar
 
-from flask import Blueprint, current_app
+from flask import Blueprint, request
+from flask_jwt_extended import current_user
 from spectree import Response
 from werkzeug.datastructures import FileStorage
 
+from app.blueprints.cases.api import case_out
+from app.blueprints.cases.schemas import CaseOut
 from app.blueprints.diagnosis.schemas import (
+    AnalyzeIn,
+    DiagnosisIn,
+    DiagnosisOut,
     ImageValidityIn,
     PredictDiagnosisIn,
     RedFlagsIn,
+    ReviewIn,
     TriageIn,
 )
-from app.errors import UnsupportedMediaType
+from app.errors import AppError, UnsupportedMediaType
+from app.models import Analysis
 from app.openapi import spec
 from app.schemas import ErrorBody
+from app.services import case_images, diagnosis
 from app.services.ai_client import (
     DiagnosisPrediction,
     ImageValidity,
@@ -29,7 +41,7 @@ from app.services.ai_client import (
     Triage,
     get_ai_client,
 )
-from app.services.images import ProcessedImage, process_image
+from app.services.images import ProcessedImage
 
 F = TypeVar("F")
 
@@ -61,19 +73,8 @@ def _require_form(form: F | None) -> F:
 
 
 def _intake(upload: FileStorage) -> ProcessedImage:
-    """Run the image intake on an upload with the configured limits (caller closes the result).
-
-    Raises:
-        PayloadTooLarge, ImageEmpty, UnsupportedImageType, ImageTooLarge, ImageTooSmall,
-        ImageCorrupt: from :func:`process_image`.
-    """
-    config = current_app.config
-    return process_image(
-        upload.stream,
-        max_bytes=config["MAX_IMAGE_BYTES"],
-        max_pixels=config["MAX_IMAGE_PIXELS"],
-        min_side=config["MIN_IMAGE_SIDE"],
-    )
+    """Run the image intake on an upload (the caller closes the result); see ``intake``."""
+    return case_images.intake(upload.stream)
 
 
 @bp.post("/ai/image_validity")
@@ -118,3 +119,138 @@ def triage(json: TriageIn):  # type: ignore[no-untyped-def]
     """Return the triage priority and time window for a diagnosed case."""
     result = get_ai_client().triage(json.anamnesis, json.diagnoses, json.red_flags)
     return result.model_dump(mode="json", exclude_none=True)
+
+
+# --- the diagnosis of a case -------------------------------------------------------------------
+
+_DIAGNOSIS_TAG = "diagnosis"
+_DIAGNOSIS_ERRORS = {
+    **_UPLOAD_ERRORS,
+    "HTTP_404": ErrorBody,
+    "HTTP_409": ErrorBody,
+    "HTTP_503": ErrorBody,
+}
+
+
+def diagnosis_out(analysis: Analysis) -> dict[str, Any]:
+    """Serialise a completed analysis as the diagnosis result (JSON-ready: ids as strings)."""
+    return DiagnosisOut(
+        predictions=analysis.predictions or [],
+        red_flags=analysis.red_flags or {},
+        image_validity=analysis.image_validity or {},
+        case_id=analysis.case_id,
+        image_id=analysis.image_id,
+        analysis_id=analysis.id,
+        tier=analysis.tier,  # type: ignore[arg-type]
+        confidence=analysis.confidence or 0.0,
+        refer_to_specialist=bool(analysis.refer_to_specialist),
+        highlight_count=analysis.highlight_count or 0,
+        triage=analysis.triage or {},
+        model_version=analysis.model_version or "",
+        request_id=analysis.request_id,
+    ).model_dump(mode="json")
+
+
+def _upload_sha256(upload: FileStorage) -> str:
+    digest = hashlib.sha256()
+    stream = upload.stream
+    for chunk in iter(lambda: stream.read(64 * 1024), b""):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+@bp.post("/diagnosis")
+@spec.validate(
+    form=DiagnosisIn,
+    resp=Response(HTTP_200=DiagnosisOut, **_DIAGNOSIS_ERRORS),
+    tags=[_DIAGNOSIS_TAG],
+)
+def diagnose(form: DiagnosisIn):  # type: ignore[no-untyped-def]
+    """Analyse a lesion photo with the anamnesis: differential, red flags, triage, quality.
+
+    Without ``case_id`` a case is opened from the anamnesis. Send ``Idempotency-Key`` to make a
+    retry safe: the same key and body within 24 hours replays the first answer.
+    """
+    upload = _require_form(form)
+    key = request.headers.get("Idempotency-Key")
+
+    def run() -> dict[str, Any]:
+        analysis = diagnosis.diagnose_upload(
+            actor=current_user,
+            upload=upload.image.stream,
+            anamnesis=upload.anamnesis,
+            case_id=upload.case_id,
+            accept_low_quality=upload.accept_low_quality,
+        )
+        return diagnosis_out(analysis)
+
+    if not key:
+        return run()
+    fingerprint = diagnosis.request_fingerprint(
+        diagnosis.canonical_json(upload.anamnesis),
+        str(upload.case_id or ""),
+        str(upload.accept_low_quality),
+        _upload_sha256(upload.image),
+    )
+    replay = diagnosis.claim_idempotency_key(actor=current_user, key=key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay.body, replay.status_code, {"Idempotent-Replayed": "true"}
+    try:
+        body = run()
+    except AppError as error:
+        diagnosis.finish_idempotency_key(
+            actor=current_user, key=key, status_code=error.status, body=error.to_dict()
+        )
+        raise
+    except BaseException:
+        diagnosis.finish_idempotency_key(actor=current_user, key=key, status_code=500, body=None)
+        raise
+    diagnosis.finish_idempotency_key(actor=current_user, key=key, status_code=200, body=body)
+    return body
+
+
+@bp.post("/cases/<uuid:case_id>/analyze")
+@spec.validate(
+    json=AnalyzeIn,
+    resp=Response(HTTP_200=DiagnosisOut, **_DIAGNOSIS_ERRORS),
+    tags=[_DIAGNOSIS_TAG],
+)
+def analyze(case_id: uuid.UUID, json: AnalyzeIn):  # type: ignore[no-untyped-def]
+    """Run (or re-run) the diagnosis on a stored image of the case (the newest by default).
+
+    The body is optional: ``{"image_id": ..., "accept_low_quality": false}``.
+    """
+    analysis = diagnosis.analyze_case(
+        actor=current_user,
+        case_id=case_id,
+        image_id=json.image_id,
+        accept_low_quality=json.accept_low_quality,
+    )
+    return diagnosis_out(analysis)
+
+
+@bp.post("/cases/<uuid:case_id>/review")
+@spec.validate(
+    json=ReviewIn,
+    resp=Response(
+        HTTP_200=CaseOut,
+        HTTP_401=ErrorBody,
+        HTTP_404=ErrorBody,
+        HTTP_409=ErrorBody,
+        HTTP_415=ErrorBody,
+        HTTP_422=ErrorBody,
+    ),
+    tags=[_DIAGNOSIS_TAG],
+)
+def review(case_id: uuid.UUID, json: ReviewIn):  # type: ignore[no-untyped-def]
+    """Record the physician's final diagnosis (and ICD-10 code); the case becomes reviewed."""
+    case = diagnosis.review_case(
+        actor=current_user,
+        case_id=case_id,
+        final_diagnosis=json.final_diagnosis,
+        icd10=json.icd10,
+        agrees_with_ai=json.agrees_with_ai,
+        notes=json.notes,
+    )
+    return case_out(case)

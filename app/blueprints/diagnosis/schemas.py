@@ -5,7 +5,9 @@ Responses are the AI Service's own models (:mod:`app.services.ai_client`), retur
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Json, model_validator
 from pydantic.alias_generators import to_camel
@@ -101,3 +103,90 @@ class TriageIn(_CamelIn):
     anamnesis: CheckedAnamnesis
     diagnoses: list[Diagnosis] = Field(max_length=50)
     red_flags: RedFlags
+
+
+# --- POST /api/diagnosis and the case analysis -------------------------------------------------
+
+
+class DiagnosisIn(PredictDiagnosisIn):
+    """``multipart/form-data`` of ``POST /api/diagnosis``.
+
+    ``image``: the lesion photo; ``anamnesis``: the answers as a JSON object string; optional
+    ``case_id`` (merge into that case instead of opening a new one) and ``accept_low_quality``
+    (analyse even when the AI judges the photo unusable).
+    """
+
+    case_id: uuid.UUID | None = Field(default=None, description="an existing case to add to")
+    accept_low_quality: bool = Field(
+        default=False, description="analyse even a photo the AI judges unusable"
+    )
+
+
+class AnalyzeIn(BaseModel):
+    """``POST /api/cases/<id>/analyze``: which stored image (default: the newest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: uuid.UUID | None = None
+    accept_low_quality: bool = False
+
+
+class DiagnosisOut(BaseModel):
+    """The result of a diagnosis: the seed's keys (``predictions``, ``red_flags``,
+    ``image_validity``) plus where it is stored and how far to trust it.
+
+    ``predictions`` is the ranked differential (most probable first); ``tier`` is
+    ``confident`` / ``possible`` / ``refer``; ``red_flags`` and ``triage`` are the AI Service's
+    objects as the contract defines them (camelCase inside).
+    """
+
+    predictions: list[dict[str, Any]]
+    red_flags: dict[str, Any]
+    image_validity: dict[str, Any]
+    case_id: uuid.UUID
+    image_id: uuid.UUID | None
+    analysis_id: uuid.UUID
+    tier: Literal["confident", "possible", "refer"]
+    confidence: float
+    refer_to_specialist: bool
+    highlight_count: int
+    triage: dict[str, Any]
+    model_version: str
+    request_id: str | None
+
+
+class AnalysisOut(BaseModel):
+    """One stored analysis of a case (``completed`` with results, or ``failed`` with a code)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: Literal["completed", "failed"]
+    image_id: uuid.UUID | None
+    request_id: str | None
+    model_version: str | None
+    error_code: str | None
+    error_message: str | None
+    accepted_low_quality: bool
+    image_validity: dict[str, Any] | None
+    predictions: list[dict[str, Any]] | None
+    tier: str | None
+    confidence: float | None
+    refer_to_specialist: bool | None
+    highlight_count: int | None
+    red_flags: dict[str, Any] | None
+    urgency: str | None
+    triage: dict[str, Any] | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class ReviewIn(BaseModel):
+    """``POST /api/cases/<id>/review``: the physician's final diagnosis."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    final_diagnosis: str = Field(min_length=1, max_length=255)
+    icd10: str | None = Field(default=None, max_length=10, description="e.g. C43.9")
+    agrees_with_ai: bool
+    notes: str | None = Field(default=None, max_length=10_000)

@@ -1,0 +1,87 @@
+"""AI analyses of a case (every run kept) and idempotency records of ``POST /api/diagnosis``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, JSONType, TZDateTime, utcnow
+
+
+class AnalysisStatus:
+    """An analysis either completed (all AI calls succeeded) or failed (with an error code)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Analysis(Base):
+    """One run of the AI pipeline on one image of a case.
+
+    ``predictions`` is the ranked differential ``[{disease, probability, confidence, icd10}]``;
+    ``red_flags`` the whole RedFlags object ``{hasRedFlags, flags, urgency, recommendation}``;
+    ``triage`` the Triage object; ``image_validity`` the ImageValidity object (see
+    ../shared/ai-service-contract.md). A failed run keeps what was known and its ``error_code``.
+    """
+
+    __tablename__ = "analyses"
+    __table_args__ = (Index("ix_analyses_case_id_created_at", "case_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    image_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("case_images.id", ondelete="SET NULL"), nullable=True
+    )
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    accepted_low_quality: Mapped[bool] = mapped_column(Boolean, default=False)
+    image_validity: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    predictions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, nullable=True)
+    tier: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    refer_to_specialist: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    highlight_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    red_flags: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    triage: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a ``POST /api/diagnosis`` sent with an ``Idempotency-Key``.
+
+    Unique per (user, key); ``fingerprint`` is the sha256 of the request body, so a repeat with
+    a different body is told apart. ``status_code`` stays null while the first request runs.
+    """
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_records_user_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)

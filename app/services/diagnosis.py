@@ -1,0 +1,538 @@
+"""Diagnosis orchestration: image quality, prediction, red flags and triage for a case.
+
+The order keeps what the physician sent safe (../shared/design.md, "The main job", step 5):
+
+1. the anamnesis is merged into the case (or a case is opened from it) and the image is stored
+   and committed **before** any AI call; no transaction is held while the AI works;
+2. image quality, prediction and red flags are asked **together** (``AI_SPECULATIVE_DIAGNOSIS``,
+   on by default). When the image turns out unusable and the physician did not accept a low
+   quality image, the prediction and red flags are discarded and ``ImageRejected`` (422) is
+   raised. With speculation off, prediction and red flags start only after a usable image;
+3. triage runs with the differential and the red flags;
+4. the analysis is stored (``completed``) and the case moves to ``analyzed`` with the urgency of
+   the red flags. Any AI failure stores a ``failed`` analysis with its error code, moves the case
+   to ``analysis_failed`` and re-raises: no result is ever returned without its red flags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import AIServiceError, AppError, Conflict, ValidationFailed
+from app.extensions import db
+from app.models import Analysis, AnalysisStatus, Case, CaseImage, IdempotencyRecord
+from app.models.base import utcnow
+from app.observability import current_request_id
+from app.services import anamnesis as anamnesis_rules
+from app.services import audit, case_images, cases
+from app.services.ai_client import (
+    AIClient,
+    DiagnosisPrediction,
+    ImageValidity,
+    RedFlags,
+    Triage,
+    get_ai_client,
+)
+from app.services.clinical_terms import BODY_SITES, MAX_PATIENT_AGE, PATIENT_SEXES
+
+logger = logging.getLogger(__name__)
+
+#: How long an ``Idempotency-Key`` is remembered.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+#: ICD-10 code as WHO writes it: letter, two digits, optional dot and up to 4 characters.
+ICD10_PATTERN = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+
+
+class ImageRejected(AppError):
+    """422: the AI Service judged the photo unusable; ``details`` carries its feedback."""
+
+    status = 422
+    code = "image_rejected"
+    message = (
+        "The photo is not good enough for an analysis. Please take another one "
+        "(or accept the low quality explicitly)."
+    )
+
+
+# --- the AI pipeline ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """Everything the AI returned for one image: all four parts, never fewer."""
+
+    validity: ImageValidity
+    prediction: DiagnosisPrediction
+    red_flags: RedFlags
+    triage: Triage
+
+
+_executor_lock = threading.Lock()
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process's pool for concurrent AI calls (made on first use, again after a fork)."""
+    global _executor  # noqa: PLW0603 - one pool per process
+    current = _executor
+    if current is not None and current[0] == os.getpid():
+        return current[1]
+    with _executor_lock:
+        if _executor is None or _executor[0] != os.getpid():
+            workers = int(current_app.config.get("AI_MAX_PARALLEL_CALLS", 64))
+            _executor = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="ai-call"))
+        return _executor[1]
+
+
+def _discard(future: Future[Any]) -> None:
+    """Let a speculative call finish in the background; its result or error is dropped."""
+    future.add_done_callback(lambda done: done.exception())
+
+
+def run_pipeline(
+    client: AIClient,
+    *,
+    anamnesis: Mapping[str, Any],
+    image: bytes,
+    content_type: str,
+    accept_low_quality: bool,
+    speculative: bool,
+    request_id: str | None,
+) -> PipelineResult:
+    """Ask the AI Service for quality, prediction, red flags (concurrently), then triage.
+
+    Raises:
+        ImageRejected: the photo is unusable and ``accept_low_quality`` is false (``details``:
+            ``image_validity``); prediction and red flags, if started, are discarded.
+        AIServiceError: any call failed (unavailable, timeout, rejected input, bad response).
+    """
+    pool = _pool()
+    quality = pool.submit(client.validate_image, image, content_type, request_id=request_id)
+    prediction = flags = None
+    if speculative:
+        prediction = pool.submit(
+            client.predict, anamnesis, [(image, content_type)], request_id=request_id
+        )
+        flags = pool.submit(client.red_flags, anamnesis, request_id=request_id)
+    try:
+        validity = quality.result()
+        if not validity.is_valid and not accept_low_quality:
+            raise ImageRejected(
+                details={"image_validity": validity.model_dump(mode="json", by_alias=True)}
+            )
+        if prediction is None or flags is None:
+            prediction = pool.submit(
+                client.predict, anamnesis, [(image, content_type)], request_id=request_id
+            )
+            flags = pool.submit(client.red_flags, anamnesis, request_id=request_id)
+        predicted = prediction.result()
+        red_flags = flags.result()
+    except BaseException:
+        for future in (prediction, flags):
+            if future is not None:
+                _discard(future)
+        raise
+    triage = client.triage(anamnesis, predicted.diagnoses, red_flags, request_id=request_id)
+    return PipelineResult(validity, predicted, red_flags, triage)
+
+
+# --- storing analyses --------------------------------------------------------------------------
+
+
+def _record_completed(
+    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, result: PipelineResult, **meta: Any
+) -> Analysis:
+    prediction = result.prediction
+    analysis = Analysis(
+        id=uuid.uuid4(),
+        case_id=case_id,
+        image_id=image_id,
+        requested_by_id=getattr(actor, "id", None),
+        status=AnalysisStatus.COMPLETED,
+        model_version=prediction.metadata.model_version,
+        image_validity=result.validity.model_dump(mode="json", by_alias=True),
+        predictions=[d.model_dump(mode="json", exclude_none=True) for d in prediction.diagnoses],
+        tier=prediction.tier,
+        confidence=prediction.confidence,
+        refer_to_specialist=prediction.refer_to_specialist,
+        highlight_count=prediction.highlight_count,
+        red_flags=result.red_flags.model_dump(mode="json", by_alias=True, exclude_none=True),
+        urgency=result.red_flags.urgency,
+        triage=result.triage.model_dump(mode="json", by_alias=True),
+        completed_at=utcnow(),
+        **meta,
+    )
+    case = db.session.get(Case, case_id)
+    cases.transition(case, "analyzed")
+    cases.set_urgency(case, result.red_flags.urgency)
+    db.session.add(analysis)
+    audit.record(
+        actor,
+        audit.CASE_ANALYZE,
+        case_id=case_id,
+        image_id=image_id,
+        details={"analysis_id": str(analysis.id), "status": AnalysisStatus.COMPLETED},
+    )
+    db.session.commit()
+    return analysis
+
+
+def _record_failed(
+    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, error: AppError, **meta: Any
+) -> Analysis:
+    analysis = Analysis(
+        id=uuid.uuid4(),
+        case_id=case_id,
+        image_id=image_id,
+        requested_by_id=getattr(actor, "id", None),
+        status=AnalysisStatus.FAILED,
+        error_code=error.code,
+        error_message=error.message,
+        completed_at=utcnow(),
+        **meta,
+    )
+    case = db.session.get(Case, case_id)
+    cases.transition(case, "analysis_failed")
+    db.session.add(analysis)
+    audit.record(
+        actor,
+        audit.CASE_ANALYZE,
+        case_id=case_id,
+        image_id=image_id,
+        details={
+            "analysis_id": str(analysis.id),
+            "status": AnalysisStatus.FAILED,
+            "error": error.code,
+        },
+    )
+    db.session.commit()
+    return analysis
+
+
+def _analyze(
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    image_id: uuid.UUID,
+    image: bytes,
+    content_type: str,
+    anamnesis: Mapping[str, Any],
+    accept_low_quality: bool,
+) -> Analysis:
+    """Run the pipeline (no transaction held) and record its outcome; see the module docstring."""
+    db.session.rollback()  # end any read transaction before the network calls
+    config = current_app.config
+    request_id = current_request_id()
+    meta = {"request_id": request_id, "accepted_low_quality": accept_low_quality}
+    try:
+        result = run_pipeline(
+            get_ai_client(),
+            anamnesis=anamnesis,
+            image=image,
+            content_type=content_type,
+            accept_low_quality=accept_low_quality,
+            speculative=config["AI_SPECULATIVE_DIAGNOSIS"],
+            request_id=request_id,
+        )
+    except ImageRejected as rejected:
+        # Tell the client where the answers and the photo are kept, to send another photo.
+        rejected.details.update(case_id=str(case_id), image_id=str(image_id))
+        case = db.session.get(Case, case_id)
+        if case is not None and case.status in ("draft", "questionnaire"):
+            cases.transition(case, "awaiting_image")
+            db.session.commit()
+        raise
+    except AIServiceError as error:
+        logger.warning("analysis of case %s failed: %s", case_id, error.code)
+        _record_failed(actor=actor, case_id=case_id, image_id=image_id, error=error, **meta)
+        raise
+    return _record_completed(actor=actor, case_id=case_id, image_id=image_id, result=result, **meta)
+
+
+# --- use cases ---------------------------------------------------------------------------------
+
+
+def _case_fields_from_anamnesis(anamnesis: Mapping[str, Any]) -> dict[str, Any]:
+    """Patient facts for a case opened by ``POST /api/diagnosis`` without ``case_id``.
+
+    Read from the contract's example keys (``age``, ``sex``, ``location1.primary``) when they
+    hold usable values; otherwise age unknown, sex ``unknown``, body site ``other``.
+    """
+    age = anamnesis.get("age", anamnesis.get("patient_age"))
+    sex = anamnesis.get("sex")
+    site = str(anamnesis.get("location1.primary", "")).strip().lower().replace(" ", "_")
+    reference = anamnesis.get("patient_reference")
+    fields: dict[str, Any] = {
+        "patient_age": age
+        if isinstance(age, int) and not isinstance(age, bool) and 0 <= age <= MAX_PATIENT_AGE
+        else None,
+        "patient_sex": sex if sex in PATIENT_SEXES else "unknown",
+        "body_site": site if site in BODY_SITES else "other",
+        "chief_complaint": "Not recorded: case opened by an API diagnosis request.",
+    }
+    if isinstance(reference, str) and cases.patient_reference_problem(reference.strip()) is None:
+        fields["patient_reference"] = reference.strip()
+    return fields
+
+
+def diagnose_upload(
+    *,
+    actor: Any,
+    upload: IO[bytes],
+    anamnesis: Mapping[str, Any],
+    case_id: uuid.UUID | None = None,
+    accept_low_quality: bool = False,
+) -> Analysis:
+    """``POST /api/diagnosis``: keep the answers and the photo, then analyse them.
+
+    The photo passes the intake first (a bad file is refused before anything is stored). Then
+    the anamnesis is merged into the case ``case_id`` (owner or admin only), or a new case is
+    opened for ``actor`` from it; the image is stored and committed; then the AI pipeline runs.
+
+    Returns:
+        The completed ``Analysis`` (its case is ``analyzed``).
+
+    Raises:
+        ValidationFailed: the anamnesis breaks the shape rules (nothing stored).
+        PayloadTooLarge, UnsupportedImageType, ImageEmpty, ImageTooLarge, ImageTooSmall,
+            ImageCorrupt: the photo is not usable as a file (nothing stored).
+        NotFound: ``case_not_found`` (also another physician's case). Conflict: archived case.
+        StorageUnavailable: the image could not be stored (the case and answers are kept).
+        ImageRejected: 422, the AI judged the photo unusable (case, answers, image kept).
+        AIServiceError: 502/504/422 from the AI; a failed analysis is stored.
+    """
+    answers = anamnesis_rules.validate_anamnesis(dict(anamnesis))
+    if case_id is not None:
+        cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+        db.session.rollback()
+    with case_images.intake(upload) as processed:
+        if case_id is None:
+            fields = _case_fields_from_anamnesis(answers)
+            fields.setdefault("patient_reference", f"API-{uuid.uuid4().hex[:8].upper()}")
+            case = cases.create_case(actor=actor, **fields)
+            case_id = case.id
+        if answers:
+            cases.merge_answers(actor=actor, case_id=case_id, answers=answers)
+        image = case_images.store_image(actor=actor, case_id=case_id, processed=processed)
+        image_id = image.id
+        data, content_type = processed.read_bytes(), processed.content_type
+    case = cases.require_case(actor=actor, case_id=case_id)
+    current_anamnesis = dict(case.anamnesis or {})
+    return _analyze(
+        actor=actor,
+        case_id=case_id,
+        image_id=image_id,
+        image=data,
+        content_type=content_type,
+        anamnesis=current_anamnesis,
+        accept_low_quality=accept_low_quality,
+    )
+
+
+def analyze_case(
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    image_id: uuid.UUID | None = None,
+    accept_low_quality: bool = False,
+) -> Analysis:
+    """Run (or re-run) the pipeline on a stored image (newest by default) with the anamnesis.
+
+    Raises:
+        NotFound: ``case_not_found``, ``image_not_found``.
+        Conflict: ``case_archived``; ``case_has_no_image`` when nothing was uploaded yet.
+        StorageUnavailable, ImageRejected, AIServiceError: as :func:`diagnose_upload`.
+    """
+    case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+    stmt = select(CaseImage).where(CaseImage.case_id == case_id)
+    if image_id is not None:
+        stmt = stmt.where(CaseImage.id == image_id)
+    image = db.session.scalars(stmt.order_by(CaseImage.created_at.desc()).limit(1)).first()
+    if image is None:
+        if image_id is not None:
+            raise case_images._image_not_found()
+        raise Conflict(
+            "This case has no image yet; upload a photo of the lesion first.",
+            code="case_has_no_image",
+        )
+    anamnesis = dict(case.anamnesis or {})
+    image_id, content_type = image.id, image.content_type
+    data = case_images.read_image_bytes(image)
+    return _analyze(
+        actor=actor,
+        case_id=case_id,
+        image_id=image_id,
+        image=data,
+        content_type=content_type,
+        anamnesis=anamnesis,
+        accept_low_quality=accept_low_quality,
+    )
+
+
+def latest_analysis(case_id: uuid.UUID) -> Analysis | None:
+    """Return the newest analysis of a case (completed or failed), or ``None``."""
+    return db.session.scalars(
+        select(Analysis)
+        .where(Analysis.case_id == case_id)
+        .order_by(Analysis.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def review_case(
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    final_diagnosis: str,
+    agrees_with_ai: bool,
+    icd10: str | None = None,
+    notes: str | None = None,
+) -> Case:
+    """Record the physician's final diagnosis; the case becomes ``reviewed`` (audited).
+
+    ``icd10`` is checked against the WHO ICD-10 code pattern (e.g. ``C43.9``, ``L40.0``).
+
+    Raises:
+        ValidationFailed: empty diagnosis, malformed ICD-10 code, notes over 10,000 characters.
+        NotFound: ``case_not_found``. Conflict: ``case_archived``, ``case_not_analyzed`` (a
+            review needs a completed analysis to review).
+    """
+    problems: dict[str, str] = {}
+    final_diagnosis = (final_diagnosis or "").strip()
+    if not final_diagnosis:
+        problems["final_diagnosis"] = "Enter the final diagnosis."
+    elif len(final_diagnosis) > 255:
+        problems["final_diagnosis"] = "The final diagnosis may be at most 255 characters."
+    code = (icd10 or "").strip().upper() or None
+    if code is not None and not ICD10_PATTERN.match(code):
+        problems["icd10"] = "Enter an ICD-10 code such as C43.9 or L40.0 (or leave it empty)."
+    notes = (notes or "").strip() or None
+    if notes is not None and len(notes) > 10_000:
+        problems["notes"] = "Notes may be at most 10,000 characters."
+    if problems:
+        raise ValidationFailed(problems)
+    case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+    if case.status not in ("analyzed", "reviewed"):
+        raise Conflict(
+            "This case has no completed analysis to review yet.", code="case_not_analyzed"
+        )
+    cases.transition(case, "reviewed")
+    case.final_diagnosis = final_diagnosis
+    case.final_icd10 = code
+    case.agrees_with_ai = agrees_with_ai
+    case.review_notes = notes
+    case.reviewed_at = utcnow()
+    case.reviewed_by_id = getattr(actor, "id", None)
+    audit.record(
+        actor,
+        audit.CASE_REVIEW,
+        case_id=case.id,
+        details={"final_icd10": code, "agrees_with_ai": agrees_with_ai},
+    )
+    db.session.commit()
+    return case
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+
+def request_fingerprint(*parts: bytes | str | None) -> str:
+    """Return the sha256 hex of the request's parts (order matters; ``None`` counts as empty)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else (part or b"")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces, so equal objects give equal fingerprints."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The stored first answer to an idempotent request."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+def claim_idempotency_key(*, actor: Any, key: str, fingerprint: str) -> Replay | None:
+    """Claim ``key`` for this request, or return the first answer to replay.
+
+    Returns ``None`` when the caller should process the request (the key is now claimed).
+
+    Raises:
+        ValidationFailed: ``idempotency_key_reused``: the key came with a different body.
+        Conflict: ``idempotency_in_progress``: the first request with this key is still running.
+    """
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed({"Idempotency-Key": "Use 1 to 255 characters."})
+    user_id = actor.id
+    for _ in range(2):
+        record = db.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+            )
+        )
+        if record is not None and record.created_at < utcnow() - IDEMPOTENCY_WINDOW:
+            db.session.delete(record)
+            db.session.commit()
+            record = None
+        if record is None:
+            db.session.add(IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprint))
+            try:
+                db.session.commit()
+            except IntegrityError:  # a concurrent request claimed it first: look again
+                db.session.rollback()
+                continue
+            return None
+        if record.fingerprint != fingerprint:
+            raise ValidationFailed(
+                {"Idempotency-Key": "This key was already used with a different request body."},
+                code="idempotency_key_reused",
+            )
+        if record.status_code is None:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                code="idempotency_in_progress",
+            )
+        return Replay(record.status_code, dict(record.response or {}))
+    raise Conflict("Could not claim the Idempotency-Key; retry.", code="idempotency_in_progress")
+
+
+def finish_idempotency_key(
+    *, actor: Any, key: str, status_code: int, body: dict[str, Any] | None
+) -> None:
+    """Store the answer for ``key`` (2xx/4xx), or release the key (5xx: a retry may run again)."""
+    db.session.rollback()
+    record = db.session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == actor.id, IdempotencyRecord.key == key
+        )
+    )
+    if record is None:
+        return
+    if status_code >= 500 or body is None:
+        db.session.delete(record)
+    else:
+        record.status_code = status_code
+        record.response = body
+    db.session.commit()

@@ -1,0 +1,534 @@
+"""POST /api/diagnosis, re-analysis, review: reference AI for the happy path, fakes for faults."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import func, select
+from werkzeug import Request, Response
+
+from app.extensions import db
+from app.models import Analysis, AuditEvent, Case, CaseImage, IdempotencyRecord
+from tests.conftest import SAMPLES
+
+PHOTOS = sorted((SAMPLES / "images").glob("*.jpg"))
+MELANOMA = SAMPLES / "images" / "mel_ISIC_0033454.jpg"
+BLURRY = SAMPLES / "bad" / "blurry_nv_ISIC_0026828.jpg"
+ANAMNESIS = {
+    "age": 61,
+    "sex": "male",
+    "location1.primary": "back",
+    "duration": "3-12 months",
+    "changed_recently": True,
+    "color": ["brown", "black"],
+    "bleeding": False,
+}
+
+
+def diagnose(client, headers, path: Path = MELANOMA, anamnesis: Any = None, **fields: Any):
+    """POST /api/diagnosis with a photo and the anamnesis (a dict, or a raw string)."""
+    anamnesis = ANAMNESIS if anamnesis is None else anamnesis
+    data: dict[str, Any] = {
+        "image": (io.BytesIO(path.read_bytes()), path.name, "image/jpeg"),
+        "anamnesis": anamnesis if isinstance(anamnesis, str) else json.dumps(anamnesis),
+        **{
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in fields.items()
+            if key != "extra_headers"
+        },
+    }
+    return client.post(
+        "/api/diagnosis",
+        data=data,
+        headers={**headers, **fields.get("extra_headers", {})},
+        content_type="multipart/form-data",
+    )
+
+
+def counts(app) -> dict[str, int]:
+    with app.app_context():
+        result = {
+            model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Case, CaseImage, Analysis)
+        }
+        db.session.remove()
+    return result
+
+
+# --- happy path against the real reference AI service --------------------------------------
+
+
+@pytest.mark.parametrize("photo", PHOTOS, ids=lambda p: p.stem)
+def test_diagnosis_of_each_real_photo(ai_client, ai_app, make_user, api_headers, photo):
+    headers = api_headers(make_user())
+    response = diagnose(ai_client, headers, photo)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    probabilities = [d["probability"] for d in body["predictions"]]
+    assert probabilities, "the differential is empty"
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(d["icd10"] for d in body["predictions"])
+    assert {"hasRedFlags", "flags", "urgency", "recommendation"} <= set(body["red_flags"])
+    assert body["image_validity"]["isValid"] is True
+    assert body["tier"] in {"confident", "possible", "refer"}
+    assert body["confidence"] == pytest.approx(probabilities[0])
+    assert body["model_version"].startswith("reference-")
+    assert body["triage"]["priority"] in {"routine", "soon", "urgent", "emergency"}
+    assert response.headers["X-Request-ID"] == body["request_id"]
+
+    case = ai_client.get(f"/api/cases/{body['case_id']}", headers=headers).get_json()
+    assert case["status"] == "analyzed"
+    assert case["urgency"] == body["red_flags"]["urgency"]
+    assert case["anamnesis"] == ANAMNESIS
+    assert [image["id"] for image in case["images"]] == [body["image_id"]]
+    latest = case["latest_analysis"]
+    assert latest["id"] == body["analysis_id"]
+    assert latest["status"] == "completed"
+    assert latest["predictions"] == body["predictions"]
+    assert (case["patient_age"], case["patient_sex"], case["body_site"]) == (61, "male", "back")
+
+
+def test_diagnosis_into_an_existing_case_merges_the_answers(
+    ai_client, ai_app, make_user, api_headers, make_case
+):
+    owner = make_user()
+    headers = api_headers(owner)
+    case_id = make_case(owner)
+    ai_client.post(f"/api/cases/{case_id}/answers", json={"itch.scale_0_to_5": 2}, headers=headers)
+    response = diagnose(ai_client, headers, case_id=case_id)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["case_id"] == str(case_id)
+    case = ai_client.get(f"/api/cases/{case_id}", headers=headers).get_json()
+    assert case["anamnesis"] == {"itch.scale_0_to_5": 2, **ANAMNESIS}
+    assert counts(ai_app)["cases"] == 1
+
+
+def test_case_without_age_in_the_anamnesis_is_kept_with_unknown_age(
+    ai_client, make_user, api_headers
+):
+    headers = api_headers(make_user())
+    response = diagnose(ai_client, headers, anamnesis={"bleeding": True})
+    assert response.status_code == 200, response.get_json()
+    case = ai_client.get(f"/api/cases/{response.get_json()['case_id']}", headers=headers)
+    body = case.get_json()
+    assert (body["patient_age"], body["patient_sex"], body["body_site"]) == (
+        None,
+        "unknown",
+        "other",
+    )
+    assert body["patient_reference"].startswith("API-")
+
+
+def test_blurry_photo_is_rejected_then_accepted_on_request(
+    ai_client, ai_app, make_user, api_headers
+):
+    headers = api_headers(make_user())
+    rejected = diagnose(ai_client, headers, BLURRY)
+    assert rejected.status_code == 422
+    error = rejected.get_json()["error"]
+    assert error["code"] == "image_rejected"
+    validity = error["details"]["image_validity"]
+    assert validity["isValid"] is False
+    assert any("blur" in issue.lower() for issue in validity["issues"])
+    assert "predictions" not in rejected.get_json()
+    stored = counts(ai_app)
+    assert stored == {"cases": 1, "case_images": 1, "analyses": 0}  # kept, never predicted
+    case_id = error["details"]["case_id"]
+    case = ai_client.get(f"/api/cases/{case_id}", headers=headers).get_json()
+    assert case["status"] == "awaiting_image"
+    assert case["latest_analysis"] is None
+
+    accepted = diagnose(ai_client, headers, BLURRY, accept_low_quality=True, case_id=case_id)
+    assert accepted.status_code == 200, accepted.get_json()
+    body = accepted.get_json()
+    assert body["image_validity"]["isValid"] is False
+    assert body["predictions"]
+    with ai_app.app_context():
+        analysis = db.session.get(Analysis, body["analysis_id"])
+        assert analysis.accepted_low_quality is True
+
+
+# --- input checks before anything is stored -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "anamnesis",
+    ["{not json", "[1, 2]", json.dumps({f"k{i}": i for i in range(201)}), '{"a": {"b": 1}}'],
+    ids=["not-json", "array", "201-keys", "nested"],
+)
+def test_malformed_anamnesis_is_refused_before_anything_is_stored(
+    client, app, make_user, api_headers, anamnesis
+):
+    response = diagnose(client, api_headers(make_user()), anamnesis=anamnesis)
+    assert response.status_code in (400, 422)
+    assert "anamnesis" in json.dumps(response.get_json()["error"]["details"])
+    assert counts(app) == {"cases": 0, "case_images": 0, "analyses": 0}
+
+
+def test_missing_image_and_bad_file_are_refused_before_anything_is_stored(
+    client, app, make_user, api_headers
+):
+    headers = api_headers(make_user())
+    missing = client.post(
+        "/api/diagnosis",
+        data={"anamnesis": "{}"},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 422
+    assert "image" in missing.get_json()["error"]["details"]
+    not_image = diagnose(client, headers, SAMPLES / "bad" / "not_an_image.jpg")
+    assert not_image.status_code == 415
+    assert not_image.get_json()["error"]["code"] == "unsupported_image_type"
+    assert counts(app) == {"cases": 0, "case_images": 0, "analyses": 0}
+
+
+def test_another_physicians_case_is_404(client, app, make_user, api_headers, make_case):
+    other_case = make_case(make_user())
+    response = diagnose(client, api_headers(make_user()), case_id=other_case)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "case_not_found"
+    assert counts(app) == {"cases": 1, "case_images": 0, "analyses": 0}
+
+
+def test_diagnosis_requires_a_token(client):
+    response = diagnose(client, {})
+    assert response.status_code == 401
+
+
+# --- the AI Service misbehaving ---------------------------------------------------------------
+
+VALIDITY_OK = {
+    "isValid": True,
+    "score": 0.9,
+    "issues": [],
+    "feedback": {"blur": 0.9, "lighting": 1.0, "framing": 0.8},
+}
+PREDICTION = {
+    "diagnoses": [
+        {"disease": "Melanoma", "probability": 0.7, "confidence": "high", "icd10": "C43.9"},
+        {"disease": "Melanocytic nevus", "probability": 0.2, "confidence": "low", "icd10": "D22.9"},
+    ],
+    "metadata": {"model_version": "fake-2.0", "inference_time_ms": 12},
+    "tier": "possible",
+    "confidence": 0.7,
+    "refer_to_specialist": True,
+    "highlight_count": 1,
+}
+RED_FLAGS = {
+    "hasRedFlags": True,
+    "flags": [{"type": "changing_pigmented_lesion", "severity": "high", "description": "Changed"}],
+    "urgency": "high",
+    "recommendation": "Refer within two weeks",
+}
+TRIAGE = {
+    "priority": "urgent",
+    "urgencyScore": 8,
+    "estimatedWaitTime": "2 weeks",
+    "recommendedAction": "urgent_dermatology_referral_2_weeks",
+    "reasoning": ["Suspected melanoma"],
+}
+ANSWERS = {
+    "/api/v1/image_quality/validate": VALIDITY_OK,
+    "/api/v1/diagnosis/predict": PREDICTION,
+    "/api/v1/diagnosis/red_flags": RED_FLAGS,
+    "/api/v1/diagnosis/triage": TRIAGE,
+}
+
+
+class RecordingAI:
+    """A threaded fake AI Service: answers ``ANSWERS`` after ``delay`` s, recording each call's
+    start and end; ``failing`` maps a path to the status it answers instead."""
+
+    def __init__(self, delay: float = 0.3) -> None:
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.delay = delay
+        self.failing: dict[str, int] = {}
+        self.calls: list[tuple[str, float, float]] = []
+        self._lock = threading.Lock()
+        self.server.expect_request("/api/v1/health").respond_with_json({"status": "healthy"})
+        for path in ANSWERS:
+            self.server.expect_request(path, method="POST").respond_with_handler(self._handle)
+
+    def _handle(self, request: Request) -> Response:
+        started = time.monotonic()
+        time.sleep(self.delay)
+        status = self.failing.get(request.path)
+        ended = time.monotonic()
+        with self._lock:
+            self.calls.append((request.path, started, ended))
+        if status is not None:
+            return Response(
+                json.dumps({"detail": "down"}), status=status, content_type="application/json"
+            )
+        return Response(json.dumps(ANSWERS[request.path]), content_type="application/json")
+
+    def window(self, suffix: str) -> tuple[float, float]:
+        (window,) = [(s, e) for path, s, e in self.calls if path.endswith(suffix)]
+        return window
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/").rstrip("/")
+
+
+@pytest.fixture
+def recording_ai() -> Iterator[RecordingAI]:
+    fake = RecordingAI()
+    fake.server.start()
+    yield fake
+    fake.server.clear()
+    if fake.server.is_running():
+        fake.server.stop()
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_prediction_and_red_flags_overlap(make_app, app, recording_ai, make_user, api_headers):
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url, AI_SPECULATIVE_DIAGNOSIS=False)
+    client = gateway.test_client()
+    response = diagnose(client, api_headers(make_user()))
+    assert response.status_code == 200, response.get_json()
+    predict, flags = recording_ai.window("/predict"), recording_ai.window("/red_flags")
+    quality, triage = recording_ai.window("/validate"), recording_ai.window("/triage")
+    assert overlap(predict, flags), "prediction and red flags did not run concurrently"
+    assert quality[1] <= min(predict[0], flags[0]), "without speculation, quality comes first"
+    assert triage[0] >= max(predict[1], flags[1]), "triage needs both results"
+
+
+def test_speculative_mode_starts_quality_prediction_and_red_flags_together(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url, AI_SPECULATIVE_DIAGNOSIS=True)
+    response = diagnose(gateway.test_client(), api_headers(make_user()))
+    assert response.status_code == 200, response.get_json()
+    quality = recording_ai.window("/validate")
+    assert overlap(quality, recording_ai.window("/predict"))
+    assert overlap(quality, recording_ai.window("/red_flags"))
+    body = response.get_json()
+    assert body["model_version"] == "fake-2.0"
+    assert body["red_flags"]["flags"][0]["type"] == "changing_pigmented_lesion"
+    assert body["triage"]["recommendedAction"] == "urgent_dermatology_referral_2_weeks"
+
+
+def test_speculative_results_are_discarded_when_the_image_is_unusable(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    rejected = dict(VALIDITY_OK, isValid=False, issues=["Image is too blurry"])
+    recording_ai.server.clear()
+    recording_ai.server.expect_request("/api/v1/image_quality/validate").respond_with_json(rejected)
+    for path in ("/api/v1/diagnosis/predict", "/api/v1/diagnosis/red_flags"):
+        recording_ai.server.expect_request(path).respond_with_handler(recording_ai._handle)
+    response = diagnose(gateway.test_client(), api_headers(make_user()))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "image_rejected"
+    assert "predictions" not in json.dumps(response.get_json())
+    assert counts(app)["analyses"] == 0
+
+
+def test_red_flags_failing_fails_the_whole_diagnosis_until_the_ai_recovers(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url, AI_SERVICE_TIMEOUT=5.0)
+    client = gateway.test_client()
+    headers = api_headers(make_user())
+    recording_ai.delay = 0.0
+    recording_ai.failing["/api/v1/diagnosis/red_flags"] = 503
+    failed = diagnose(client, headers)
+    assert failed.status_code == 502
+    body = failed.get_json()
+    assert body["error"]["code"] == "ai_service_unavailable"
+    assert "predictions" not in json.dumps(body) and "Melanoma" not in json.dumps(body)
+    assert counts(app) == {"cases": 1, "case_images": 1, "analyses": 1}
+    with app.app_context():
+        case = db.session.scalars(select(Case)).one()
+        analysis = db.session.scalars(select(Analysis)).one()
+        assert case.status == "analysis_failed"
+        assert case.anamnesis == ANAMNESIS
+        assert analysis.status == "failed"
+        assert analysis.error_code == "ai_service_unavailable"
+        assert analysis.predictions is None and analysis.red_flags is None
+        case_id = case.id
+        db.session.remove()
+    shown = client.get(f"/api/cases/{case_id}", headers=headers).get_json()
+    assert shown["latest_analysis"]["status"] == "failed"
+
+    recording_ai.failing.clear()
+    again = client.post(f"/api/cases/{case_id}/analyze", headers=headers)
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["red_flags"]["urgency"] == "high"
+    shown = client.get(f"/api/cases/{case_id}", headers=headers).get_json()
+    assert shown["status"] == "analyzed"
+    assert shown["urgency"] == "high"
+    assert shown["latest_analysis"]["status"] == "completed"
+    assert counts(app)["analyses"] == 2  # every run kept
+
+
+def test_ai_timeout_is_504_and_stored_as_failed(
+    make_app, app, black_hole_url, make_user, api_headers
+):
+    gateway = make_app(AI_SERVICE_URL=black_hole_url, AI_SERVICE_TIMEOUT=1.0)
+    started = time.monotonic()
+    response = diagnose(gateway.test_client(), api_headers(make_user()))
+    assert time.monotonic() - started < 5
+    assert response.status_code == 504
+    assert response.get_json()["error"]["code"] == "ai_service_timeout"
+    with app.app_context():
+        analysis = db.session.scalars(select(Analysis)).one()
+        assert analysis.error_code == "ai_service_timeout"
+        db.session.remove()
+
+
+# --- re-analysis -------------------------------------------------------------------------------
+
+
+def test_analyze_without_an_image_is_409(client, make_user, api_headers, make_case):
+    owner = make_user()
+    case_id = make_case(owner)
+    response = client.post(f"/api/cases/{case_id}/analyze", headers=api_headers(owner))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "case_has_no_image"
+
+
+def test_analyze_a_chosen_image_with_the_reference_ai(
+    ai_client, make_user, api_headers, make_case, upload
+):
+    owner = make_user()
+    headers = api_headers(owner)
+    case_id = make_case(owner)
+    first = upload(case_id, headers, via=ai_client).get_json()
+    upload(case_id, headers, SAMPLES / "images" / "vasc_ISIC_0033349.jpg", via=ai_client)
+    response = ai_client.post(
+        f"/api/cases/{case_id}/analyze", json={"image_id": first["id"]}, headers=headers
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["image_id"] == first["id"]
+    unknown = ai_client.post(
+        f"/api/cases/{case_id}/analyze",
+        json={"image_id": "00000000-0000-0000-0000-000000000000"},
+        headers=headers,
+    )
+    assert unknown.status_code == 404
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+
+def test_idempotent_replay_creates_nothing_new(ai_client, ai_app, make_user, api_headers):
+    headers = api_headers(make_user())
+    key = {"Idempotency-Key": "visit-42"}
+    first = diagnose(ai_client, headers, extra_headers=key)
+    assert first.status_code == 200
+    second = diagnose(ai_client, headers, extra_headers=key)
+    assert second.status_code == 200
+    assert second.get_json() == first.get_json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert counts(ai_app) == {"cases": 1, "case_images": 1, "analyses": 1}
+
+    different = diagnose(ai_client, headers, anamnesis={"bleeding": True}, extra_headers=key)
+    assert different.status_code == 422
+    assert different.get_json()["error"]["code"] == "idempotency_key_reused"
+    other_photo = diagnose(ai_client, headers, BLURRY, extra_headers=key)
+    assert other_photo.status_code == 422
+    assert counts(ai_app) == {"cases": 1, "case_images": 1, "analyses": 1}
+
+
+def test_idempotency_keys_belong_to_their_caller(ai_client, ai_app, make_user, api_headers):
+    key = {"Idempotency-Key": "same-key"}
+    first = diagnose(ai_client, api_headers(make_user()), extra_headers=key)
+    second = diagnose(ai_client, api_headers(make_user()), extra_headers=key)
+    assert first.status_code == second.status_code == 200
+    assert first.get_json()["case_id"] != second.get_json()["case_id"]
+
+
+def test_failed_attempt_releases_the_key(make_app, app, recording_ai, make_user, api_headers):
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    client = gateway.test_client()
+    headers = api_headers(make_user())
+    recording_ai.delay = 0.0
+    recording_ai.failing["/api/v1/diagnosis/predict"] = 500
+    key = {"Idempotency-Key": "retry-me"}
+    assert diagnose(client, headers, extra_headers=key).status_code == 502
+    recording_ai.failing.clear()
+    retried = diagnose(client, headers, extra_headers=key)
+    assert retried.status_code == 200, retried.get_json()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
+        db.session.remove()
+
+
+# --- review ------------------------------------------------------------------------------------
+
+
+def test_review_after_the_analysis(ai_client, ai_app, make_user, api_headers):
+    headers = api_headers(make_user())
+    case_id = diagnose(ai_client, headers).get_json()["case_id"]
+    response = ai_client.post(
+        f"/api/cases/{case_id}/review",
+        json={
+            "final_diagnosis": "Superficial spreading melanoma",
+            "icd10": "c43.5",
+            "agrees_with_ai": True,
+            "notes": "Excision booked.",
+        },
+        headers=headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    case = response.get_json()
+    assert case["status"] == "reviewed"
+    assert case["review"]["final_diagnosis"] == "Superficial spreading melanoma"
+    assert case["review"]["final_icd10"] == "C43.5"
+    assert case["review"]["agrees_with_ai"] is True
+    assert case["latest_analysis"]["status"] == "completed"
+    with ai_app.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.case_id == case["id"])
+        ).all()
+        db.session.remove()
+    assert "case.review" in actions and "case.analyze" in actions
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"final_diagnosis": "", "agrees_with_ai": True}, "final_diagnosis"),
+        ({"final_diagnosis": "Nevus", "icd10": "nevus", "agrees_with_ai": True}, "icd10"),
+        ({"final_diagnosis": "Nevus"}, "agrees_with_ai"),
+    ],
+)
+def test_review_validation(ai_client, make_user, api_headers, body, field):
+    headers = api_headers(make_user())
+    case_id = diagnose(ai_client, headers).get_json()["case_id"]
+    response = ai_client.post(f"/api/cases/{case_id}/review", json=body, headers=headers)
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["details"]
+
+
+def test_review_before_analysis_is_409(client, make_user, api_headers, make_case):
+    owner = make_user()
+    case_id = make_case(owner)
+    response = client.post(
+        f"/api/cases/{case_id}/review",
+        json={"final_diagnosis": "Nevus", "agrees_with_ai": False},
+        headers=api_headers(owner),
+    )
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "case_not_analyzed"
+
+
+def test_openapi_lists_the_diagnosis_endpoints(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path in ("/api/diagnosis", "/api/cases/{case_id}/analyze", "/api/cases/{case_id}/review"):
+        assert path in paths, path
