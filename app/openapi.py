@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from flask import current_app
-from spectree import SecurityScheme, SpecTree
+from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
 from app.errors import BadRequest, UnsupportedMediaType, ValidationFailed
@@ -75,3 +75,14 @@ spec = SpecTree(
     ],
     security={"bearerAuth": []},
 )
+
+
+def responses(errors: tuple[int, ...] = (), **ok: Any) -> Response:
+    """Declare a view's responses: its success model(s) and the error statuses it may answer.
+
+    ``responses((401, 404), HTTP_200=CaseOut)`` documents 200 as ``CaseOut`` and 401/404 in the
+    one error shape (:class:`app.schemas.ErrorBody`).
+    """
+    from app.schemas import ErrorBody
+
+    return Response(**ok, **{f"HTTP_{status}": ErrorBody for status in errors})

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 from flask_jwt_extended import current_user, get_jwt, jwt_required
-from spectree import Response
 
 from app.blueprints.auth.schemas import LoginIn, LogoutIn, Message, RegisterIn, TokenPair, UserOut
 from app.errors import PermissionDenied
-from app.openapi import spec
-from app.schemas import ErrorBody
+from app.openapi import responses, spec
 from app.security import public
 from app.services import accounts, tokens
 
@@ -22,7 +20,7 @@ _TAG = "auth"
 @public
 @spec.validate(
     json=RegisterIn,
-    resp=Response(HTTP_201=UserOut, HTTP_403=ErrorBody, HTTP_409=ErrorBody, HTTP_422=ErrorBody),
+    resp=responses((403, 409, 422), HTTP_201=UserOut),
     tags=[_TAG],
     security={},
 )
@@ -42,7 +40,7 @@ def register(json: RegisterIn):  # type: ignore[no-untyped-def]
 @public
 @spec.validate(
     json=LoginIn,
-    resp=Response(HTTP_200=TokenPair, HTTP_401=ErrorBody, HTTP_403=ErrorBody, HTTP_422=ErrorBody),
+    resp=responses((401, 403, 422), HTTP_200=TokenPair),
     tags=[_TAG],
     security={},
 )
@@ -55,14 +53,14 @@ def login(json: LoginIn):  # type: ignore[no-untyped-def]
 @bp.post("/auth/refresh")
 @public
 @jwt_required(refresh=True)
-@spec.validate(resp=Response(HTTP_200=TokenPair, HTTP_401=ErrorBody), tags=[_TAG])
+@spec.validate(resp=responses((401,), HTTP_200=TokenPair), tags=[_TAG])
 def refresh():  # type: ignore[no-untyped-def]
     """Trade a refresh token for a new pair; the presented refresh token is revoked."""
     return TokenPair(**tokens.rotate_refresh(get_jwt(), current_user))
 
 
 @bp.post("/auth/logout")
-@spec.validate(json=LogoutIn, resp=Response(HTTP_200=Message, HTTP_401=ErrorBody), tags=[_TAG])
+@spec.validate(json=LogoutIn, resp=responses((401,), HTTP_200=Message), tags=[_TAG])
 def logout(json: LogoutIn):  # type: ignore[no-untyped-def]
     """Revoke the presented access token, and the refresh token when it is sent too."""
     if json.refresh_token:
@@ -72,7 +70,7 @@ def logout(json: LogoutIn):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/users/me")
-@spec.validate(resp=Response(HTTP_200=UserOut, HTTP_401=ErrorBody), tags=["users"])
+@spec.validate(resp=responses((401,), HTTP_200=UserOut), tags=["users"])
 def me():  # type: ignore[no-untyped-def]
     """Return the caller's profile."""
     return UserOut.model_validate(current_user)

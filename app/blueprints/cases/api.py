@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
 from flask_jwt_extended import current_user
-from spectree import Response as SpecResponse
 
 from app.blueprints.cases.schemas import (
     AnswersIn,
@@ -28,8 +27,7 @@ from app.blueprints.cases.schemas import (
 from app.blueprints.diagnosis.schemas import AnalysisOut
 from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from app.models import Case, CaseImage
-from app.openapi import spec
-from app.schemas import ErrorBody
+from app.openapi import responses, spec
 from app.services import case_images, cases, diagnosis
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
@@ -96,7 +94,7 @@ def _case_location(case: Case) -> dict[str, str]:
 @bp.get("/cases")
 @spec.validate(
     query=CaseListQuery,
-    resp=SpecResponse(HTTP_200=CaseList, HTTP_401=ErrorBody, HTTP_422=ErrorBody),
+    resp=responses((401, 422), HTTP_200=CaseList),
     tags=[_TAG],
 )
 def list_cases(query: CaseListQuery):  # type: ignore[no-untyped-def]
@@ -120,7 +118,7 @@ def list_cases(query: CaseListQuery):  # type: ignore[no-untyped-def]
 @bp.post("/cases")
 @spec.validate(
     json=CaseIn,
-    resp=SpecResponse(HTTP_201=CaseOut, HTTP_401=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody),
+    resp=responses((401, 415, 422), HTTP_201=CaseOut),
     tags=[_TAG],
 )
 def create_case(json: CaseIn):  # type: ignore[no-untyped-def]
@@ -130,9 +128,7 @@ def create_case(json: CaseIn):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/cases/<uuid:case_id>")
-@spec.validate(
-    resp=SpecResponse(HTTP_200=CaseOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody), tags=[_TAG]
-)
+@spec.validate(resp=responses((401, 404), HTTP_200=CaseOut), tags=[_TAG])
 def get_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     """Return a case with its anamnesis, images and latest analysis."""
     return case_out(cases.get_case(actor=current_user, case_id=case_id))
@@ -141,14 +137,7 @@ def get_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @bp.patch("/cases/<uuid:case_id>")
 @spec.validate(
     json=CaseUpdate,
-    resp=SpecResponse(
-        HTTP_200=CaseOut,
-        HTTP_401=ErrorBody,
-        HTTP_404=ErrorBody,
-        HTTP_409=ErrorBody,
-        HTTP_415=ErrorBody,
-        HTTP_422=ErrorBody,
-    ),
+    resp=responses((401, 404, 409, 415, 422), HTTP_200=CaseOut),
     tags=[_TAG],
 )
 def update_case(case_id: uuid.UUID, json: CaseUpdate):  # type: ignore[no-untyped-def]
@@ -158,9 +147,7 @@ def update_case(case_id: uuid.UUID, json: CaseUpdate):  # type: ignore[no-untype
 
 
 @bp.delete("/cases/<uuid:case_id>")
-@spec.validate(
-    resp=SpecResponse(HTTP_200=CaseOut, HTTP_401=ErrorBody, HTTP_404=ErrorBody), tags=[_TAG]
-)
+@spec.validate(resp=responses((401, 404), HTTP_200=CaseOut), tags=[_TAG])
 def archive_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     """Archive a case (it is kept, read-only, and left out of the default list)."""
     return case_out(cases.archive_case(actor=current_user, case_id=case_id))
@@ -169,14 +156,7 @@ def archive_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @bp.post("/cases/<uuid:case_id>/answers")
 @spec.validate(
     json=AnswersIn,
-    resp=SpecResponse(
-        HTTP_200=CaseOut,
-        HTTP_401=ErrorBody,
-        HTTP_404=ErrorBody,
-        HTTP_409=ErrorBody,
-        HTTP_415=ErrorBody,
-        HTTP_422=ErrorBody,
-    ),
+    resp=responses((401, 404, 409, 415, 422), HTTP_200=CaseOut),
     tags=[_TAG],
 )
 def merge_answers(case_id: uuid.UUID, json: AnswersIn):  # type: ignore[no-untyped-def]
@@ -208,16 +188,7 @@ def _limit_upload_size() -> None:
 @bp.post("/cases/<uuid:case_id>/images")
 @spec.validate(
     form=ImageUpload,
-    resp=SpecResponse(
-        HTTP_201=ImageOut,
-        HTTP_401=ErrorBody,
-        HTTP_404=ErrorBody,
-        HTTP_409=ErrorBody,
-        HTTP_413=ErrorBody,
-        HTTP_415=ErrorBody,
-        HTTP_422=ErrorBody,
-        HTTP_503=ErrorBody,
-    ),
+    resp=responses((401, 404, 409, 413, 415, 422, 503), HTTP_201=ImageOut),
     tags=[_IMAGE_TAG],
 )
 def upload_image(case_id: uuid.UUID, form: ImageUpload):  # type: ignore[no-untyped-def]
@@ -237,9 +208,7 @@ def upload_image(case_id: uuid.UUID, form: ImageUpload):  # type: ignore[no-unty
 
 @bp.get("/cases/<uuid:case_id>/images/<uuid:image_id>")
 @spec.validate(
-    resp=SpecResponse(
-        HTTP_200=None, HTTP_302=None, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_503=ErrorBody
-    ),
+    resp=responses((401, 404, 503), HTTP_200=None, HTTP_302=None),
     tags=[_IMAGE_TAG],
 )
 def get_image(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-def]
@@ -259,13 +228,7 @@ def get_image(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyp
 
 @bp.delete("/cases/<uuid:case_id>/images/<uuid:image_id>")
 @spec.validate(
-    resp=SpecResponse(
-        HTTP_204=None,
-        HTTP_401=ErrorBody,
-        HTTP_404=ErrorBody,
-        HTTP_409=ErrorBody,
-        HTTP_503=ErrorBody,
-    ),
+    resp=responses((401, 404, 409, 503), HTTP_204=None),
     tags=[_IMAGE_TAG],
 )
 def delete_image(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-def]

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, request
 from flask_jwt_extended import current_user
-from spectree import Response
 from werkzeug.datastructures import FileStorage
 
 from app.blueprints.cases.api import case_out
@@ -31,8 +30,7 @@ from app.blueprints.diagnosis.schemas import (
 )
 from app.errors import AppError, UnsupportedMediaType
 from app.models import Analysis
-from app.openapi import spec
-from app.schemas import ErrorBody
+from app.openapi import responses, spec
 from app.services import case_images, diagnosis
 from app.services.ai_client import (
     DiagnosisPrediction,
@@ -49,15 +47,8 @@ bp = Blueprint("diagnosis_api", __name__, url_prefix="/api")
 
 _TAG = "ai"
 #: Answers every AI proxy may give besides its 200 (AI failures are 422/502/504).
-_ERRORS = {
-    "HTTP_400": ErrorBody,
-    "HTTP_401": ErrorBody,
-    "HTTP_415": ErrorBody,
-    "HTTP_422": ErrorBody,
-    "HTTP_502": ErrorBody,
-    "HTTP_504": ErrorBody,
-}
-_UPLOAD_ERRORS = {**_ERRORS, "HTTP_413": ErrorBody}
+_ERRORS = (400, 401, 415, 422, 502, 504)
+_UPLOAD_ERRORS = (*_ERRORS, 413)
 
 
 def _require_form(form: F | None) -> F:
@@ -79,7 +70,7 @@ def _intake(upload: FileStorage) -> ProcessedImage:
 
 @bp.post("/ai/image_validity")
 @spec.validate(
-    form=ImageValidityIn, resp=Response(HTTP_200=ImageValidity, **_UPLOAD_ERRORS), tags=[_TAG]
+    form=ImageValidityIn, resp=responses(_UPLOAD_ERRORS, HTTP_200=ImageValidity), tags=[_TAG]
 )
 def image_validity(form: ImageValidityIn):  # type: ignore[no-untyped-def]
     """Check whether a lesion photo is usable (blur, lighting, framing, resolution)."""
@@ -92,7 +83,7 @@ def image_validity(form: ImageValidityIn):  # type: ignore[no-untyped-def]
 @bp.post("/ai/predict_diagnosis")
 @spec.validate(
     form=PredictDiagnosisIn,
-    resp=Response(HTTP_200=DiagnosisPrediction, **_UPLOAD_ERRORS),
+    resp=responses(_UPLOAD_ERRORS, HTTP_200=DiagnosisPrediction),
     tags=[_TAG],
 )
 def predict_diagnosis(form: PredictDiagnosisIn):  # type: ignore[no-untyped-def]
@@ -106,7 +97,7 @@ def predict_diagnosis(form: PredictDiagnosisIn):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/ai/red_flags")
-@spec.validate(json=RedFlagsIn, resp=Response(HTTP_200=RedFlags, **_ERRORS), tags=[_TAG])
+@spec.validate(json=RedFlagsIn, resp=responses(_ERRORS, HTTP_200=RedFlags), tags=[_TAG])
 def red_flags(json: RedFlagsIn):  # type: ignore[no-untyped-def]
     """Return the red flags of an anamnesis (and differential), each naming its rule."""
     flags = get_ai_client().red_flags(json.anamnesis, json.diagnoses)
@@ -114,7 +105,7 @@ def red_flags(json: RedFlagsIn):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/ai/triage")
-@spec.validate(json=TriageIn, resp=Response(HTTP_200=Triage, **_ERRORS), tags=[_TAG])
+@spec.validate(json=TriageIn, resp=responses(_ERRORS, HTTP_200=Triage), tags=[_TAG])
 def triage(json: TriageIn):  # type: ignore[no-untyped-def]
     """Return the triage priority and time window for a diagnosed case."""
     result = get_ai_client().triage(json.anamnesis, json.diagnoses, json.red_flags)
@@ -124,12 +115,7 @@ def triage(json: TriageIn):  # type: ignore[no-untyped-def]
 # --- the diagnosis of a case -------------------------------------------------------------------
 
 _DIAGNOSIS_TAG = "diagnosis"
-_DIAGNOSIS_ERRORS = {
-    **_UPLOAD_ERRORS,
-    "HTTP_404": ErrorBody,
-    "HTTP_409": ErrorBody,
-    "HTTP_503": ErrorBody,
-}
+_DIAGNOSIS_ERRORS = (*_UPLOAD_ERRORS, 404, 409, 503)
 
 
 def diagnosis_out(analysis: Analysis) -> dict[str, Any]:
@@ -163,7 +149,7 @@ def _upload_sha256(upload: FileStorage) -> str:
 @bp.post("/diagnosis")
 @spec.validate(
     form=DiagnosisIn,
-    resp=Response(HTTP_200=DiagnosisOut, **_DIAGNOSIS_ERRORS),
+    resp=responses(_DIAGNOSIS_ERRORS, HTTP_200=DiagnosisOut),
     tags=[_DIAGNOSIS_TAG],
 )
 def diagnose(form: DiagnosisIn):  # type: ignore[no-untyped-def]
@@ -213,7 +199,7 @@ def diagnose(form: DiagnosisIn):  # type: ignore[no-untyped-def]
 @bp.post("/cases/<uuid:case_id>/analyze")
 @spec.validate(
     json=AnalyzeIn,
-    resp=Response(HTTP_200=DiagnosisOut, **_DIAGNOSIS_ERRORS),
+    resp=responses(_DIAGNOSIS_ERRORS, HTTP_200=DiagnosisOut),
     tags=[_DIAGNOSIS_TAG],
 )
 def analyze(case_id: uuid.UUID, json: AnalyzeIn):  # type: ignore[no-untyped-def]
@@ -233,14 +219,7 @@ def analyze(case_id: uuid.UUID, json: AnalyzeIn):  # type: ignore[no-untyped-def
 @bp.post("/cases/<uuid:case_id>/review")
 @spec.validate(
     json=ReviewIn,
-    resp=Response(
-        HTTP_200=CaseOut,
-        HTTP_401=ErrorBody,
-        HTTP_404=ErrorBody,
-        HTTP_409=ErrorBody,
-        HTTP_415=ErrorBody,
-        HTTP_422=ErrorBody,
-    ),
+    resp=responses((401, 404, 409, 415, 422), HTTP_200=CaseOut),
     tags=[_DIAGNOSIS_TAG],
 )
 def review(case_id: uuid.UUID, json: ReviewIn):  # type: ignore[no-untyped-def]

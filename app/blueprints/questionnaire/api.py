@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from spectree import Response
 
 from app.blueprints.questionnaire.schemas import AnamnesisIn
-from app.openapi import spec
-from app.schemas import ErrorBody
+from app.openapi import responses, spec
 from app.services.ai_client import NextQuestion, get_ai_client
 
 bp = Blueprint("questionnaire_api", __name__, url_prefix="/api")
@@ -18,15 +16,7 @@ _TAG = "questionnaire"
 @bp.post("/ai/next_question")
 @spec.validate(
     json=AnamnesisIn,
-    resp=Response(
-        HTTP_200=NextQuestion,
-        HTTP_400=ErrorBody,
-        HTTP_401=ErrorBody,
-        HTTP_415=ErrorBody,
-        HTTP_422=ErrorBody,
-        HTTP_502=ErrorBody,
-        HTTP_504=ErrorBody,
-    ),
+    resp=responses((400, 401, 415, 422, 502, 504), HTTP_200=NextQuestion),
     tags=[_TAG],
 )
 def next_question(json: AnamnesisIn):  # type: ignore[no-untyped-def]
