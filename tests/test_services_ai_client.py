@@ -22,11 +22,14 @@ from app.errors import (
     AIServiceUnavailable,
 )
 from app.services.ai_client import (
+    BASE64_PIECE_BYTES,
     AIClient,
     Diagnosis,
     DiagnosisPrediction,
+    InlineImage,
     NextQuestion,
     RedFlags,
+    _JsonBody,
     get_ai_client,
 )
 
@@ -391,3 +394,59 @@ def test_get_ai_client_builds_from_config_once(make_app):
 def test_next_question_model_has_camel_case_wire_names():
     question = NextQuestion.model_validate(QUESTION)
     assert question.model_dump(exclude_none=True)["questionId"] == "symptom_duration"
+
+
+# --- streamed image bodies --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, BASE64_PIECE_BYTES - 1, 2 * BASE64_PIECE_BYTES + 1])
+def test_streamed_body_is_the_json_of_the_images_in_base64(size):
+    data = os.urandom(size)
+    body = {
+        "anamnesis": {"age": 60, "note": 'quote " and \u00e9'},
+        "images": [{"imageData": InlineImage(data), "contentType": "image/jpeg"}],
+        "tta": False,
+    }
+    streamed = _JsonBody(body)
+    sent = b"".join(streamed)
+    assert len(sent) == len(streamed)  # the Content-Length requests will send
+    assert json.loads(sent) == {
+        "anamnesis": {"age": 60, "note": 'quote " and \u00e9'},
+        "images": [{"imageData": base64.b64encode(data).decode(), "contentType": "image/jpeg"}],
+        "tta": False,
+    }
+    assert b"".join(streamed) == sent  # every iteration starts over (a retry sends it again)
+
+
+def test_streamed_body_holds_no_base64_copy_of_the_image():
+    data = os.urandom(3 * BASE64_PIECE_BYTES + 5)
+    streamed = _JsonBody({"a": InlineImage(data), "b": InlineImage(data[:10])})
+    pieces = list(streamed)
+    # The image goes out in bounded pieces, never as one base64 (or JSON) text.
+    assert max(len(piece) for piece in pieces) == 4 * BASE64_PIECE_BYTES // 3
+    decoded = json.loads(b"".join(pieces))
+    assert base64.b64decode(decoded["a"]) == data
+    assert base64.b64decode(decoded["b"]) == data[:10]
+
+
+def test_streamed_body_refuses_other_objects():
+    with pytest.raises(TypeError, match="object is not JSON serialisable"):
+        _JsonBody({"x": object()})
+
+
+def test_image_call_sends_content_length_and_is_retried_whole(client, httpserver):
+    data = os.urandom(BASE64_PIECE_BYTES + 7)
+    httpserver.expect_ordered_request("/api/v1/image_quality/validate").respond_with_data(
+        "busy", status=503
+    )
+    httpserver.expect_ordered_request("/api/v1/image_quality/validate").respond_with_json(
+        {"isValid": True, "score": 0.9, "issues": []}
+    )
+    assert client.validate_image(data, "image/jpeg").is_valid is True
+    assert len(httpserver.log) == 2
+    for request, _response in httpserver.log:
+        assert request.headers["Content-Type"] == "application/json"
+        assert "Transfer-Encoding" not in request.headers
+        assert int(request.headers["Content-Length"]) == len(request.get_data())
+        sent = json.loads(request.get_data())
+        assert base64.b64decode(sent["imageData"]) == data
