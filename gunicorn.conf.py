@@ -20,6 +20,16 @@ def _int(name: str, default: int) -> int:
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or '8080'}"
 worker_class = "gthread"
 workers = _int("WEB_CONCURRENCY", 2)
+# Sizing (measured in bench/, README there): a request waiting on the AI holds a thread but no
+# CPU, so threads, not processes, absorb a slow model. By Little's law the threads needed are
+# arrival rate x time in the gateway: a diagnosis with the AI at 200 ms per call takes ~0.45 s,
+# so 2 x 16 threads carry 32 concurrent diagnoses (~70/s) without queueing, more than the two
+# cores can feed (their CPU, not the threads, limits the rate), and the 32-connection, 30 s soak
+# with the AI at 200 ms fails no request. A model slower still makes requests wait in the accept
+# queue (backlog 2048), not fail, until the AI client's own timeout answers 504. More threads
+# would cost little CPU, but each in-flight diagnosis holds its image (up to MAX_IMAGE_BYTES):
+# threads bound the worker's memory, and pods x workers x threads is what the HPA scales.
+# Two processes use the two cores; the rule of thumb (2 x cores + 1) is for sync workers.
 threads = _int("GUNICORN_THREADS", 16)
 
 # A diagnosis makes up to three sequential rounds of AI calls (quality with prediction and red
@@ -41,6 +51,36 @@ keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # from restarting all at once.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = max_requests // 10
+# Load the app once in the master and fork the workers from it: a worker (re)start is then a
+# fork, not a fresh import of Flask, SQLAlchemy, boto3 and pydantic (about 1.3 s of CPU each
+# time on these 2-core machines, which max_requests made happen every few seconds under load),
+# and the workers share the imported code's pages. Safe because create_app opens no connection
+# and starts no thread: the database pool, the AI session, its thread pool and the S3 client are
+# made on first use in each worker (the AI session and pool check the pid).
+preload_app = True
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas (MALLOC_ARENA_MAX) in this process, so in the forked workers.
+
+    glibc gives each thread that contends for the heap its own arena, up to 8 per core, and
+    keeps what those arenas freed: with 16 request threads and the AI thread pool a worker's RSS
+    kept growing with load (bench/README.md). Python allocates under the GIL, so two arenas cost
+    no throughput. No effect (and no error) outside glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    m_arena_max = -8  # from glibc's malloc.h
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(m_arena_max, arenas)
+    except (OSError, AttributeError):
+        pass
+
+
+if "MALLOC_ARENA_MAX" not in os.environ:  # an operator's explicit setting wins
+    _limit_malloc_arenas()
 
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
