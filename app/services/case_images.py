@@ -208,11 +208,14 @@ def get_image(*, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID) -> CaseIma
     return _require_image(actor=actor, case_id=case_id, image_id=image_id)
 
 
-def open_image(*, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID) -> ImageDownload:
+def open_image(
+    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, as_stream: bool = False
+) -> ImageDownload:
     """Return how to deliver the image's bytes and record the view.
 
     S3 gives a presigned GET URL (valid ``S3_URL_EXPIRY_SECONDS``); the local folder gives an open
-    stream the caller must close.
+    stream the caller must close. ``as_stream`` asks for a stream from either storage (the portal
+    serves the bytes itself, so that its Content-Security-Policy stays at ``'self'``).
 
     Raises:
         NotFound: ``case_not_found``, ``image_not_found`` (also when the object is missing).
@@ -223,7 +226,7 @@ def open_image(*, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID) -> ImageD
     db.session.rollback()  # no transaction held while the storage is asked
 
     storage = get_storage()
-    url = storage.url(key)
+    url = None if as_stream else storage.url(key)
     stream = None
     if url is None:
         try:

@@ -468,3 +468,26 @@ def mark_awaiting_image(*, actor: Any, case_id: uuid.UUID) -> Case:
         )
         db.session.commit()
     return case
+
+
+def remove_answer(*, actor: Any, case_id: uuid.UUID, field_name: str) -> Case:
+    """Remove one answer from the case's anamnesis, so that the questionnaire asks it again.
+
+    Removing an answer that is not there changes nothing (a repeated click is harmless). The
+    audit records the field name, never the answer.
+
+    Raises:
+        NotFound: ``case_not_found``.
+        Conflict: ``case_archived``.
+    """
+    case = require_case(actor=actor, case_id=case_id, for_edit=True)
+    if field_name in (case.anamnesis or {}):
+        case.anamnesis = {key: value for key, value in case.anamnesis.items() if key != field_name}
+        audit.record(
+            actor,
+            audit.CASE_UPDATE,
+            case_id=case.id,
+            details={"fields": ["anamnesis"], "removed": [field_name]},
+        )
+        db.session.commit()
+    return case
