@@ -92,8 +92,12 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
 
     from app.blueprints.auth.views import bp as auth_views
+    from app.blueprints.cases.views import bp as cases_views
+    from app.blueprints.diagnosis.views import bp as diagnosis_views
+    from app.blueprints.questionnaire.views import bp as questionnaire_views
 
-    for blueprint in (auth_views,):  # portal pages: session + CSRF
+    portal = (auth_views, cases_views, questionnaire_views, diagnosis_views)
+    for blueprint in portal:  # portal pages: session + CSRF
         app.register_blueprint(blueprint)
 
     spec.register(app)
@@ -126,4 +130,7 @@ def _init_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            # Pages show patient data: never kept in a shared browser's or proxy's cache.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response

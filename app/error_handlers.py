@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import AppError
@@ -25,6 +26,10 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
     500: ("internal_error", "Something went wrong on our side; it has been logged."),
 }
 
+CSRF_MESSAGE = (
+    "This form has expired or did not come from this site. Go back, reload the page and try again."
+)
+
 
 def wants_json() -> bool:
     """Whether the current request should get a JSON error (the API, or a JSON-only client)."""
@@ -38,9 +43,11 @@ def json_error(status: int, code: str, message: str, details: dict | None = None
     return response
 
 
-def _page(status: int, code: str, message: str) -> tuple[str, int]:
-    template = "errors/_fragment.html" if request.headers.get("HX-Request") else "errors/page.html"
-    return render_template(template, status=status, code=code, message=message), status
+def _page(status: int, code: str, message: str) -> Response:
+    from app.blueprints.portal import render
+
+    context = {"status": status, "code": code, "message": message}
+    return render("errors/page.html", "errors/_fragment.html", status, **context)
 
 
 def init_error_handlers(app: Flask) -> None:
@@ -58,6 +65,8 @@ def init_error_handlers(app: Flask) -> None:
     def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         status = error.code or 500
         code, message = HTTP_CODES.get(status, ("http_error", error.description or ""))
+        if isinstance(error, CSRFError):  # a portal form posted without its (valid) token
+            code, message = "csrf_failed", CSRF_MESSAGE
         if wants_json():
             response = json_error(status, code, message)
             allowed = getattr(error, "valid_methods", None)

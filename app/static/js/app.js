@@ -1,17 +1,32 @@
-// DermaDetect portal behaviour that HTMX does not cover. Loaded as a file (CSP: no inline JS).
+// DermaDetect portal behaviour that htmx does not cover. Loaded as a file (CSP: no inline JS).
+// Everything here is an enhancement: every page and form also works without JavaScript.
 (function () {
   "use strict";
 
-  // Show a preview of the chosen lesion photo before it is uploaded.
-  function bindPreview(root) {
+  // Lets the CSS hide what only the no-JavaScript page needs (e.g. the filters' Apply button).
+  document.documentElement.classList.add("js");
+
+  function megabytes(bytes) {
+    return (bytes / 1048576).toFixed(1).replace(/\.0$/, "") + " MB";
+  }
+
+  // Show a preview of the chosen lesion photo before it is uploaded, and refuse a file that is
+  // too large before it is sent (the server checks again).
+  function bindPhotoInputs(root) {
     root.querySelectorAll("input[type=file][data-preview]").forEach(function (input) {
       if (input.dataset.bound) { return; }
       input.dataset.bound = "1";
       input.addEventListener("change", function () {
         var target = document.getElementById(input.dataset.preview);
+        var file = input.files && input.files[0];
+        var limit = Number(input.dataset.maxBytes || 0);
+        input.setCustomValidity("");
+        if (file && limit && file.size > limit) {
+          input.setCustomValidity("The photo is larger than " + megabytes(limit) + "; please choose a smaller one.");
+          input.reportValidity();
+        }
         if (!target) { return; }
         target.replaceChildren();
-        var file = input.files && input.files[0];
         if (!file || !file.type.startsWith("image/")) { return; }
         var img = document.createElement("img");
         img.alt = "Preview of the selected photo";
@@ -25,16 +40,47 @@
   // Print button on the report page.
   function bindPrint(root) {
     root.querySelectorAll("[data-print]").forEach(function (button) {
+      if (button.dataset.bound) { return; }
+      button.dataset.bound = "1";
       button.addEventListener("click", function () { window.print(); });
     });
   }
 
-  function init(root) { bindPreview(root); bindPrint(root); }
+  // Times are rendered in UTC by the server; show them in the reader's own time zone.
+  var timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (element) {
+      var date = new Date(element.getAttribute("datetime"));
+      if (!isNaN(date)) {
+        element.title = element.textContent;
+        element.textContent = timeFormat.format(date);
+      }
+    });
+  }
+
+  function init(root) { bindPhotoInputs(root); bindPrint(root); localTimes(root); }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { init(event.target); });
-  // A network failure during an HTMX request: tell the physician instead of doing nothing.
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var root = event.detail.target || event.target;
+    init(root);
+    // Move the focus to the new step (question, results, error), as a page load would.
+    var focus = root.querySelector("[data-focus]");
+    if (focus) {
+      focus.focus({ preventScroll: true });
+      focus.scrollIntoView({ block: "nearest" });
+    }
+  });
+
+  // A network failure during an htmx request: say so calmly instead of doing nothing.
+  var banner = function () { return document.getElementById("connection-error"); };
   document.addEventListener("htmx:sendError", function () {
-    window.alert("The server could not be reached. Nothing was lost; please try again.");
+    var element = banner();
+    if (element) { element.hidden = false; element.scrollIntoView({ block: "nearest" }); }
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    var element = banner();
+    if (element) { element.hidden = true; }
   });
 })();

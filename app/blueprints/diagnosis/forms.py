@@ -1,0 +1,56 @@
+"""WTForms of the diagnosis steps: the lesion photo, a new analysis run, and the review."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Optional
+
+from app.services.clinical_terms import MAX_NOTES
+
+
+class PhotoForm(FlaskForm):
+    """The lesion photo; ``question`` is the signed camera question (its fieldName gets true)."""
+
+    photo = FileField(
+        "Photo of the lesion",
+        validators=[FileRequired("Choose a photo of the lesion, or take one.")],
+    )
+    question = HiddenField()
+
+
+class AnalyzeForm(FlaskForm):
+    """Run the analysis again on the stored photo; ``accept_low_quality`` = "1" overrides a
+    rejected photo, explicitly."""
+
+    accept_low_quality = HiddenField()
+
+    @property
+    def accepts_low_quality(self) -> bool:
+        """Whether the physician chose to analyse a photo of low quality."""
+        return self.accept_low_quality.data == "1"
+
+
+class ReviewForm(FlaskForm):
+    """The physician's final diagnosis, agreement with the AI, and notes."""
+
+    final_diagnosis = StringField(
+        "Final diagnosis",
+        validators=[InputRequired("Enter the final diagnosis.")],
+        render_kw={"maxlength": 255, "autocomplete": "off", "list": "differential-names"},
+    )
+    icd10 = StringField(
+        "ICD-10 code (optional)",
+        validators=[Optional()],
+        render_kw={"maxlength": 10, "autocomplete": "off", "class": "icd10-input"},
+    )
+    agrees_with_ai = RadioField(
+        "Does your diagnosis agree with the AI's suggestions?",
+        choices=[SelectChoice("yes", "Yes, it agrees"), SelectChoice("no", "No, it differs")],
+        validators=[InputRequired("Say whether your diagnosis agrees with the AI.")],
+    )
+    notes = TextAreaField(
+        "Notes (optional)", validators=[Optional()], render_kw={"maxlength": MAX_NOTES, "rows": 3}
+    )

@@ -1,0 +1,139 @@
+"""Portal actions of the diagnosis: upload the lesion photo, analyse again, record the review,
+and the printable report.
+
+A failed AI call never loses anything: the photo and the answers are stored before the AI is
+asked, a failed analysis is recorded, and the case page then offers to try again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, render_template, request
+from flask_login import current_user
+
+from app.blueprints.cases.forms import show_problems
+from app.blueprints.cases.views import after_case_post, case_view
+from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
+from app.blueprints.questionnaire.forms import read_question
+from app.errors import (
+    AIServiceError,
+    InvalidImage,
+    PayloadTooLarge,
+    StorageUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from app.services import case_record, diagnosis
+
+bp = Blueprint("diagnosis", __name__)
+
+#: Room for the multipart envelope around the photo, bytes.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _photo_limit_text() -> str:
+    limit = current_app.config["MAX_IMAGE_BYTES"]
+    if limit < 1024 * 1024:
+        return f"{limit // 1024} KB"
+    return f"{limit / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+@bp.url_value_preprocessor
+def _refuse_oversized_photo(endpoint: str | None, _values: dict | None) -> None:
+    # URL value preprocessors run before every before_request function, so this refuses an
+    # oversized upload before the CSRF check parses (and spools) its body.
+    if endpoint != "diagnosis.upload_photo":
+        return
+    limit = current_app.config["MAX_IMAGE_BYTES"] + MULTIPART_OVERHEAD_BYTES
+    request.max_content_length = limit  # also enforced while a chunked body streams in
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(
+            f"The photo is larger than {_photo_limit_text()}; please choose a smaller one."
+        )
+
+
+@bp.post("/cases/<uuid:case_id>/photo")
+def upload_photo(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Store the lesion photo with the case, record the camera answer, and run the diagnosis."""
+    form = PhotoForm()
+    if not form.validate():
+        return case_view(case_id, 422, photo_form=form)
+    question = read_question(case_id, form.question.data)
+    answers = {}
+    if question is not None and question.question_type == "camera":
+        answers[question.field_name] = True  # the contract: a camera question is answered true
+    try:
+        diagnosis.diagnose_upload(
+            actor=current_user, upload=form.photo.data.stream, anamnesis=answers, case_id=case_id
+        )
+    except diagnosis.ImageRejected as rejected:
+        return case_view(case_id, 422, rejection=rejected.details.get("image_validity"))
+    except PayloadTooLarge:
+        form.photo.errors = [
+            f"The photo is larger than {_photo_limit_text()}; please choose a smaller one."
+        ]
+        return case_view(case_id, 422, photo_form=form)
+    except (UnsupportedMediaType, InvalidImage) as unusable:
+        form.photo.errors = [unusable.message]
+        return case_view(case_id, 422, photo_form=form)
+    except StorageUnavailable as down:
+        return case_view(case_id, down.status, notice=_storage_notice())
+    except AIServiceError:
+        pass  # recorded as a failed analysis: the case page says so and offers to try again
+    return after_case_post(case_id, "results")
+
+
+@bp.post("/cases/<uuid:case_id>/analysis")
+def analyze(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Analyse the stored photo again: after a failure, or accepting a low-quality photo."""
+    form = AnalyzeForm()
+    if not form.validate():
+        return case_view(case_id, 422)
+    try:
+        diagnosis.analyze_case(
+            actor=current_user, case_id=case_id, accept_low_quality=form.accepts_low_quality
+        )
+    except diagnosis.ImageRejected as rejected:
+        return case_view(case_id, 422, rejection=rejected.details.get("image_validity"))
+    except StorageUnavailable as down:
+        return case_view(case_id, down.status, notice=_storage_notice())
+    except AIServiceError:
+        pass  # recorded as a failed analysis, shown with a retry button
+    return after_case_post(case_id, "results")
+
+
+def _storage_notice() -> str:
+    return (
+        "The image storage is not answering right now. Nothing was lost: the case and the "
+        "answers are saved. Please try again in a moment."
+    )
+
+
+@bp.post("/cases/<uuid:case_id>/review")
+def review(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Record the final diagnosis, agreement with the AI and notes; the case becomes reviewed."""
+    form = ReviewForm()
+    if form.validate():
+        try:
+            diagnosis.review_case(
+                actor=current_user,
+                case_id=case_id,
+                final_diagnosis=form.final_diagnosis.data or "",
+                agrees_with_ai=form.agrees_with_ai.data == "yes",
+                icd10=form.icd10.data,
+                notes=form.notes.data,
+            )
+        except ValidationFailed as failed:
+            show_problems(form, failed.details)
+        else:
+            return after_case_post(case_id, "review")
+    return case_view(case_id, 422, review_form=form)
+
+
+@bp.get("/cases/<uuid:case_id>/report")
+def report(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Show the printable report of the case: anamnesis, photo, AI results, review."""
+    record = case_record.load_case_record(actor=current_user, case_id=case_id, ask_ai=False)
+    return render_template("diagnosis/report.html", record=record, now=datetime.now(UTC))

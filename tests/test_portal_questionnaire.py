@@ -1,0 +1,232 @@
+"""The questionnaire on the case page, with the reference AI service over real HTTP: one
+question at a time, each answer saved before the next question, checks with inline errors,
+"Change" to take an answer back, htmx fragments, and a friendly pause when the AI is down."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from app.extensions import db
+from app.models import Case
+from tests.fixtures.portal import csrf_token, htmx
+
+QUESTION_TOKEN = re.compile(r'name="question" value="([^"]+)"')
+
+
+@pytest.fixture
+def physician(make_user):
+    return make_user(email="q@example.org")
+
+
+@pytest.fixture
+def client_ai(ai_app, physician, portal_login):
+    """A logged-in client of the gateway pointed at the reference AI."""
+    return portal_login(physician, ai_app.test_client())
+
+
+@pytest.fixture
+def case_id(client_ai, ai_app):
+    """A case opened through the portal form (age, sex and site are seeded)."""
+    form = {
+        "csrf_token": csrf_token(client_ai.get("/cases/new").get_data(as_text=True)),
+        "patient_reference": "PT-Q-1",
+        "patient_age": "61",
+        "patient_sex": "male",
+        "body_site": "back",
+        "chief_complaint": "New dark mole on the back.",
+    }
+    response = client_ai.post("/cases/new", data=form)
+    assert response.status_code == 303
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def anamnesis(app, case_id) -> dict:
+    with app.app_context():
+        return dict(db.session.get(Case, case_id).anamnesis)
+
+
+def current(client, case_id) -> tuple[str, str, str]:
+    """The case page's HTML, its CSRF token and its signed question token."""
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    match = QUESTION_TOKEN.search(html)
+    return html, csrf_token(html), match.group(1) if match else ""
+
+
+def answer(client, case_id, values, headers=None, **extra):
+    _html, token, question = current(client, case_id)
+    data = {"csrf_token": token, "question": question, "answer": values, **extra}
+    return client.post(f"/cases/{case_id}/answers", data=data, headers=headers or {})
+
+
+def test_the_first_question_not_yet_answered_is_asked_with_a_fieldset(client_ai, case_id):
+    html, _token, _question = current(client_ai, case_id)
+    assert "How long has it been present?" in html  # age, sex, site were seeded, not asked
+    assert '<legend class="question-text"' in html
+    assert 'type="radio"' in html and 'value="1-3 months"' in html
+    assert "Since the patient first noticed it." in html  # the AI's help text
+    assert re.search(r"Question 4 of about \d+", html)
+    assert "<progress" in html
+    assert "Answers so far (3)" in html
+    assert ">61<" in html and ">Male<" in html
+
+
+def test_an_answer_is_saved_then_the_next_question_is_asked(client_ai, ai_app, case_id):
+    response = answer(client_ai, case_id, "1-3 months")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/cases/{case_id}#questionnaire")
+    assert anamnesis(ai_app, case_id)["duration"] == "1-3 months"
+    html, _token, _question = current(client_ai, case_id)
+    assert "What does it look like?" in html
+    assert "Answers so far (4)" in html
+
+
+def test_htmx_gets_the_case_region_with_the_next_question(client_ai, case_id):
+    response = answer(client_ai, case_id, "3-12 months", headers=htmx("case"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert "What does it look like?" in html
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_a_required_question_without_an_answer_is_422_and_nothing_is_saved(
+    client_ai, ai_app, case_id
+):
+    response = answer(client_ai, case_id, [])
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Choose one of the options." in html
+    assert "How long has it been present?" in html
+    assert 'aria-invalid="true"' in html
+    assert "duration" not in anamnesis(ai_app, case_id)
+    response = answer(client_ai, case_id, [], headers=htmx("case"), skip="y")
+    assert response.status_code == 422
+    assert "cannot be skipped" in response.get_data(as_text=True)
+    assert "<html" not in response.get_data(as_text=True)
+
+
+def test_an_answer_not_offered_is_refused(client_ai, ai_app, case_id):
+    response = answer(client_ai, case_id, "forever")
+    assert response.status_code == 422
+    assert "duration" not in anamnesis(ai_app, case_id)
+
+
+def test_an_altered_or_foreign_question_token_saves_nothing(client_ai, ai_app, case_id):
+    _html, token, question = current(client_ai, case_id)
+    data = {"csrf_token": token, "question": question[:-3] + "abc", "answer": "1-3 months"}
+    response = client_ai.post(f"/cases/{case_id}/answers", data=data)
+    assert response.status_code == 422
+    assert "out of date" in response.get_data(as_text=True)
+    assert "duration" not in anamnesis(ai_app, case_id)
+
+
+FIRST_OPTION = re.compile(r'id="answer-1" name="answer" value="([^"]+)"')
+
+
+def any_answer(html: str) -> str | list[str]:
+    """An acceptable answer to the question on the page: 3, none ticked, "no", option one."""
+    if 'type="number"' in html:
+        return "3"
+    if 'type="checkbox"' in html:
+        return []
+    if 'id="answer-no"' in html:
+        return "no"
+    match = FIRST_OPTION.search(html)
+    return unescape(match.group(1)) if match else "n/a"
+
+
+def walk_until(client, case_id, text: str, limit: int = 30) -> str:
+    """Answer each question with :func:`any_answer` until ``text`` is on the page."""
+    for _ in range(limit):
+        html, token, question = current(client, case_id)
+        if text in html:
+            return html
+        assert "question-form" in html, f"{text!r} never came"
+        data = {"csrf_token": token, "question": question, "answer": any_answer(html)}
+        assert client.post(f"/cases/{case_id}/answers", data=data).status_code == 303
+    raise AssertionError(f"{text!r} never came")
+
+
+def test_number_bounds_unit_and_skip_of_an_optional_question(client_ai, ai_app, case_id):
+    # Pigmented lesion: diameter (optional, mm) comes on this branch.
+    for values in ("1-3 months", "pigmented spot or mole", "flat"):
+        html, token, question = current(client_ai, case_id)
+        data = {"csrf_token": token, "question": question, "answer": values}
+        assert client_ai.post(f"/cases/{case_id}/answers", data=data).status_code == 303
+    html, token, question = current(client_ai, case_id)
+    assert "Which colours does the lesion show?" in html
+    data = {"csrf_token": token, "question": question, "answer": ["dark brown", "black"]}
+    assert client_ai.post(f"/cases/{case_id}/answers", data=data).status_code == 303
+    assert anamnesis(ai_app, case_id)["color"] == ["dark brown", "black"]
+    html, token, question = current(client_ai, case_id)
+    data = {"csrf_token": token, "question": question, "answer": []}
+    assert client_ai.post(f"/cases/{case_id}/answers", data=data).status_code == 303  # none
+    html, token, question = current(client_ai, case_id)
+    assert "largest diameter" in html
+    assert 'type="number"' in html and 'min="0"' in html and 'max="200"' in html
+    assert '<span class="unit">mm</span>' in html
+    assert "Skip this question" in html
+    data = {"csrf_token": token, "question": question, "answer": "250"}
+    response = client_ai.post(f"/cases/{case_id}/answers", data=data)
+    assert response.status_code == 422
+    assert "between 0 and 200 mm" in response.get_data(as_text=True)
+    data = {"csrf_token": token, "question": question, "skip": "y"}
+    assert client_ai.post(f"/cases/{case_id}/answers", data=data).status_code == 303
+    assert anamnesis(ai_app, case_id)["diameter_mm"] == ""
+    html, _token, _question = current(client_ai, case_id)
+    assert "Has the lesion changed recently?" in html
+    assert 'value="yes"' in html and 'value="no"' in html  # yes/no as a radio pair
+    assert "Diameter (mm)" in html and "Skipped" in html
+
+
+def test_change_takes_an_answer_back_so_it_is_asked_again(client_ai, ai_app, case_id):
+    html, token, _question = current(client_ai, case_id)
+    assert 'name="field_name" value="age"' in html
+    response = client_ai.post(
+        f"/cases/{case_id}/answers/change", data={"csrf_token": token, "field_name": "age"}
+    )
+    assert response.status_code == 303
+    assert "age" not in anamnesis(ai_app, case_id)
+    html, _token, _question = current(client_ai, case_id)
+    assert "How old is the patient?" in html
+    assert 'min="0"' in html and 'max="120"' in html and "years" in html
+    response = answer(client_ai, case_id, "62", headers=htmx("case"))
+    assert response.status_code == 200
+    assert anamnesis(ai_app, case_id)["age"] == 62
+    assert "How long has it been present?" in response.get_data(as_text=True)
+
+
+def test_change_without_a_field_name_is_422(client_ai, case_id):
+    _html, token, _question = current(client_ai, case_id)
+    response = client_ai.post(f"/cases/{case_id}/answers/change", data={"csrf_token": token})
+    assert response.status_code == 422
+
+
+def test_the_end_of_the_questionnaire_is_the_photo_step(client_ai, ai_app, case_id):
+    html = walk_until(client_ai, case_id, 'id="photo"')
+    assert 'accept="image/*" capture="environment"' in html
+    assert 'data-preview="photo-preview"' in html
+    assert 'hx-indicator="#photo-busy"' in html
+    assert "Uploading and analysing…" in html
+    assert 'enctype="multipart/form-data"' in html
+    with ai_app.app_context():
+        assert db.session.get(Case, case_id).status == "awaiting_image"
+
+
+@pytest.mark.usefixtures("app")
+def test_an_unreachable_ai_pauses_the_questionnaire_and_loses_nothing(
+    make_app, physician, portal_login, make_case, closed_url
+):
+    down = make_app(AI_SERVICE_URL=closed_url, AI_SERVICE_RETRIES=0)
+    case_id = make_case(physician)
+    client = portal_login(physician, down.test_client())
+    response = client.get(f"/cases/{case_id}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "The questionnaire is paused" in html
+    assert "Nothing was lost" in html
+    assert ">Try again</a>" in html and f'hx-get="/cases/{case_id}"' in html
+    assert "ai_service_unavailable" in html
