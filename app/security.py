@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_login
-from flask import Flask, Response, current_app, jsonify, redirect, request, url_for
+from flask import Flask, Response, current_app, flash, jsonify, redirect, request, url_for
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from app.errors import Unauthorized
@@ -90,7 +90,6 @@ def init_security(app: Flask) -> None:
             # A refresh token is only good for /api/auth/refresh.
             raise Unauthorized("An access token is required here.", code="token_invalid")
 
-    @app.before_request
     def _guard_portal():  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/") or request.endpoint in (None, "static"):
             return None
@@ -98,6 +97,11 @@ def init_security(app: Flask) -> None:
         if getattr(view, "is_public", False) or flask_login.current_user.is_authenticated:
             return None
         return login_manager.unauthorized()
+
+    # First of all before_request functions, before Flask-WTF's CSRF check: a form posted after
+    # the session expired leads to the login page (HX-Redirect for htmx), not to a CSRF error
+    # (the token belongs to the session that is gone).
+    app.before_request_funcs.setdefault(None, []).insert(0, _guard_portal)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
@@ -123,4 +127,5 @@ def init_security(app: Flask) -> None:
             response = Response(status=401)
             response.headers["HX-Redirect"] = login_url
             return response
+        flash(login_manager.login_message, login_manager.login_message_category)
         return redirect(login_url)

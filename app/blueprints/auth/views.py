@@ -53,7 +53,9 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
     """End the session and forget the remember-me cookie."""
-    logout_user()
     session.clear()
+    # After the clear: logout_user() marks the remember-me cookie for deletion in the session,
+    # and a clear afterwards would drop that mark (the cookie would log the user back in).
+    logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
