@@ -7,6 +7,7 @@ parts (image checks, JSON). Capacity = workers x threads concurrent requests.
 """
 
 import os
+import signal
 
 
 def _int(name: str, default: int) -> int:
@@ -92,10 +93,33 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # The heartbeat touches a file per worker every second; on a disk-backed /tmp (container overlay
 # filesystems) that can block a worker. /dev/shm is memory, and stays writable when the root
 # filesystem is read-only (Kubernetes readOnlyRootFilesystem).
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn makes its heartbeat file there with mkstemp
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
-    "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    _SHM if os.path.isdir(_SHM) and os.access(_SHM, os.W_OK) else None
 )
 
 # gunicorn's control socket defaults to one path per user: several gateways on one machine
 # (tests, benchmarks) would fight over it, and nothing here uses it.
 control_socket_disable = True
+
+
+def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    """Make the worker's quick exit (SIGINT, SIGQUIT) safe to run from a signal handler.
+
+    gunicorn's gthread handler shuts its thread pool down inside the signal handler, and that
+    takes the pool's lock, which is not re-entrant. When the signal lands while the main thread
+    holds the lock (handing a connection to the pool; or a second SIGINT, which Ctrl-C delivers
+    to the whole process group and the master relays again), the worker deadlocks until the
+    master SIGKILLs it after graceful_timeout: `make run` hung for 30 s on Ctrl-C about every
+    other time. Here the handler runs once and only raises SystemExit (gunicorn's base worker
+    behaviour); the pool is then shut down by Python's exit hooks, outside any handler.
+    Set right after the fork, before the worker installs its handlers, so the boot is covered.
+    """
+    from gunicorn.workers.base import Worker
+
+    def handle_quit_once(sig, frame):  # type: ignore[no-untyped-def]
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+        Worker.handle_quit(worker, sig, frame)
+
+    worker.handle_quit = handle_quit_once
