@@ -30,11 +30,12 @@ _ENV_READ = re.compile(
     r"""(?:env_(?:str|int|float|bool)|os\.environ\.get|os\.getenv|os\.environ\.setdefault"""
     r"""|_int)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
+    r"""|["']([A-Z][A-Z0-9_]*)["']\s+(?:not\s+)?in\s+os\.environ"""
 )
 
 
 def _env_names(path: Path) -> set[str]:
-    return {a or b for a, b in _ENV_READ.findall(path.read_text())}
+    return {"".join(groups) for groups in _ENV_READ.findall(path.read_text())}
 
 
 def _settings_read_by_the_gateway() -> dict[str, Path]:
