@@ -156,7 +156,7 @@ def test_ai_service_that_is_not_the_ai_service_fails(
     httpserver.expect_request("/api/v1/health").respond_with_data("<html>hello</html>")
     result = run_check(AI_SERVICE_URL=httpserver.url_for("/").rstrip("/"))
     assert result.exit_code == 1
-    assert "not with JSON" in _line(result, "AI Service")
+    assert "not JSON" in _line(result, "AI Service")
 
 
 def test_missing_bucket_fails(

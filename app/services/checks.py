@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import StorageUnavailable
+from app.errors import AIServiceError, AIServiceTimeout, AIServiceUnavailable, StorageUnavailable
 from app.extensions import db
 
 #: The AI Service's health answer must come quickly; a slow health endpoint is itself a failure.
@@ -115,74 +115,59 @@ def check_storage() -> CheckResult:
     return CheckResult(name, True, f"local image folder {str(root)!r} is writable")
 
 
-class _NoAnswer(Exception):
-    """Nothing came back from a URL; the message says why."""
-
-
 def check_ai_service() -> CheckResult:
     """Check that the AI Service is healthy and accepts the gateway's calls.
 
-    ``GET {AI_SERVICE_URL}/api/v1/health`` must answer 200 with status ``healthy``. Health is
-    public, so a wrong ``AI_SERVICE_TOKEN`` would only show on real calls: the check then asks
-    for the first questionnaire question (``POST questionnaire/next`` with no answers; stateless,
-    cheap) and expects 200. Timeouts: the configured connect timeout, a short read timeout.
+    Uses the gateway's own :class:`~app.services.ai_client.AIClient` (same URL, token and
+    response models), without retries and with a short read timeout, so the answer is quick and
+    says what happened. ``GET /api/v1/health`` must answer ``healthy``; health is public, so a
+    wrong ``AI_SERVICE_TOKEN`` would only show on real calls: the check then asks for the first
+    questionnaire question (``POST questionnaire/next`` with no answers; stateless, cheap).
     """
+    from app.services.ai_client import API_PREFIX, AIClient
+
     name = "AI Service"
     config = current_app.config
     base = str(config["AI_SERVICE_URL"]).rstrip("/")
-    read_timeout = min(float(config["AI_SERVICE_TIMEOUT"]), AI_HEALTH_READ_TIMEOUT)
-    timeout = (float(config["AI_SERVICE_CONNECT_TIMEOUT"]), read_timeout)
-    token = config.get("AI_SERVICE_TOKEN")
-    health_url = f"{base}/api/v1/health"
-    call_url = f"{base}/api/v1/questionnaire/next"
-    with requests.Session() as session:
-        session.trust_env = False  # like the AI client: no proxy settings from the environment
-        session.headers["Accept"] = "application/json"
-        if token:
-            session.headers["Authorization"] = f"Bearer {token}"
-        try:
-            health = _request(session, "GET", health_url, timeout)
-            if health.status_code != 200:
-                return CheckResult(name, False, f"{health_url} answered {health.status_code}")
-            try:
-                body = health.json()
-            except ValueError:
-                return CheckResult(name, False, f"{health_url} answered 200 but not with JSON")
-            status = body.get("status") if isinstance(body, dict) else body
-            if status != "healthy":
-                return CheckResult(name, False, f"{health_url} says {status!r}, not 'healthy'")
-            call = _request(session, "POST", call_url, timeout, json={"anamnesis": {}})
-        except _NoAnswer as failure:
-            return CheckResult(name, False, str(failure))
-    if call.status_code in (401, 403):
-        why = "is wrong" if token else "is not set"
-        return CheckResult(
-            name,
-            False,
-            f"{call_url} refused the gateway ({call.status_code}): AI_SERVICE_TOKEN {why}",
-        )
-    if call.status_code != 200:
-        return CheckResult(name, False, f"{call_url} answered {call.status_code}")
-    model = body.get("model_version") or "unknown"
+    token = config.get("AI_SERVICE_TOKEN") or ""
+    client = AIClient(
+        base,
+        connect_timeout=float(config["AI_SERVICE_CONNECT_TIMEOUT"]),
+        read_timeout=min(float(config["AI_SERVICE_TIMEOUT"]), AI_HEALTH_READ_TIMEOUT),
+        token=token,
+        retries=0,
+    )
+    try:
+        endpoint = f"{base}{API_PREFIX}/health"
+        health = client.health()
+        if health.status != "healthy":
+            return CheckResult(name, False, f"{endpoint} says {health.status!r}, not 'healthy'")
+        endpoint = f"{base}{API_PREFIX}/questionnaire/next"
+        client.next_question({})
+    except AIServiceError as error:
+        return CheckResult(name, False, f"{endpoint} {_ai_failure(error, token_set=bool(token))}")
+    finally:
+        client.close()
+    model = health.model_version or "unknown"
     return CheckResult(name, True, f"{base} is healthy (model {model}) and accepts our calls")
 
 
-def _request(
-    session: requests.Session,
-    method: str,
-    url: str,
-    timeout: tuple[float, float],
-    json: object = None,
-) -> requests.Response:
-    """Return the response to one call; raise ``_NoAnswer`` saying why when none came back."""
-    try:
-        return session.request(method, url, timeout=timeout, json=json)
-    except requests.Timeout:
-        raise _NoAnswer(f"{url} did not answer within {max(timeout):g} s") from None
-    except requests.ConnectionError as error:
-        raise _NoAnswer(f"{url} cannot be reached: {_connection_reason(error)}") from None
-    except requests.RequestException as error:
-        raise _NoAnswer(f"{url} cannot be called: {error}") from None
+def _ai_failure(error: AIServiceError, *, token_set: bool) -> str:
+    """Say what went wrong with an AI call, in an operator's terms."""
+    status = error.details.get("status")
+    if isinstance(error, AIServiceTimeout):
+        return f"did not answer within {error.details.get('timeout_seconds', '?')} s"
+    if status in (401, 403):
+        token_is = "is wrong" if token_set else "is not set"
+        return f"refused the gateway ({status}): AI_SERVICE_TOKEN {token_is}"
+    if status is not None:
+        return f"answered {status}"
+    if isinstance(error, AIServiceUnavailable) and isinstance(
+        error.__context__, requests.ConnectionError
+    ):  # the client raises "from None"; the original error is still the context
+        return f"cannot be reached: {_connection_reason(error.__context__)}"
+    fields = error.details.get("fields")
+    return f"{error.message}" + (f" {fields}" if fields else "")
 
 
 def _connection_reason(error: requests.ConnectionError) -> str:
