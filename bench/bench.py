@@ -449,6 +449,31 @@ def check(answer: requests.Response, what: str) -> dict[str, Any]:
     return answer.json()
 
 
+def ai_path_bodies(ai: str, sample: Path, workdir: Path) -> list[tuple[str, str, Path]]:
+    """(name, URL, body file) of the AI's own critical path of a diagnosis, called directly:
+    quality and prediction (which run together), then triage, with the same photo and answers.
+    """
+    data = base64.b64encode(sample.read_bytes()).decode()
+    image = {"imageData": data, "contentType": "image/jpeg"}
+    predict = {"anamnesis": ANAMNESIS, "images": [image], "tta": False}
+    answer = requests.post(f"{ai}/api/v1/diagnosis/predict", json=predict, timeout=30)
+    diagnoses = check(answer, "predict")["diagnoses"]
+    answer = requests.post(
+        f"{ai}/api/v1/diagnosis/red_flags", json={"anamnesis": ANAMNESIS}, timeout=30
+    )
+    triage = {"anamnesis": ANAMNESIS, "diagnoses": diagnoses, "redFlags": check(answer, "flags")}
+    out = []
+    for name, path, payload in (
+        (wrkstats.DIRECT_QUALITY, "/api/v1/image_quality/validate", image),
+        (wrkstats.DIRECT_PREDICT, "/api/v1/diagnosis/predict", predict),
+        (wrkstats.DIRECT_TRIAGE, "/api/v1/diagnosis/triage", triage),
+    ):
+        body = workdir / f"direct-{path.rsplit('/', 1)[1]}.json"
+        body.write_text(json.dumps(payload))
+        out.append((name, ai + path, body))
+    return out
+
+
 def measure(args: argparse.Namespace, stack: Stack) -> tuple[list[wrkstats.Cell], dict]:
     """Stage 2: the wrk cells and the workers' RSS after them."""
     cells: list[wrkstats.Cell] = []
@@ -572,6 +597,17 @@ def measure(args: argparse.Namespace, stack: Stack) -> tuple[list[wrkstats.Cell]
     diag_headers = {"Content-Type": content_type, **auth}
     diag_url = f"{gw}/api/diagnosis"
     check(requests.post(diag_url, data=body, headers=diag_headers, timeout=60), "diagnosis")
+    for name, url, path_body in ai_path_bodies(ai, sample, stack.workdir):
+        cell(
+            name,
+            "direct",
+            url,
+            connections=1,
+            delay=200,
+            duration=d,
+            headers=json_headers,
+            body=path_body,
+        )
     warm(diag_url, diag_headers, diagnosis_body)
     for connections, duration in ((1, d), (HIGH, args.soak)):
         cell(
@@ -586,8 +622,7 @@ def measure(args: argparse.Namespace, stack: Stack) -> tuple[list[wrkstats.Cell]
         )
 
     # --- the workers after the run
-    workers = worker_pids(stack.gateway.pid)
-    info["workers"] = {pid: proc_status(pid) for pid in workers}
+    info["workers"] = {pid: proc_status(pid) for pid in worker_pids(stack.gateway.pid)}
     info["worker_restarts"] = count_worker_boots(stack.gateway.logfile) - boots_before
     return cells, info
 
@@ -779,6 +814,8 @@ def report(
         "next_rps_ratio": f"next_question gateway/direct req/s ({HIGH} conn)",
         "me_added_p50_ms": "/api/users/me p50 minus /healthy p50 (1 conn), ms",
         "me_rps_ratio": f"/api/users/me / /healthy req/s ({HIGH} conn)",
+        "diagnosis_ai_path_p50_ms": "diagnosis: the AI's own path, direct (1 conn), ms",
+        "diagnosis_added_p50_ms": "diagnosis p50 added by the gateway (1 conn), ms",
     }
     for key, label in labels.items():
         if key in found:

@@ -207,7 +207,7 @@ def _fmt(value: float | None, width: int, digits: int) -> str:
 def format_table(cells: Sequence[Cell]) -> str:
     """A fixed-width table of the cells, one line each, in the order given."""
     header = (
-        f"{'via':<8} {'endpoint':<30} {'conn':>4} {'AI ms':>5} {'req/s':>9} "
+        f"{'via':<8} {'endpoint':<35} {'conn':>4} {'AI ms':>5} {'req/s':>9} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'gw CPU ms/req':>13} {'busy %':>6}"
     )
     lines = [header, "-" * len(header)]
@@ -215,7 +215,7 @@ def format_table(cells: Sequence[Cell]) -> str:
         r = cell.result
         delay = "-" if cell.ai_delay_ms is None else str(cell.ai_delay_ms)
         lines.append(
-            f"{cell.via:<8} {cell.name:<30} {cell.connections:>4} {delay:>5} "
+            f"{cell.via:<8} {cell.name:<35} {cell.connections:>4} {delay:>5} "
             f"{r.rps:>9.1f} {r.p50_us / 1000:>8.2f} {r.p99_us / 1000:>8.2f} {r.errors:>6} "
             f"{_fmt(cell.cpu_ms_per_request(cell.gateway_cpu_s), 13, 2)} "
             f"{_fmt(None if cell.machine_busy is None else cell.machine_busy * 100, 6, 0)}"
@@ -262,6 +262,9 @@ class Measurements:
 NEXT_QUESTION = "POST /api/ai/next_question"
 DIRECT_NEXT = "POST /api/v1/questionnaire/next"
 DIAGNOSIS = "POST /api/diagnosis"
+DIRECT_QUALITY = "POST /api/v1/image_quality/validate"
+DIRECT_PREDICT = "POST /api/v1/diagnosis/predict"
+DIRECT_TRIAGE = "POST /api/v1/diagnosis/triage"
 USERS_ME = "GET /api/users/me"
 HEALTHY = "GET /healthy"
 
@@ -285,7 +288,10 @@ def ratios(cells: Sequence[Cell], high: int = 32) -> dict[str, float]:
 
     Keys (present when both cells were measured): ``next_added_p50_ms`` (gateway p50 minus
     direct p50 at 1 connection), ``next_rps_ratio`` (gateway over direct req/s at ``high``
-    connections), ``me_added_p50_ms`` and ``me_rps_ratio`` (users/me against healthy).
+    connections), ``me_added_p50_ms`` and ``me_rps_ratio`` (users/me against healthy),
+    ``diagnosis_ai_path_p50_ms`` (the AI's own critical path of a diagnosis, called directly:
+    the slower of quality and prediction, plus triage) and ``diagnosis_added_p50_ms`` (the
+    gateway's diagnosis p50 above it).
     """
     out: dict[str, float] = {}
     pairs = (
@@ -299,6 +305,14 @@ def ratios(cells: Sequence[Cell], high: int = 32) -> dict[str, float]:
         ah, bh = _find(cells, via_a, name_a, high), _find(cells, via_b, name_b, high)
         if ah and bh and bh.result.rps:
             out[f"{label}_rps_ratio"] = ah.result.rps / bh.result.rps
+    diagnosis = _find(cells, "gateway", DIAGNOSIS, 1)
+    quality = _find(cells, "direct", DIRECT_QUALITY, 1)
+    predict = _find(cells, "direct", DIRECT_PREDICT, 1)
+    triage = _find(cells, "direct", DIRECT_TRIAGE, 1)
+    if diagnosis and quality and predict and triage:
+        floor_us = max(quality.result.p50_us, predict.result.p50_us) + triage.result.p50_us
+        out["diagnosis_ai_path_p50_ms"] = floor_us / 1000
+        out["diagnosis_added_p50_ms"] = (diagnosis.result.p50_us - floor_us) / 1000
     return out
 
 

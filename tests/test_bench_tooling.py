@@ -185,3 +185,15 @@ def test_cpu_per_request_in_table_and_csv(tmp_path: Path):
     assert line.split()[-2:] == ["2.50", "50"]
     row = wrkstats.cell_row(measured)
     assert row["gateway_cpu_ms_per_req"] == 2.5 and row["ai_cpu_ms_per_req"] == ""
+
+
+def test_diagnosis_compared_with_the_ais_own_path():
+    cells = [
+        cell(wrkstats.DIRECT_QUALITY, "direct", 1, 4.4, 221.0, delay=200),
+        cell(wrkstats.DIRECT_PREDICT, "direct", 1, 4.0, 234.0, delay=200),
+        cell(wrkstats.DIRECT_TRIAGE, "direct", 1, 4.9, 202.0, delay=200),
+        cell(wrkstats.DIAGNOSIS, "gateway", 1, 2.0, 480.0, delay=200),
+    ]
+    found = wrkstats.ratios(cells)
+    assert found["diagnosis_ai_path_p50_ms"] == pytest.approx(436.0)  # max(221, 234) + 202
+    assert found["diagnosis_added_p50_ms"] == pytest.approx(44.0)
