@@ -744,6 +744,9 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (bench/run installs it)")
 
+    # Ctrl-C raises KeyboardInterrupt even where SIGINT came in ignored (a background job of a
+    # script), so that the cleanup below always runs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -847,5 +850,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except (KeyboardInterrupt, Stop) as stop:
-        print(f"\nbench interrupted ({stop or 'Ctrl-C'}); everything it started was stopped.")
+        print(f"\nbench interrupted ({str(stop) or 'Ctrl-C'}); everything it started was stopped.")
         sys.exit(130)
