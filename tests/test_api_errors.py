@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from flask import Blueprint
@@ -146,7 +147,10 @@ def test_docs_page_is_served_offline(client):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "swagger" in html.lower()
-    assert "cdn" not in html.lower()
+    assert "cdn" not in html.lower() and "https://" not in html
+    assert "script-src 'self';" in response.headers["Content-Security-Policy"]
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        assert client.get(asset).status_code == 200, asset
 
 
 @pytest.mark.parametrize("path", ["/api/users/me", "/api/auth/logout"])
