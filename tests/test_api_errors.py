@@ -150,7 +150,8 @@ def test_docs_page_is_served_offline(client):
     assert "cdn" not in html.lower() and "https://" not in html
     assert "script-src 'self';" in response.headers["Content-Security-Policy"]
     for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
-        assert client.get(asset).status_code == 200, asset
+        with client.get(asset) as served:
+            assert served.status_code == 200, asset
 
 
 @pytest.mark.parametrize("path", ["/api/users/me", "/api/auth/logout"])
