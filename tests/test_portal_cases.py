@@ -53,7 +53,7 @@ def test_an_empty_list_invites_to_open_a_case(logged_in):
     html = page_text(response)
     assert response.status_code == 200
     assert "No cases yet" in html
-    assert 'href="/cases/new" role="button"' in html
+    assert '<a href="/cases/new" class="btn">New case</a>' in html
     assert response.headers["Cache-Control"] == "no-store"
     assert "HX-Request" in response.headers["Vary"]
 

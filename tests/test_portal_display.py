@@ -45,7 +45,7 @@ def test_field_labels(field, label):
         (True, "Yes"),
         (False, "No"),
         ([], "None of these"),
-        (["dark brown", "black"], "dark brown, black"),
+        (["dark brown", "black"], "Dark brown, black"),
         ("", "Skipped"),
         (4.5, "4.5"),
         (54, "54"),

@@ -206,7 +206,7 @@ def test_change_without_a_field_name_is_422(client_ai, case_id):
 
 
 def test_the_end_of_the_questionnaire_is_the_photo_step(client_ai, ai_app, case_id):
-    html = walk_until(client_ai, case_id, 'id="photo"')
+    html = walk_until(client_ai, case_id, 'id="photo-step"')
     assert 'accept="image/*" capture="environment"' in html
     assert 'data-preview="photo-preview"' in html
     assert 'hx-indicator="#photo-busy"' in html

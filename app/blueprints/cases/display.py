@@ -154,7 +154,10 @@ def answer_text(value: Any) -> str:
     if value is False:
         return "No"
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) if value else "None of these"
+        if not value:
+            return "None of these"
+        text = ", ".join(str(item) for item in value)
+        return text[:1].upper() + text[1:]
     if isinstance(value, float):
         return f"{value:g}"
     if value == "" or value is None:
