@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from app.extensions import db
-from app.models import Analysis, Case, CaseImage, User
-from app.services import cases, questionnaire
+from app.models import Analysis, Case, CaseImage
 from tests.conftest import free_port
-from tests.fixtures.cases import BAD_IMAGES, S3_BUCKET, S3_REGION, SAMPLES, case_payload
-from tests.fixtures.portal import csrf_token, htmx
+from tests.fixtures.cases import BAD_IMAGES, S3_BUCKET, S3_REGION, SAMPLES
+from tests.fixtures.portal import csrf_token, htmx, ready_for_photo
 
 NEVUS = SAMPLES / "images" / "nv_ISIC_0032787.jpg"
 BLURRY = BAD_IMAGES / "blurry_nv_ISIC_0026828.jpg"
@@ -28,24 +27,6 @@ WORRYING = {
     "change.features": ["size", "colour"],
     "bleeding": True,
 }
-
-
-def ready_for_photo(app, user, answers: dict[str, Any] | None = None) -> uuid.UUID:
-    """Open a case and answer the reference AI's questionnaire up to the photo (services)."""
-    answers = answers or {}
-    with app.app_context():
-        me = db.session.get(User, user.id)
-        case_id = questionnaire.open_case(actor=me, **case_payload()).id
-        for _ in range(30):
-            asked = questionnaire.next_question(actor=me, case_id=case_id)
-            if questionnaire.is_photo_step(asked):
-                return case_id
-            default = {"bool": False, "number": 3, "checkbox": [], "text": "n/a"}.get(
-                asked.question_type, asked.options[0] if asked.options else ""
-            )
-            value = answers.get(asked.field_name, default)
-            cases.merge_answers(actor=me, case_id=case_id, answers={asked.field_name: value})
-    raise AssertionError("the questionnaire did not end")
 
 
 @pytest.fixture
@@ -126,7 +107,7 @@ def test_a_photo_upload_records_the_camera_answer_and_shows_the_results(
     # Red flags: coloured by urgency AND said in words, each with its rule and source.
     assert "Red flags" in html
     assert case.urgency in ("medium", "high", "emergency")
-    assert f'class="panel urgency-{case.urgency}"' in html
+    assert f'class="panel flags-panel urgency-{case.urgency}"' in html
     assert f"{case.urgency.capitalize()} urgency" in html
     assert "Rule: " in html and "Source: " in html
     # Triage in words with its time window.
