@@ -386,3 +386,14 @@ def test_readme_screenshots(browser, live, ai_app, physician):
     page.screenshot(path=folder / "cases-list.png")
     for leftover in folder.glob("unused-*.png"):
         leftover.unlink()
+    for name in ("questionnaire.png", "results.png", "cases-list.png"):
+        shrink_png(folder / name)
+
+
+def shrink_png(path: Path) -> None:
+    """Store a screenshot as a 256-colour PNG (a third of the size; the README's images)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        palette = image.convert("RGB").quantize(colors=256, dither=Image.Dither.FLOYDSTEINBERG)
+    palette.save(path, optimize=True)
