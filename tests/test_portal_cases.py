@@ -311,3 +311,34 @@ def test_vendored_assets_are_served_with_pinned_names(logged_in):
         assert f"/static/{asset}" in html
         with logged_in.get(f"/static/{asset}") as response:  # a file response: close it
             assert response.status_code == 200
+
+
+def test_403_and_500_are_readable_pages_without_a_traceback(make_app, app, physician, portal_login):
+    from app.errors import PermissionDenied
+
+    extra = make_app()
+
+    @extra.get("/portal-test/forbidden")
+    def forbidden():  # type: ignore[no-untyped-def]
+        """Raise what a service raises for an action the user may not take."""
+        raise PermissionDenied()
+
+    @extra.get("/portal-test/broken")
+    def broken():  # type: ignore[no-untyped-def]
+        """Fail as an unexpected bug would."""
+        raise RuntimeError("secret internals")
+
+    client = portal_login(physician, extra.test_client())
+    response = client.get("/portal-test/forbidden")
+    assert response.status_code == 403
+    assert "Not allowed" in page_text(response)
+    response = client.get("/portal-test/broken")
+    html = page_text(response)
+    assert response.status_code == 500
+    assert "Something went wrong" in html
+    assert "What you saved before this is kept." in html
+    assert "secret internals" not in html and "Traceback" not in html
+    response = client.get("/portal-test/broken", headers=htmx("case"))
+    assert response.status_code == 500
+    assert "<html" not in page_text(response)
+    assert app is not None
