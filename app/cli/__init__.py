@@ -15,7 +15,8 @@ from flask import Flask
 def register_cli(app: Flask) -> None:
     """Add every command group to ``app.cli`` (imports are local: nothing loads before use)."""
     from app.cli.check import check
+    from app.cli.demo import demo
     from app.cli.users import users
 
-    for command in (users, check):
+    for command in (users, check, demo):
         app.cli.add_command(command)

@@ -1,9 +1,11 @@
-"""Helpers shared by the command groups: turning domain errors into clean CLI failures."""
+"""Helpers shared by the command groups: clean CLI failures for domain errors, quiet logs."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -31,3 +33,16 @@ def fails_cleanly(command: F) -> F:
             raise click.ClickException(error_message(error)) from error
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def quiet_logs(logger_name: str = "app", *, verbose: bool = False) -> Iterator[None]:
+    """Silence ``logger_name`` below ERROR for the block (unless ``verbose``): the command's
+    own lines are its report; the services' INFO lines (one per AI call) would bury them."""
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG if verbose else logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

@@ -70,6 +70,11 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+def password_matches(user: User, password: str) -> bool:
+    """Tell whether ``password`` is ``user``'s password (no login recorded, nothing changed)."""
+    return _verify(user.password_hash, password)
+
+
 def get_user(user_id: int) -> User | None:
     """Return the user with ``user_id`` or ``None``."""
     return db.session.get(User, user_id)

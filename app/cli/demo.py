@@ -1,0 +1,87 @@
+"""``flask demo seed``: a demo physician and demo cases, so a new portal is not empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from app.cli.common import fails_cleanly, quiet_logs
+from app.services import demo as demo_service
+
+#: Where ``make run`` serves the portal (``scripts/run-stack``, PORT 8080 by default).
+PORTAL_LOGIN_HINT = "http://127.0.0.1:8080/login"
+
+demo = AppGroup("demo", help="Demo data for trying the portal (never real patient data).")
+
+
+def _share(probability: float) -> str:
+    """A probability as a whole percentage that never claims certainty (0.997 → ">99%")."""
+    return ">99%" if probability > 0.99 else f"{probability:.0%}"
+
+
+def _case_line(seed: demo_service.CaseSeed) -> str:
+    done = ", ".join(seed.done) if seed.done else "already there"
+    result = ""
+    if seed.top_diagnosis is not None:
+        share = f" ({_share(seed.probability)})" if seed.probability is not None else ""
+        result = f"AI: {seed.top_diagnosis}{share}"
+    urgency = f"urgency {seed.urgency}" if seed.urgency else ""
+    columns = [seed.reference, done.ljust(27), seed.status.ljust(13), urgency.ljust(17), result]
+    return "  " + "  ".join(columns).rstrip()
+
+
+@demo.command("seed", short_help="Create a demo physician and demo cases (idempotent).")
+@click.option(
+    "--samples",
+    "samples",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with the demo photos [default: ../shared/samples/images beside the repository].",
+)
+@click.option(
+    "--password",
+    default=demo_service.DEMO_PASSWORD,
+    show_default=True,
+    help="Password of the demo account when it is created (an existing one is never changed).",
+)
+@click.option("--verbose", is_flag=True, help="Also show the log lines of the AI calls made.")
+@fails_cleanly
+def seed(samples: Path | None, password: str, verbose: bool) -> None:
+    """Create the demo physician and five demo cases through the real services, AI included.
+
+    Four cases get a photo from the samples folder analysed by the AI Service (one of them is
+    also reviewed); the fifth stops at the questionnaire. References are DEMO-001 to DEMO-005,
+    patients and answers are invented, photos are public ISIC Archive images.
+
+    Run it again at any time: it creates nothing that exists and finishes what an earlier run
+    could not (e.g. when the AI Service was down). It needs the AI Service only for that.
+    """
+    samples_dir = (samples or demo_service.default_samples_dir()).resolve()
+    click.echo(f"Seeding demo data: photos from {samples_dir}, analysed by the AI Service.")
+    with quiet_logs(verbose=verbose):
+        result = demo_service.seed_demo(
+            samples_dir=samples_dir,
+            password=password,
+            on_case=lambda case: click.echo(_case_line(case)),
+        )
+    created = [case.reference for case in result.cases if "created" in case.done]
+    if result.created_anything:
+        what = "created" if result.user_created else "already there"
+        click.echo(
+            f"\nDemo physician {result.email}: {what}. "
+            f"New cases: {', '.join(created) if created else 'none'}."
+        )
+    else:
+        click.echo("\nNothing new: the demo physician and every demo case were already there.")
+
+    click.echo(f"\nLog in to the Physician Portal at {PORTAL_LOGIN_HINT} (as `make run` serves it)")
+    click.echo(f"  email:     {result.email}")
+    if result.password_works:
+        click.echo(f"  password:  {result.password}")
+    else:
+        click.echo(
+            "  password:  (the account already existed with another password; set one with\n"
+            f"             `flask users reset-password --email {result.email}`)"
+        )
