@@ -14,9 +14,10 @@ from flask import Flask
 
 def register_cli(app: Flask) -> None:
     """Add every command group to ``app.cli`` (imports are local: nothing loads before use)."""
+    from app.cli.cases import cases
     from app.cli.check import check
     from app.cli.demo import demo
     from app.cli.users import users
 
-    for command in (users, check, demo):
+    for command in (users, check, demo, cases):
         app.cli.add_command(command)

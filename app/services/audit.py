@@ -28,6 +28,8 @@ IMAGE_VIEW = "image.view"
 IMAGE_DELETE = "image.delete"
 CASE_ANALYZE = "case.analyze"
 CASE_REVIEW = "case.review"
+#: Written by the admin CLI (actor ``None``): an export of cases.
+CASE_EXPORT = "case.export"
 
 
 def record(

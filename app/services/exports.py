@@ -1,0 +1,335 @@
+"""Case exports for admins: every case with its anamnesis, analyses and review, streamed.
+
+Memory does not grow with the number of cases: cases are read through a server-side cursor in
+batches of ``batch_size`` (``yield_per``), the analyses of each batch with one ``IN`` query, and
+every record is written out before the next batch is fetched. Only plain column rows are
+selected, so no ORM object enters the session's identity map.
+
+Pseudonymous by construction: the patient reference, never a name; the owner's and reviewer's
+user ids, never their emails; image ids, never image bytes or storage keys.
+
+A record (:func:`iter_case_records`)::
+
+    {"case_id": "<uuid>", "owner_id": 3, "patient_reference": "PT-2026-0042",
+     "patient_age": 54,                   # whole years, null when unknown
+     "patient_sex": "female", "body_site": "back", "fitzpatrick_type": "II",
+     "chief_complaint": "...", "status": "reviewed", "urgency": "high",
+     "physician_notes": null,
+     "created_at": "2026-12-01T09:30:00+00:00", "updated_at": "...",   # ISO 8601, UTC
+     "anamnesis": {"<fieldName>": answer, ...},
+     "analyses": [                        # every run, oldest first
+        {"id", "image_id", "status": "completed" | "failed", "model_version", "tier",
+         "confidence" (0-1), "top_diagnosis", "predictions": [{disease, probability, ...}],
+         "red_flags": {...}, "urgency", "triage": {...}, "image_validity": {...},
+         "accepted_low_quality", "error_code", "created_at", "completed_at"}],
+     "review": null | {"final_diagnosis", "icd10", "agrees_with_ai", "notes",
+                       "reviewed_at", "reviewed_by_id"}}
+
+Formats (:func:`export_cases`):
+
+* ``json``: one JSON array (a valid JSON document), written as it is read: ``[`` on the first
+  line, then one case object per line, each but the last followed by ``,``, and ``]`` last.
+* ``csv``: a header row, then one row per case (RFC 4180, ``\\r\\n``); scalars as they are
+  (empty for null, ``true``/``false`` for booleans), ``anamnesis`` and ``analyses`` as JSON text,
+  the review as flat ``review_*`` columns. Cells are not escaped against spreadsheet formula
+  evaluation: import free-text columns as text.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any, TextIO
+
+from sqlalchemy import bindparam, or_, select
+
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.models import Analysis, Case
+from app.services import audit
+
+#: The formats :func:`export_cases` writes.
+FORMATS = ("json", "csv")
+#: Cases fetched per round trip (and whose analyses are fetched together).
+DEFAULT_BATCH_SIZE = 500
+
+_CASE_COLUMNS = (
+    Case.id,
+    Case.owner_id,
+    Case.patient_reference,
+    Case.patient_age,
+    Case.patient_sex,
+    Case.body_site,
+    Case.fitzpatrick_type,
+    Case.chief_complaint,
+    Case.status,
+    Case.urgency,
+    Case.physician_notes,
+    Case.created_at,
+    Case.updated_at,
+    Case.anamnesis,
+    Case.final_diagnosis,
+    Case.final_icd10,
+    Case.agrees_with_ai,
+    Case.review_notes,
+    Case.reviewed_at,
+    Case.reviewed_by_id,
+)
+_ANALYSIS_COLUMNS = (
+    Analysis.case_id,
+    Analysis.id,
+    Analysis.image_id,
+    Analysis.status,
+    Analysis.model_version,
+    Analysis.tier,
+    Analysis.confidence,
+    Analysis.predictions,
+    Analysis.red_flags,
+    Analysis.urgency,
+    Analysis.triage,
+    Analysis.image_validity,
+    Analysis.accepted_low_quality,
+    Analysis.error_code,
+    Analysis.created_at,
+    Analysis.completed_at,
+)
+
+#: CSV columns, in order.
+CSV_COLUMNS = (
+    "case_id",
+    "owner_id",
+    "patient_reference",
+    "patient_age",
+    "patient_sex",
+    "body_site",
+    "fitzpatrick_type",
+    "chief_complaint",
+    "status",
+    "urgency",
+    "physician_notes",
+    "created_at",
+    "updated_at",
+    "anamnesis",
+    "analyses",
+    "review_final_diagnosis",
+    "review_icd10",
+    "review_agrees_with_ai",
+    "review_notes",
+    "review_reviewed_at",
+    "review_reviewed_by_id",
+)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def _id(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _analysis_record(row: Any) -> dict[str, Any]:
+    predictions = row.predictions
+    top = predictions[0].get("disease") if predictions else None
+    return {
+        "id": _id(row.id),
+        "image_id": _id(row.image_id),
+        "status": row.status,
+        "model_version": row.model_version,
+        "tier": row.tier,
+        "confidence": row.confidence,
+        "top_diagnosis": top,
+        "predictions": predictions,
+        "red_flags": row.red_flags,
+        "urgency": row.urgency,
+        "triage": row.triage,
+        "image_validity": row.image_validity,
+        "accepted_low_quality": row.accepted_low_quality,
+        "error_code": row.error_code,
+        "created_at": _iso(row.created_at),
+        "completed_at": _iso(row.completed_at),
+    }
+
+
+def _case_record(row: Any, analyses: list[dict[str, Any]]) -> dict[str, Any]:
+    review = None
+    if row.reviewed_at is not None:
+        review = {
+            "final_diagnosis": row.final_diagnosis,
+            "icd10": row.final_icd10,
+            "agrees_with_ai": row.agrees_with_ai,
+            "notes": row.review_notes,
+            "reviewed_at": _iso(row.reviewed_at),
+            "reviewed_by_id": row.reviewed_by_id,
+        }
+    return {
+        "case_id": str(row.id),
+        "owner_id": row.owner_id,
+        "patient_reference": row.patient_reference,
+        "patient_age": row.patient_age,
+        "patient_sex": row.patient_sex,
+        "body_site": row.body_site,
+        "fitzpatrick_type": row.fitzpatrick_type,
+        "chief_complaint": row.chief_complaint,
+        "status": row.status,
+        "urgency": row.urgency,
+        "physician_notes": row.physician_notes,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "anamnesis": row.anamnesis or {},
+        "analyses": analyses,
+        "review": review,
+    }
+
+
+# Built once, the ids passed as a parameter: a statement built per batch around its list of ids
+# is cyclic garbage (bind parameters refer to themselves), which the collector frees only late,
+# so the ids of every batch would pile up between collections.
+_ANALYSES_OF_CASES = (
+    select(*_ANALYSIS_COLUMNS)
+    .where(Analysis.case_id.in_(bindparam("case_ids", expanding=True)))
+    .order_by(Analysis.case_id, Analysis.created_at, Analysis.id)
+)
+
+
+def _analyses_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """Return the analyses of ``case_ids`` as records, grouped by case, oldest first."""
+    grouped: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    rows = db.session.execute(_ANALYSES_OF_CASES, {"case_ids": list(case_ids)})
+    for row in rows:
+        grouped.setdefault(row.case_id, []).append(_analysis_record(row))
+    return grouped
+
+
+def since_start(since: date) -> datetime:
+    """Return the start of ``since`` (00:00 UTC) as an aware ``datetime``."""
+    return datetime.combine(since, time.min, tzinfo=UTC)
+
+
+def iter_case_records(
+    *, since: date | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[dict[str, Any]]:
+    """Yield every case (all owners, archived included) as an export record, oldest first.
+
+    Args:
+        since: only cases created or changed on or after this day (00:00 UTC); a new analysis
+            counts as a change even when it left the case's own columns as they were.
+        batch_size: cases per fetch from the server-side cursor (memory grows with this, not
+            with the number of cases).
+
+    Holds one read transaction while the generator runs; the caller ends it (commit or
+    rollback) afterwards. The record shape is in the module docstring.
+    """
+    stmt = select(*_CASE_COLUMNS).order_by(Case.created_at, Case.id)
+    if since is not None:
+        start = since_start(since)
+        analysed_since = select(Analysis.case_id).where(Analysis.created_at >= start)
+        stmt = stmt.where(or_(Case.updated_at >= start, Case.id.in_(analysed_since)))
+    result = db.session.execute(stmt.execution_options(yield_per=batch_size))
+    for batch in result.partitions():
+        analyses = _analyses_of([row.id for row in batch])
+        for row in batch:
+            yield _case_record(row, analyses.pop(row.id, []))
+
+
+def write_json(records: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write ``records`` as one JSON array, one record per line; return how many were written.
+
+    Layout: ``[`` alone on the first line; each record on its own line, ending in ``,`` except
+    the last; ``]`` alone on the last line. Non-ASCII text is written as it is
+    (UTF-8 output). An export without records is ``[\\n]``.
+    """
+    out.write("[\n")
+    count = 0
+    for record in records:
+        if count:
+            out.write(",\n")
+        out.write(json.dumps(record, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else value
+
+
+def csv_row(record: dict[str, Any]) -> list[Any]:
+    """Return the CSV cells of one export record, in :data:`CSV_COLUMNS` order."""
+    review = record["review"] or {}
+    flat = {**record, **{f"review_{name}": value for name, value in review.items()}}
+    return [_cell(flat.get(column)) for column in CSV_COLUMNS]
+
+
+def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write a header and one CSV row per record (see :func:`csv_row`); return the row count.
+
+    ``out`` should be opened with ``newline=""`` (the writer emits ``\\r\\n`` itself).
+    """
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for record in records:
+        writer.writerow(csv_row(record))
+        count += 1
+    return count
+
+
+def export_cases(
+    out: TextIO,
+    *,
+    fmt: str,
+    since: date | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> int:
+    """Stream every case (see :func:`iter_case_records`) to ``out`` as ``fmt``; return the count.
+
+    One audit event ``case.export`` (actor ``None``: the CLI) records the format, the
+    ``since`` day, how many cases were written and whether the export completed.
+
+    Raises:
+        ValidationFailed: ``fmt`` is not one of :data:`FORMATS` (nothing written).
+        OSError: ``out`` could not be written (the audit event says ``completed: false``).
+    """
+    if fmt not in FORMATS:
+        raise ValidationFailed({"format": f"Must be one of: {', '.join(FORMATS)}."})
+    writer = write_json if fmt == "json" else write_csv
+    counted = _Counter(iter_case_records(since=since, batch_size=batch_size))
+    completed = False
+    try:
+        count = writer(counted, out)
+        completed = True
+    finally:
+        db.session.rollback()  # end the long read transaction before writing the audit event
+        audit.record(
+            None,
+            audit.CASE_EXPORT,
+            details={
+                "format": fmt,
+                "since": since.isoformat() if since else None,
+                "cases": counted.count,
+                "completed": completed,
+            },
+        )
+        db.session.commit()
+    return count
+
+
+class _Counter:
+    """Iterate ``records`` and count them (so a failed export still audits how far it got)."""
+
+    def __init__(self, records: Iterator[dict[str, Any]]) -> None:
+        self._records = records
+        self.count = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for record in self._records:
+            self.count += 1
+            yield record
