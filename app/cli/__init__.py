@@ -17,7 +17,8 @@ def register_cli(app: Flask) -> None:
     from app.cli.cases import cases
     from app.cli.check import check
     from app.cli.demo import demo
+    from app.cli.storage import storage
     from app.cli.users import users
 
-    for command in (users, check, demo, cases):
+    for command in (users, check, demo, cases, storage):
         app.cli.add_command(command)

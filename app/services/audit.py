@@ -28,8 +28,11 @@ IMAGE_VIEW = "image.view"
 IMAGE_DELETE = "image.delete"
 CASE_ANALYZE = "case.analyze"
 CASE_REVIEW = "case.review"
-#: Written by the admin CLI (actor ``None``): an export of cases.
+#: Written by the admin CLI (actor ``None``): an export of cases, the orphan purge's deletion of
+#: an image row whose object is missing, and of a stored object that no image row names.
 CASE_EXPORT = "case.export"
+IMAGE_PURGE = "image.purge"
+IMAGE_PURGE_OBJECT = "image.purge_object"
 
 
 def record(

@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -104,6 +105,10 @@ class ImageStorage(Protocol):
 
     def iter_keys(self, prefix: str = CASES_PREFIX) -> Iterator[str]:
         """Yield every stored key starting with ``prefix`` (for the orphan purge)."""
+        ...
+
+    def modified_at(self, key: str) -> datetime:
+        """Return when the object was last written (aware UTC); ``NotFound`` if there is none."""
         ...
 
     def check(self) -> None:
@@ -247,6 +252,18 @@ class S3Storage:
                     return False
                 raise
         return True
+
+    def modified_at(self, key: str) -> datetime:
+        """HEAD the object and return its ``LastModified`` (aware UTC); ``NotFound`` on 404."""
+        validate_key(key)
+        with self._errors("head", "Image storage could not be queried; please try again."):
+            try:
+                response = self.client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if _client_error_code(exc) in _MISSING_OBJECT_CODES:
+                    raise NotFound("The image was not found in storage.") from exc
+                raise
+        return response["LastModified"].astimezone(UTC)
 
     def iter_keys(self, prefix: str = CASES_PREFIX, *, page_size: int = 1000) -> Iterator[str]:
         """Yield keys under ``prefix`` in S3's lexicographic order, one page at a time."""
@@ -406,6 +423,19 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         """True if a regular file is stored at ``key``."""
         return self._path(key).is_file()
+
+    def modified_at(self, key: str) -> datetime:
+        """Return the file's modification time (aware UTC); ``NotFound`` if absent."""
+        path = self._path(key)
+        try:
+            return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise NotFound("The image was not found in storage.") from exc
+        except OSError as exc:
+            raise StorageUnavailable(
+                "Image storage could not be queried; please try again.",
+                details={"operation": "head"},
+            ) from exc
 
     def iter_keys(self, prefix: str = CASES_PREFIX) -> Iterator[str]:
         """Yield stored keys starting with ``prefix``, sorted; temporary files are skipped."""
