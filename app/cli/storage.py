@@ -7,7 +7,7 @@ from datetime import timedelta
 import click
 from flask.cli import AppGroup
 
-from app.cli.common import fails_cleanly
+from app.cli.common import fails_cleanly, quiet_logs
 from app.services import maintenance
 
 storage = AppGroup("storage", help="Maintain the image store (S3 bucket or local folder).")
@@ -40,7 +40,10 @@ def purge_orphans(dry_run: bool, min_age_minutes: int) -> None:
     younger than --min-age are listed but never deleted. Exits 0 when the job completed, whatever
     it found.
     """
-    report = maintenance.purge_orphans(dry_run=dry_run, min_age=timedelta(minutes=min_age_minutes))
+    with quiet_logs():  # the report below says what the log line would
+        report = maintenance.purge_orphans(
+            dry_run=dry_run, min_age=timedelta(minutes=min_age_minutes)
+        )
     verb = "would delete" if dry_run else "deleted"
 
     click.echo(f"Objects without an image row: {len(report.objects)}")
