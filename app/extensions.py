@@ -8,7 +8,9 @@ from flask_wtf.csrf import CSRFProtect
 
 from app.models.base import Base
 
-db = SQLAlchemy(model_class=Base)
+# expire_on_commit=False: a request commits its change and then serialises what it wrote;
+# expiring on commit would reload every object row by row (one query each) for nothing.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 login_manager = LoginManager()
