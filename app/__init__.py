@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 
 from config import Config, config_from_env
 
@@ -23,6 +24,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     """
     config_class = config_class or config_from_env()
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or None)
+    app.json = JSONProvider(app)
     app.config.from_object(config_class)
     _resolve_database(app)
     config_class.validate(app.config)
@@ -47,6 +49,17 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply to parse is invalid JSON (a
+    ``ValueError``, as ``request.get_json`` expects) instead of a ``RecursionError``."""
+
+    def loads(self, s: str | bytes, **kwargs: object) -> object:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
 
 
 def _resolve_database(app: Flask) -> None:

@@ -9,7 +9,6 @@ Request problems are raised as :mod:`app.errors` exceptions so they share the on
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import current_app
@@ -47,7 +46,7 @@ def _check_request(req, resp, err, instance, *args: Any) -> None:  # type: ignor
                 code="unsupported_media_type",
             )
         try:
-            body = json.loads(req.get_data(cache=True) or b"null")
+            body = current_app.json.loads(req.get_data(cache=True) or b"null")
         except ValueError:
             raise BadRequest("The body is not valid JSON.", code="malformed_json") from None
         if not isinstance(body, dict):

@@ -158,3 +158,10 @@ def test_docs_page_is_served_offline(client):
 def test_api_is_deny_by_default(client, path):
     method = client.get if path.endswith("me") else client.post
     assert_error(method(path), 401, "token_missing")
+
+
+def test_deeply_nested_json_is_400_not_500(client):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post("/api/auth/login", data=body, content_type="application/json")
+    assert_error(response, 400, "malformed_json")
+
