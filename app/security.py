@@ -80,6 +80,8 @@ def init_security(app: Flask) -> None:
     def _guard_api() -> None:
         if not request.path.startswith("/api/") or request.endpoint is None:
             return  # portal routes guard themselves; unknown routes become 404 / 405
+        if request.method == "OPTIONS":
+            return  # Flask answers it with the Allow header; there is no token to check
         if request.endpoint.startswith("openapi_") or request.endpoint == "openapi_document":
             return
         view = current_app.view_functions.get(request.endpoint)

@@ -165,3 +165,9 @@ def test_deeply_nested_json_is_400_not_500(client):
     response = client.post("/api/auth/login", data=body, content_type="application/json")
     assert_error(response, 400, "malformed_json")
 
+
+@pytest.mark.parametrize("path", ["/api/cases", "/api/users/me", "/api/auth/login"])
+def test_options_is_answered_with_the_allowed_methods(client, path):
+    response = client.options(path)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "OPTIONS" in response.headers["Allow"]
