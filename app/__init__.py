@@ -38,6 +38,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     from app.security import init_security
 
     init_security(app)
+    _refuse_nul_characters(app)
     _register_blueprints(app)
 
     from app.error_handlers import init_error_handlers
@@ -124,6 +125,50 @@ def _register_blueprints(app: Flask) -> None:
     def openapi_docs():  # type: ignore[no-untyped-def]
         """Show the API docs (Swagger UI, vendored under static/, over /api/openapi.json)."""
         return render_template("api/docs.html")
+
+
+NUL_MESSAGE = "Text may not contain NUL characters (U+0000); remove them and try again."
+
+
+def _nul_paths(value: object, path: str) -> list[str]:
+    """The paths in a parsed JSON ``value`` whose key or text contains a NUL character."""
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found: list[str] = []
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            found += [name] if "\x00" in str(key) else _nul_paths(item, name)
+        return found
+    if isinstance(value, list):
+        return [
+            hit for index, item in enumerate(value) for hit in _nul_paths(item, f"{path}.{index}")
+        ]
+    return []
+
+
+def _refuse_nul_characters(app: Flask) -> None:
+    """Answer 422 to any query, form or JSON text with a NUL character: PostgreSQL's text and
+    jsonb cannot store one, so it would otherwise fail as a 500 at the database."""
+    from app.errors import ValidationFailed
+
+    @app.before_request
+    def _no_nul() -> None:
+        # Portal forms only: the API's form fields are typed or checked (the anamnesis), and
+        # parsing a form here would consume a body that the API's content-type check reads.
+        sources = (
+            [request.args] if request.path.startswith("/api/") else [request.args, request.form]
+        )
+        found = [
+            key or "body"
+            for source in sources
+            for key, value in source.items(multi=True)
+            if "\x00" in key or "\x00" in value
+        ]
+        if request.is_json:
+            found += _nul_paths(request.get_json(silent=True), "")
+        if found:
+            raise ValidationFailed(dict.fromkeys(found, NUL_MESSAGE), message=NUL_MESSAGE)
 
 
 CONTENT_SECURITY_POLICY = (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import uuid
 
 import pytest
 from flask import Blueprint
@@ -171,3 +173,51 @@ def test_options_is_answered_with_the_allowed_methods(client, path):
     response = client.options(path)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "OPTIONS" in response.headers["Allow"]
+
+
+def test_nul_characters_in_text_are_422_and_nothing_is_written(client, make_user, api_headers):
+    from app.extensions import db
+    from app.models import Case, User
+    from tests.fixtures.cases import MELANOMA, case_payload
+
+    headers = api_headers(make_user())
+    case_id = client.post("/api/cases", json=case_payload(), headers=headers).get_json()["id"]
+    attempts = [
+        ("post", "/api/cases", case_payload(chief_complaint="a\x00b"), "chief_complaint"),
+        ("patch", f"/api/cases/{case_id}", {"physician_notes": "a\x00b"}, "physician_notes"),
+        ("post", f"/api/cases/{case_id}/answers", {"duration": "a\x00b"}, "duration"),
+        ("post", f"/api/cases/{case_id}/answers", {"dur\x00ation": "x"}, "dur\x00ation"),
+        (
+            "post",
+            f"/api/cases/{case_id}/review",
+            {"final_diagnosis": "a\x00", "agrees_with_ai": 1},
+            "final_diagnosis",
+        ),
+        ("post", "/api/auth/login", {"email": "a\x00@example.org", "password": "x"}, "email"),
+        (
+            "post",
+            "/api/auth/register",
+            {"email": "nul@example.org", "password": "Correct-horse-42", "full_name": "a\x00"},
+            "full_name",
+        ),
+    ]
+    for method, path, body, field in attempts:
+        response = getattr(client, method)(path, json=body, headers=headers)
+        error = assert_error(response, 422, "validation_failed")
+        assert any(field in name for name in error["details"]), (path, error)
+    error = assert_error(client.get("/api/cases?q=a%00b", headers=headers), 422)
+    assert "q" in error["details"]
+    response = client.post(
+        "/api/diagnosis",
+        data={
+            "image": (io.BytesIO(MELANOMA.read_bytes()), "m.jpg", "image/jpeg"),
+            "anamnesis": '{"duration": "a\\u0000b"}',
+        },
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert_error(response, 422, "validation_failed")
+    with client.application.app_context():
+        assert db.session.query(Case).count() == 1
+        assert db.session.get(Case, uuid.UUID(case_id)).anamnesis in (None, {})
+        assert db.session.query(User).filter_by(email="nul@example.org").count() == 0

@@ -342,3 +342,15 @@ def test_403_and_500_are_readable_pages_without_a_traceback(make_app, app, physi
     assert response.status_code == 500
     assert "<html" not in page_text(response)
     assert app is not None
+
+
+def test_nul_characters_get_a_readable_422_and_open_no_case(logged_in, app):
+    response = logged_in.post("/cases/new", data=new_case_form(logged_in, chief_complaint="a\x00b"))
+    assert response.status_code == 422
+    assert "NUL characters" in page_text(response)
+    assert "Traceback" not in page_text(response)
+    response = logged_in.get("/?q=a%00b")
+    assert response.status_code == 422
+    assert "NUL characters" in page_text(response)
+    with app.app_context():
+        assert db.session.query(Case).count() == 0

@@ -19,12 +19,22 @@ MAX_KEYS = 200
 MAX_KEY_LENGTH = 100
 MAX_STRING_LENGTH = 2000
 MAX_LIST_ITEMS = 100
+#: PostgreSQL's jsonb cannot store U+0000.
+NUL_PROBLEM = "Text may not contain NUL characters (U+0000)."
 
 AnswerValue = str | int | float | bool | list[str]
 
 
 class Anamnesis(RootModel[dict[str, AnswerValue]]):
     """OpenAPI description of an anamnesis: ``{fieldName: answer}`` (see module docstring)."""
+
+
+def _text_problem(text: str) -> str | None:
+    if len(text) > MAX_STRING_LENGTH:
+        return f"Text answers may be at most {MAX_STRING_LENGTH} characters."
+    if "\x00" in text:
+        return NUL_PROBLEM
+    return None
 
 
 def _value_problem(value: Any) -> str | None:
@@ -35,17 +45,15 @@ def _value_problem(value: Any) -> str | None:
             return "Numbers must be finite."
         return None
     if isinstance(value, str):
-        if len(value) > MAX_STRING_LENGTH:
-            return f"Text answers may be at most {MAX_STRING_LENGTH} characters."
-        return None
+        return _text_problem(value)
     if isinstance(value, list):
         if len(value) > MAX_LIST_ITEMS:
             return f"A list answer may have at most {MAX_LIST_ITEMS} items."
         for item in value:
             if not isinstance(item, str):
                 return "A list answer may contain only strings."
-            if len(item) > MAX_STRING_LENGTH:
-                return f"Text answers may be at most {MAX_STRING_LENGTH} characters."
+            if (why := _text_problem(item)) is not None:
+                return why
         return None
     if value is None:
         return "An answer may not be null."
@@ -68,6 +76,9 @@ def validate_anamnesis(data: Any, *, field: str = "anamnesis") -> dict[str, Answ
     for key, value in data.items():
         if not isinstance(key, str) or not key.strip():
             problems[f"{field}"] = "Every answer needs a non-empty field name."
+            continue
+        if "\x00" in key:
+            problems[f"{field}"] = f"Field names: {NUL_PROBLEM}"
             continue
         if len(key) > MAX_KEY_LENGTH:
             problems[f"{field}.{key[:40]}…"] = (
