@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import AppError
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
         log.exception("Unhandled error on %s %s", request.method, request.path)
+        # A failed flush leaves the session unusable; the error page reads the current user.
+        db.session.rollback()
         code, message = HTTP_CODES[500]
         if wants_json():
             return json_error(500, code, message)

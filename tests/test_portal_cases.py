@@ -354,3 +354,25 @@ def test_nul_characters_get_a_readable_422_and_open_no_case(logged_in, app):
     assert "NUL characters" in page_text(response)
     with app.app_context():
         assert db.session.query(Case).count() == 0
+
+
+def test_a_database_failure_still_gets_the_readable_500_page(
+    make_app, app, physician, portal_login
+):
+    from flask_login import current_user
+
+    extra = make_app()
+
+    @extra.get("/portal-test/db-broken")
+    def db_broken():  # type: ignore[no-untyped-def]
+        """Fail at the database, leaving the session's transaction rolled back."""
+        user = db.session.get(User, current_user.id)
+        user.full_name = "a\x00b"  # PostgreSQL refuses NUL in text: the flush fails
+        db.session.flush()
+
+    client = portal_login(physician, extra.test_client())
+    response = client.get("/portal-test/db-broken")
+    assert response.status_code == 500
+    html = page_text(response)
+    assert "Something went wrong" in html and "Dr. List" in html
+    assert "Traceback" not in html
