@@ -294,6 +294,7 @@ def test_list_pagination(app, client, make_user, api_headers):
         ("per_page=101", "per_page"),
         ("per_page=0", "per_page"),
         ("page=0", "page"),
+        ("page=99999999999999999999", "page"),
         ("page=x", "page"),
         ("status=deleted", "status"),
         ("urgency=critical", "urgency"),

@@ -44,6 +44,8 @@ from app.services.clinical_terms import (
 #: Largest page of the case list.
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
+#: Highest page number accepted (keeps the SQL offset within a bigint).
+MAX_PAGE = 100_000
 
 #: Fields ``update_case`` may change; the rest are set by the workflow (status, urgency, review).
 EDITABLE_FIELDS = (
@@ -317,8 +319,8 @@ def list_cases(
         problems["status"] = f"Must be one of: {', '.join(CASE_STATUSES)}."
     if urgency is not None and urgency not in URGENCIES:
         problems["urgency"] = f"Must be one of: {', '.join(URGENCIES)}."
-    if page < 1:
-        problems["page"] = "Pages start at 1."
+    if not 1 <= page <= MAX_PAGE:
+        problems["page"] = f"page must be between 1 and {MAX_PAGE}."
     if not 1 <= per_page <= MAX_PER_PAGE:
         problems["per_page"] = f"per_page must be between 1 and {MAX_PER_PAGE}."
     if problems:

@@ -21,6 +21,7 @@ from app.blueprints.cases.display import (
     SEX_LABELS,
     STATUS_LABELS,
 )
+from app.services.cases import MAX_PAGE
 from app.services.clinical_terms import (
     BODY_SITES,
     CASE_STATUSES,
@@ -32,9 +33,6 @@ from app.services.clinical_terms import (
     PATIENT_SEXES,
     URGENCIES,
 )
-
-#: Highest page number accepted from the address bar (keeps the SQL offset sane).
-MAX_PAGE = 100_000
 
 
 def _blank_to_none(value: str | None) -> str | None:

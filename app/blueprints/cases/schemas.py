@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, WithJso
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
 from app.services import anamnesis
+from app.services.cases import MAX_PAGE
 from app.services.clinical_terms import (
     BODY_SITES,
     CASE_STATUSES,
@@ -105,7 +106,7 @@ class CaseListQuery(BaseModel):
         max_length=MAX_PATIENT_REFERENCE,
         description="Case-insensitive substring of the patient reference.",
     )
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     per_page: int = Field(default=20, ge=1, le=100)
 
 
