@@ -453,6 +453,17 @@ def test_idempotency_keys_belong_to_their_caller(ai_client, ai_app, make_user, a
     assert first.get_json()["case_id"] != second.get_json()["case_id"]
 
 
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_an_empty_or_too_long_key_is_422_and_runs_nothing(
+    ai_client, ai_app, make_user, api_headers, key
+):
+    # An empty header is a client bug (e.g. an unset variable): it must not pass as "no key".
+    response = diagnose(ai_client, api_headers(make_user()), extra_headers={"Idempotency-Key": key})
+    assert response.status_code == 422, response.get_json()
+    assert "Idempotency-Key" in response.get_json()["error"]["details"]
+    assert counts(ai_app) == {"cases": 0, "case_images": 0, "analyses": 0}
+
+
 def test_failed_attempt_releases_the_key(make_app, app, recording_ai, make_user, api_headers):
     gateway = make_app(AI_SERVICE_URL=recording_ai.url)
     client = gateway.test_client()

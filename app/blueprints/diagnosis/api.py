@@ -171,7 +171,7 @@ def diagnose(form: DiagnosisIn):  # type: ignore[no-untyped-def]
         )
         return diagnosis_out(analysis)
 
-    if not key:
+    if key is None:  # an empty key is refused below, not taken for no key
         return run()
     fingerprint = diagnosis.request_fingerprint(
         diagnosis.canonical_json(upload.anamnesis),
