@@ -351,6 +351,8 @@ def test_red_flags_failing_fails_the_whole_diagnosis_until_the_ai_recovers(
     body = failed.get_json()
     assert body["error"]["code"] == "ai_service_unavailable"
     assert "predictions" not in json.dumps(body) and "Melanoma" not in json.dumps(body)
+    kept = body["error"]["details"]  # where the answers and the photo are kept, to retry
+    assert {"case_id", "image_id", "analysis_id"} <= set(kept)
     assert counts(app) == {"cases": 1, "case_images": 1, "analyses": 1}
     with app.app_context():
         case = db.session.scalars(select(Case)).one()
@@ -361,6 +363,12 @@ def test_red_flags_failing_fails_the_whole_diagnosis_until_the_ai_recovers(
         assert analysis.error_code == "ai_service_unavailable"
         assert analysis.predictions is None and analysis.red_flags is None
         case_id = case.id
+        assert kept == {
+            **kept,
+            "case_id": str(case.id),
+            "image_id": str(analysis.image_id),
+            "analysis_id": str(analysis.id),
+        }
         db.session.remove()
     shown = client.get(f"/api/cases/{case_id}", headers=headers).get_json()
     assert shown["latest_analysis"]["status"] == "failed"

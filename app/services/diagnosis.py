@@ -259,7 +259,14 @@ def _analyze(
         raise
     except AIServiceError as error:
         logger.warning("analysis of case %s failed: %s", case_id, error.code)
-        _record_failed(actor=actor, case_id=case_id, image_id=image_id, error=error, **meta)
+        failed = _record_failed(
+            actor=actor, case_id=case_id, image_id=image_id, error=error, **meta
+        )
+        # Nothing is lost: tell the client where the answers and the photo are kept, so that a
+        # retry (POST /api/cases/<id>/analyze) does not open a second case.
+        error.details.update(
+            case_id=str(case_id), image_id=str(image_id), analysis_id=str(failed.id)
+        )
         raise
     return _record_completed(actor=actor, case_id=case_id, image_id=image_id, result=result, **meta)
 
@@ -314,7 +321,9 @@ def diagnose_upload(
         NotFound: ``case_not_found`` (also another physician's case). Conflict: archived case.
         StorageUnavailable: the image could not be stored (the case and answers are kept).
         ImageRejected: 422, the AI judged the photo unusable (case, answers, image kept).
-        AIServiceError: 502/504/422 from the AI; a failed analysis is stored.
+        AIServiceError: 502/504/422 from the AI; a failed analysis is stored and the error's
+            ``details`` name ``case_id``, ``image_id`` and ``analysis_id`` (to retry with
+            ``analyze_case`` instead of opening another case).
     """
     answers = anamnesis_rules.validate_anamnesis(dict(anamnesis))
     if case_id is not None:
