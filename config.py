@@ -79,6 +79,12 @@ class Config:
     PASSWORD_HASH_MEMORY_KIB = env_int("PASSWORD_HASH_MEMORY_KIB", 65536)
     PASSWORD_HASH_PARALLELISM = env_int("PASSWORD_HASH_PARALLELISM", 4)
 
+    # Login throttling (see app/services/rate_limits.py): failed attempts per account and
+    # address. memory:// counts per process; use redis://127.0.0.1:6379/0 with several workers.
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+    LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10 per 15 minutes")
+
     # Portal session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -137,6 +143,7 @@ class TestConfig(Config):
 
     ENV_NAME = "test"
     TESTING = True
+    RATELIMIT_ENABLED = False  # the throttle tests enable it on an app of their own
     SQLALCHEMY_DATABASE_URI = env_str("TEST_DATABASE_URL") or None
     SECRET_KEY = "test-secret-key"  # noqa: S105
     JWT_SECRET_KEY = "test-jwt-secret-key-at-least-32-bytes"  # noqa: S105

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, make_response, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -59,8 +59,13 @@ def init_error_handlers(app: Flask) -> None:
         if error.status >= 500:
             log.warning("%s: %s %s", error.code, error.message, error.details)
         if wants_json():
-            return json_error(error.status, error.code, error.message, error.details)
-        return _page(error.status, error.code, error.message)
+            response = json_error(error.status, error.code, error.message, error.details)
+        else:
+            response = make_response(_page(error.status, error.code, error.message))
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from app.errors import Conflict, NotFound, PermissionDenied, Unauthorized, Valid
 from app.extensions import db
 from app.models import Role, User
 from app.models.base import utcnow
+from app.services.rate_limits import login_throttle
 
 MIN_PASSWORD_LENGTH = 10
 _CHARACTER_CLASSES = (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
@@ -129,12 +130,18 @@ def authenticate(*, email: str, password: str) -> User:
     Raises:
         Unauthorized: ``invalid_credentials`` for an unknown email or a wrong password (same body).
         PermissionDenied: ``account_inactive`` when the password is right but the account is off.
+        TooManyAttempts: 429, too many failed attempts for this email from this address
+            (:mod:`app.services.rate_limits`); nothing is verified then.
     """
+    throttle = login_throttle()
+    throttle.check(email)
     user = find_by_email(email)
     if user is None:
         _verify(_dummy_hash(), password)
+        throttle.failed(email)
         raise Unauthorized("Email or password is incorrect.", code="invalid_credentials")
     if not _verify(user.password_hash, password):
+        throttle.failed(email)
         raise Unauthorized("Email or password is incorrect.", code="invalid_credentials")
     if not user.is_active:
         raise PermissionDenied("This account has been deactivated.", code="account_inactive")
