@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from jwt import PyJWTError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Unauthorized
@@ -38,9 +38,25 @@ def issue_pair(user: User) -> dict[str, Any]:
     }
 
 
-def is_revoked(jti: str) -> bool:
-    """Whether the token with ``jti`` is on the blocklist."""
-    return db.session.scalar(select(TokenBlocklist.id).where(TokenBlocklist.jti == jti)) is not None
+def token_holder(payload: dict[str, Any]) -> User | None:
+    """Return the user a decoded token speaks for, or ``None`` when it must be refused.
+
+    One query answers both questions asked on every API request: is the token on the blocklist,
+    and is its user still active with the session version the token carries (a deactivation or
+    password reset bumps it)?
+    """
+    try:
+        user_id = int(payload["sub"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    revoked = exists().where(TokenBlocklist.jti == payload.get("jti", ""))
+    row = db.session.execute(select(User, revoked).where(User.id == user_id)).first()
+    if row is None:
+        return None
+    user, revoked_flag = row
+    if revoked_flag or not user.is_active or payload.get("sv") != user.session_version:
+        return None
+    return user
 
 
 def revoke(payload: dict[str, Any], *, commit: bool = True) -> bool:
