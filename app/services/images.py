@@ -574,21 +574,23 @@ class _JpegReader:
         while True:
             if not self._available(2):
                 raise _corrupt()
-            found = self._buffer.find(b"\xff", self._pos)
-            if found < 0:
-                write(self._buffer[self._pos :])
-                self._pos = len(self._buffer)
-                continue
-            if found > self._pos:
-                write(self._buffer[self._pos : found])
+            buffer, end, scan = self._buffer, len(self._buffer), self._pos
+            while True:
+                found = buffer.find(b"\xff", scan)
+                if found < 0 or found + 1 >= end:  # flush what is certain, then read on
+                    cut = end if found < 0 else found
+                    if cut > self._pos:
+                        write(buffer[self._pos : cut])
+                        self._pos = cut
+                    break
+                code = buffer[found + 1]
+                if code == 0x00 or 0xD0 <= code <= 0xD7:  # still scan data: keep going
+                    scan = found + 2
+                    continue
+                if found > self._pos:  # one write per run of scan data, not per 0xFF
+                    write(buffer[self._pos : found])
+                if code == 0xFF:  # fill byte before a marker: dropped
+                    self._pos = found + 1
+                    break
                 self._pos = found
-            if not self._available(2):
-                raise _corrupt()
-            code = self._buffer[self._pos + 1]
-            if code == 0x00 or 0xD0 <= code <= 0xD7:
-                write(self._buffer[self._pos : self._pos + 2])
-                self._pos += 2
-            elif code == 0xFF:
-                self._pos += 1
-            else:
                 return
