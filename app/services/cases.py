@@ -259,14 +259,17 @@ def create_case(
     body_site: str,
     chief_complaint: str,
     fitzpatrick_type: str | None = None,
+    anamnesis: Mapping[str, Any] | None = None,
 ) -> Case:
-    """Open a case owned by ``actor`` in status ``draft`` with an empty anamnesis.
+    """Open a case owned by ``actor``: status ``draft`` with an empty anamnesis, or
+    ``questionnaire`` when first ``anamnesis`` answers are given (one commit for both).
 
     Strings are trimmed; ``patient_age`` is in whole years (0–120), ``None`` when unknown (a
     case opened by ``POST /api/diagnosis`` from an anamnesis without an age).
 
     Raises:
-        ValidationFailed: any field breaks its rule (``details``: field → message).
+        ValidationFailed: any field breaks its rule (``details``: field → message), or the
+            answers break the anamnesis shape rules.
         PermissionDenied: the actor is inactive.
     """
     if not policies.can_create_case(actor):
@@ -282,9 +285,12 @@ def create_case(
         },
         nullable=_NULLABLE_FIELDS | {"patient_age"},
     )
-    case = Case(id=uuid.uuid4(), owner_id=actor.id, status="draft", anamnesis={}, **fields)
+    answers = anamnesis_rules.validate_anamnesis(dict(anamnesis or {}))
+    status = "questionnaire" if answers else "draft"
+    case = Case(id=uuid.uuid4(), owner_id=actor.id, status=status, anamnesis=answers, **fields)
     db.session.add(case)
-    audit.record(actor, audit.CASE_CREATE, case_id=case.id)
+    details = {"answers": sorted(answers)} if answers else None
+    audit.record(actor, audit.CASE_CREATE, case_id=case.id, details=details)
     db.session.commit()
     return case
 

@@ -333,9 +333,8 @@ def diagnose_upload(
         if case_id is None:
             fields = _case_fields_from_anamnesis(answers)
             fields.setdefault("patient_reference", f"API-{uuid.uuid4().hex[:8].upper()}")
-            case = cases.create_case(actor=actor, **fields)
-            case_id = case.id
-        if answers:
+            case_id = cases.create_case(actor=actor, anamnesis=answers, **fields).id
+        elif answers:
             cases.merge_answers(actor=actor, case_id=case_id, answers=answers)
         image = case_images.store_image(actor=actor, case_id=case_id, processed=processed)
         image_id = image.id
