@@ -130,6 +130,9 @@ class Config:
             raise RuntimeError("STORAGE_BACKEND must be 's3' or 'local'")
         if config["LOG_FORMAT"] not in {"text", "json"}:
             raise RuntimeError("LOG_FORMAT must be 'text' or 'json'")
+        if config.get("AI_IMAGE_TRANSPORT", "inline") != "inline":
+            # The contract's imageUrl transport (presigned S3 URLs) is not implemented yet.
+            raise RuntimeError("AI_IMAGE_TRANSPORT must be 'inline' (the only transport built)")
 
 
 class DevelopmentConfig(Config):

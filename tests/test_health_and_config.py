@@ -76,3 +76,12 @@ def test_production_starts_with_real_secrets():
     )
     app = create_app(config)
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("AI_IMAGE_TRANSPORT", "url"), ("STORAGE_BACKEND", "ftp"), ("LOG_FORMAT", "xml")],
+)
+def test_unsupported_settings_refuse_to_start(make_app, setting, value):
+    with pytest.raises(RuntimeError, match=setting):
+        make_app(**{setting: value})
