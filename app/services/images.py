@@ -180,7 +180,7 @@ def _spool_upload(stream: BinaryIO, max_bytes: int) -> IO[bytes]:
             total += len(chunk)
             if total > max_bytes:
                 raise PayloadTooLarge(
-                    f"The image file is larger than {_format_bytes(max_bytes)}; "
+                    f"The image file is larger than {format_bytes(max_bytes)}; "
                     "please upload a smaller photo.",
                     details={"max_bytes": max_bytes},
                 )
@@ -192,7 +192,7 @@ def _spool_upload(stream: BinaryIO, max_bytes: int) -> IO[bytes]:
     return spool
 
 
-def _format_bytes(n: int) -> str:
+def format_bytes(n: int) -> str:
     """Return ``n`` bytes as a short human size: "10 MB", "2.5 MB", "500 KB" (binary units)."""
     if n >= 1024 * 1024:
         return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"

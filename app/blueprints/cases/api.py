@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 from flask_jwt_extended import current_user
 
 from app.blueprints.cases.schemas import (
@@ -25,7 +25,8 @@ from app.blueprints.cases.schemas import (
     ReviewOut,
 )
 from app.blueprints.diagnosis.schemas import AnalysisOut
-from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from app.blueprints.uploads import refuse_oversized_upload
+from app.errors import UnsupportedMediaType, ValidationFailed
 from app.models import Case, CaseImage
 from app.openapi import responses, spec
 from app.services import case_images, cases, diagnosis
@@ -34,8 +35,6 @@ bp = Blueprint("cases_api", __name__, url_prefix="/api")
 
 _TAG = "cases"
 _IMAGE_TAG = "case images"
-#: Room for the multipart envelope (boundaries, part headers) around the image itself, bytes.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 # --- serialisation --------------------------------------------------------------------------
@@ -173,16 +172,7 @@ def _limit_upload_size() -> None:
     """Refuse an oversized image upload before its body is read (413 in the error shape)."""
     if request.endpoint != "cases_api.upload_image":
         return
-    limit = current_app.config["MAX_IMAGE_BYTES"] + MULTIPART_OVERHEAD_BYTES
-    request.max_content_length = limit  # also enforced while a chunked body streams in
-    if request.content_length is not None and request.content_length > limit:
-        megabytes = f"{current_app.config['MAX_IMAGE_BYTES'] / (1024 * 1024):.1f}".removesuffix(
-            ".0"
-        )
-        raise PayloadTooLarge(
-            f"The image file is larger than {megabytes} MB; please upload a smaller photo.",
-            details={"max_bytes": current_app.config["MAX_IMAGE_BYTES"]},
-        )
+    refuse_oversized_upload()
 
 
 @bp.post("/cases/<uuid:case_id>/images")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from app.blueprints.cases.forms import show_problems
 from app.blueprints.cases.views import after_case_post, case_view
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
 from app.blueprints.questionnaire.forms import read_question
+from app.blueprints.uploads import photo_too_large_message, refuse_oversized_upload
 from app.errors import (
     AIServiceError,
     InvalidImage,
@@ -29,29 +30,13 @@ from app.services import case_record, diagnosis
 
 bp = Blueprint("diagnosis", __name__)
 
-#: Room for the multipart envelope around the photo, bytes.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
-
-
-def _photo_limit_text() -> str:
-    limit = current_app.config["MAX_IMAGE_BYTES"]
-    if limit < 1024 * 1024:
-        return f"{limit // 1024} KB"
-    return f"{limit / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
-
 
 @bp.url_value_preprocessor
 def _refuse_oversized_photo(endpoint: str | None, _values: dict | None) -> None:
     # URL value preprocessors run before every before_request function, so this refuses an
     # oversized upload before the CSRF check parses (and spools) its body.
-    if endpoint != "diagnosis.upload_photo":
-        return
-    limit = current_app.config["MAX_IMAGE_BYTES"] + MULTIPART_OVERHEAD_BYTES
-    request.max_content_length = limit  # also enforced while a chunked body streams in
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(
-            f"The photo is larger than {_photo_limit_text()}; please choose a smaller one."
-        )
+    if endpoint == "diagnosis.upload_photo":
+        refuse_oversized_upload()
 
 
 @bp.post("/cases/<uuid:case_id>/photo")
@@ -71,9 +56,7 @@ def upload_photo(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     except diagnosis.ImageRejected as rejected:
         return case_view(case_id, 422, rejection=rejected.details.get("image_validity"))
     except PayloadTooLarge:
-        form.photo.errors = [
-            f"The photo is larger than {_photo_limit_text()}; please choose a smaller one."
-        ]
+        form.photo.errors = [photo_too_large_message()]
         return case_view(case_id, 422, photo_form=form)
     except (UnsupportedMediaType, InvalidImage) as unusable:
         form.photo.errors = [unusable.message]
