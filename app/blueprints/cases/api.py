@@ -25,8 +25,8 @@ from app.blueprints.cases.schemas import (
     ReviewOut,
 )
 from app.blueprints.diagnosis.schemas import AnalysisOut
-from app.blueprints.uploads import refuse_oversized_upload
-from app.errors import UnsupportedMediaType, ValidationFailed
+from app.blueprints.uploads import refuse_oversized_upload, require_form
+from app.errors import ValidationFailed
 from app.models import Case, CaseImage
 from app.openapi import responses, spec
 from app.services import case_images, cases, diagnosis
@@ -183,11 +183,7 @@ def _limit_upload_size() -> None:
 )
 def upload_image(case_id: uuid.UUID, form: ImageUpload):  # type: ignore[no-untyped-def]
     """Upload a lesion photograph (multipart field ``image``); answers 201 with the record."""
-    if form is None:  # spectree passes None when the body is not a form
-        raise UnsupportedMediaType(
-            "Send the photo as multipart/form-data in the field 'image'.",
-            code="unsupported_media_type",
-        )
+    require_form(form)
     upload = request.files.get("image")
     if upload is None:
         raise ValidationFailed({"image": "Attach the photo as a file in the form field 'image'."})

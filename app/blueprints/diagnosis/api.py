@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, request
 from flask_jwt_extended import current_user
@@ -28,7 +28,8 @@ from app.blueprints.diagnosis.schemas import (
     ReviewIn,
     TriageIn,
 )
-from app.errors import AppError, UnsupportedMediaType
+from app.blueprints.uploads import require_form
+from app.errors import AppError
 from app.models import Analysis
 from app.openapi import responses, spec
 from app.services import case_images, diagnosis
@@ -41,26 +42,12 @@ from app.services.ai_client import (
 )
 from app.services.images import ProcessedImage
 
-F = TypeVar("F")
-
 bp = Blueprint("diagnosis_api", __name__, url_prefix="/api")
 
 _TAG = "ai"
 #: Answers every AI proxy may give besides its 200 (AI failures are 422/502/504).
 _ERRORS = (400, 401, 415, 422, 502, 504)
 _UPLOAD_ERRORS = (*_ERRORS, 413)
-
-
-def _require_form(form: F | None) -> F:
-    """spectree validates a form model only for form bodies and passes ``None`` for any other
-    content type (despite the view's annotation, which spectree reads as the model): 415 here.
-    """
-    if form is None:
-        raise UnsupportedMediaType(
-            "Send the photo as multipart/form-data with the file in the 'image' field.",
-            code="unsupported_media_type",
-        )
-    return form
 
 
 def _intake(upload: FileStorage) -> ProcessedImage:
@@ -74,7 +61,7 @@ def _intake(upload: FileStorage) -> ProcessedImage:
 )
 def image_validity(form: ImageValidityIn):  # type: ignore[no-untyped-def]
     """Check whether a lesion photo is usable (blur, lighting, framing, resolution)."""
-    upload = _require_form(form)
+    upload = require_form(form)
     with _intake(upload.image) as image:
         validity = get_ai_client().validate_image(image.read_bytes(), image.content_type)
     return validity.model_dump(mode="json", exclude_none=True)
@@ -88,7 +75,7 @@ def image_validity(form: ImageValidityIn):  # type: ignore[no-untyped-def]
 )
 def predict_diagnosis(form: PredictDiagnosisIn):  # type: ignore[no-untyped-def]
     """Return the ranked differential for a lesion photo and the anamnesis."""
-    upload = _require_form(form)
+    upload = require_form(form)
     with _intake(upload.image) as image:
         prediction = get_ai_client().predict(
             upload.anamnesis, [(image.read_bytes(), image.content_type)]
@@ -158,7 +145,7 @@ def diagnose(form: DiagnosisIn):  # type: ignore[no-untyped-def]
     Without ``case_id`` a case is opened from the anamnesis. Send ``Idempotency-Key`` to make a
     retry safe: the same key and body within 24 hours replays the first answer.
     """
-    upload = _require_form(form)
+    upload = require_form(form)
     key = request.headers.get("Idempotency-Key")
 
     def run() -> dict[str, Any]:
