@@ -17,7 +17,7 @@ from werkzeug import Request, Response
 
 from app.extensions import db
 from app.models import Analysis, AuditEvent, Case, CaseImage, IdempotencyRecord
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, free_port
 
 PHOTOS = sorted((SAMPLES / "images").glob("*.jpg"))
 MELANOMA = SAMPLES / "images" / "mel_ISIC_0033454.jpg"
@@ -551,3 +551,57 @@ def test_openapi_lists_the_diagnosis_endpoints(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
     for path in ("/api/diagnosis", "/api/cases/{case_id}/analyze", "/api/cases/{case_id}/review"):
         assert path in paths, path
+
+
+# --- storing the photo while the AI works ----------------------------------------------------
+
+
+def test_the_ai_starts_before_the_image_is_stored(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    """The first AI round overlaps storing the case and the photo (it is on the critical path)."""
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    images_when_quality_started: list[int] = []
+
+    def quality(request: Request) -> Response:
+        images_when_quality_started.append(counts(app)["case_images"])
+        return recording_ai._handle(request)
+
+    recording_ai.server.clear()
+    recording_ai.server.expect_request("/api/v1/image_quality/validate").respond_with_handler(
+        quality
+    )
+    for path in (
+        "/api/v1/diagnosis/predict",
+        "/api/v1/diagnosis/red_flags",
+        "/api/v1/diagnosis/triage",
+    ):
+        recording_ai.server.expect_request(path).respond_with_handler(recording_ai._handle)
+    response = diagnose(gateway.test_client(), api_headers(make_user()))
+    assert response.status_code == 200, response.get_json()
+    assert images_when_quality_started == [0]
+    assert counts(app) == {"cases": 1, "case_images": 1, "analyses": 1}
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_storage_down_during_a_diagnosis_is_503_and_keeps_the_answers(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    gateway = make_app(
+        AI_SERVICE_URL=recording_ai.url,
+        STORAGE_BACKEND="s3",
+        S3_BUCKET="images",
+        S3_REGION="us-east-1",
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+    )
+    headers = api_headers(make_user())
+    response = diagnose(gateway.test_client(), headers)
+    assert response.status_code == 503, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "storage_unavailable"
+    assert "answers are kept" in error["message"]
+    assert counts(app) == {"cases": 1, "case_images": 0, "analyses": 0}
+    # The answers are kept in the case the error names: a retry can send the photo to it.
+    case = gateway.test_client().get(f"/api/cases/{error['details']['case_id']}", headers=headers)
+    assert case.status_code == 200
+    assert case.get_json()["anamnesis"] == ANAMNESIS

@@ -2,12 +2,16 @@
 
 The order keeps what the physician sent safe (../shared/design.md, "The main job", step 5):
 
-1. the anamnesis is merged into the case (or a case is opened from it) and the image is stored
-   and committed **before** any AI call; no transaction is held while the AI works;
-2. image quality, prediction and red flags are asked **together** (``AI_SPECULATIVE_DIAGNOSIS``,
-   on by default). When the image turns out unusable and the physician did not accept a low
-   quality image, the prediction and red flags are discarded and ``ImageRejected`` (422) is
-   raised. With speculation off, prediction and red flags start only after a usable image;
+1. image quality, prediction and red flags are asked **together** (``AI_SPECULATIVE_DIAGNOSIS``,
+   on by default) as soon as the photo has passed the intake and the anamnesis is known. While
+   the AI works, the anamnesis is merged into the case (or a case is opened from it) and the
+   image is stored and committed; no AI result is used before that commit, and when storing
+   fails the calls in flight are abandoned (their results dropped). No transaction is held
+   while waiting for the AI;
+2. when the image turns out unusable and the physician did not accept a low quality image, the
+   prediction and red flags are discarded and ``ImageRejected`` (422) is raised (the case, its
+   answers and the image are kept). With speculation off, prediction and red flags start only
+   after a usable image;
 3. triage runs with the differential and the red flags;
 4. the analysis is stored (``completed``) and the case moves to ``analyzed`` with the urgency of
    the red flags. Any AI failure stores a ``failed`` analysis with its error code, moves the case
@@ -33,7 +37,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import AIServiceError, AppError, Conflict, ValidationFailed
+from app.errors import AIServiceError, AppError, Conflict, StorageUnavailable, ValidationFailed
 from app.extensions import db
 from app.models import Analysis, AnalysisStatus, Case, CaseImage, IdempotencyRecord
 from app.models.base import utcnow
@@ -104,7 +108,86 @@ def _discard(future: Future[Any]) -> None:
     future.add_done_callback(lambda done: done.exception())
 
 
-def run_pipeline(
+class PendingPipeline:
+    """The AI pipeline of one image, started: its first round is in flight.
+
+    Made by :func:`start_pipeline`; :meth:`result` waits for the first round and runs the rest,
+    :meth:`discard` abandons it (the calls finish in the background, their results dropped).
+    Starting the AI early lets the caller store the case and the image while the AI works.
+    """
+
+    def __init__(
+        self,
+        client: AIClient,
+        *,
+        anamnesis: Mapping[str, Any],
+        image: bytes,
+        content_type: str,
+        accept_low_quality: bool,
+        speculative: bool,
+        request_id: str | None,
+    ) -> None:
+        self._client = client
+        self._anamnesis = anamnesis
+        self._image = image
+        self._content_type = content_type
+        self._accept_low_quality = accept_low_quality
+        self._request_id = request_id
+        self._pool = _pool()
+        self._quality: Future[ImageValidity] = self._pool.submit(
+            client.validate_image, image, content_type, request_id=request_id
+        )
+        self._prediction: Future[DiagnosisPrediction] | None = None
+        self._flags: Future[RedFlags] | None = None
+        if speculative:
+            self._start_prediction_and_flags()
+
+    def _start_prediction_and_flags(self) -> None:
+        self._prediction = self._pool.submit(
+            self._client.predict,
+            self._anamnesis,
+            [(self._image, self._content_type)],
+            request_id=self._request_id,
+        )
+        self._flags = self._pool.submit(
+            self._client.red_flags, self._anamnesis, request_id=self._request_id
+        )
+
+    def discard(self) -> None:
+        """Abandon the calls in flight: they finish in the background; results are dropped."""
+        for future in (self._quality, self._prediction, self._flags):
+            if future is not None:
+                _discard(future)
+
+    def result(self) -> PipelineResult:
+        """Wait for quality, prediction and red flags, then ask for triage.
+
+        Raises:
+            ImageRejected: the photo is unusable and low quality was not accepted (``details``:
+                ``image_validity``); prediction and red flags, if started, are discarded.
+            AIServiceError: any call failed (unavailable, timeout, rejected input, bad response).
+        """
+        try:
+            validity = self._quality.result()
+            if not validity.is_valid and not self._accept_low_quality:
+                raise ImageRejected(
+                    details={"image_validity": validity.model_dump(mode="json", by_alias=True)}
+                )
+            if self._prediction is None or self._flags is None:
+                self._start_prediction_and_flags()
+            assert self._prediction is not None and self._flags is not None
+            predicted = self._prediction.result()
+            red_flags = self._flags.result()
+        except BaseException:
+            self.discard()
+            raise
+        triage = self._client.triage(
+            self._anamnesis, predicted.diagnoses, red_flags, request_id=self._request_id
+        )
+        return PipelineResult(validity, predicted, red_flags, triage)
+
+
+def start_pipeline(
     client: AIClient,
     *,
     anamnesis: Mapping[str, Any],
@@ -113,42 +196,22 @@ def run_pipeline(
     accept_low_quality: bool,
     speculative: bool,
     request_id: str | None,
-) -> PipelineResult:
-    """Ask the AI Service for quality, prediction, red flags (concurrently), then triage.
+) -> PendingPipeline:
+    """Start image quality (with ``speculative``: prediction and red flags too) and return.
 
-    Raises:
-        ImageRejected: the photo is unusable and ``accept_low_quality`` is false (``details``:
-            ``image_validity``); prediction and red flags, if started, are discarded.
-        AIServiceError: any call failed (unavailable, timeout, rejected input, bad response).
+    The calls run on the process's AI pool; ``PendingPipeline.result()`` waits for them and
+    asks for triage. With ``speculative`` off, prediction and red flags start only once the
+    image is known to be usable (or low quality was accepted).
     """
-    pool = _pool()
-    quality = pool.submit(client.validate_image, image, content_type, request_id=request_id)
-    prediction = flags = None
-    if speculative:
-        prediction = pool.submit(
-            client.predict, anamnesis, [(image, content_type)], request_id=request_id
-        )
-        flags = pool.submit(client.red_flags, anamnesis, request_id=request_id)
-    try:
-        validity = quality.result()
-        if not validity.is_valid and not accept_low_quality:
-            raise ImageRejected(
-                details={"image_validity": validity.model_dump(mode="json", by_alias=True)}
-            )
-        if prediction is None or flags is None:
-            prediction = pool.submit(
-                client.predict, anamnesis, [(image, content_type)], request_id=request_id
-            )
-            flags = pool.submit(client.red_flags, anamnesis, request_id=request_id)
-        predicted = prediction.result()
-        red_flags = flags.result()
-    except BaseException:
-        for future in (prediction, flags):
-            if future is not None:
-                _discard(future)
-        raise
-    triage = client.triage(anamnesis, predicted.diagnoses, red_flags, request_id=request_id)
-    return PipelineResult(validity, predicted, red_flags, triage)
+    return PendingPipeline(
+        client,
+        anamnesis=anamnesis,
+        image=image,
+        content_type=content_type,
+        accept_low_quality=accept_low_quality,
+        speculative=speculative,
+        request_id=request_id,
+    )
 
 
 # --- storing analyses --------------------------------------------------------------------------
@@ -224,31 +287,38 @@ def _record_failed(
     return analysis
 
 
+def _start(
+    *, anamnesis: Mapping[str, Any], image: bytes, content_type: str, accept_low_quality: bool
+) -> PendingPipeline:
+    """Start the AI pipeline for this request (its request id, the app's speculation setting)."""
+    return start_pipeline(
+        get_ai_client(),
+        anamnesis=anamnesis,
+        image=image,
+        content_type=content_type,
+        accept_low_quality=accept_low_quality,
+        speculative=current_app.config["AI_SPECULATIVE_DIAGNOSIS"],
+        request_id=current_request_id(),
+    )
+
+
 def _analyze(
     *,
     actor: Any,
     case_id: uuid.UUID,
     image_id: uuid.UUID,
-    image: bytes,
-    content_type: str,
-    anamnesis: Mapping[str, Any],
+    pipeline: PendingPipeline,
     accept_low_quality: bool,
 ) -> Analysis:
-    """Run the pipeline (no transaction held) and record its outcome; see the module docstring."""
-    db.session.rollback()  # end any read transaction before the network calls
-    config = current_app.config
-    request_id = current_request_id()
-    meta = {"request_id": request_id, "accepted_low_quality": accept_low_quality}
+    """Wait for a started pipeline (no transaction held) and record its outcome.
+
+    See the module docstring for what is stored on success, rejection and failure.
+    """
+    if db.session().in_transaction():
+        db.session.rollback()  # end any read transaction before waiting on the network
+    meta = {"request_id": current_request_id(), "accepted_low_quality": accept_low_quality}
     try:
-        result = run_pipeline(
-            get_ai_client(),
-            anamnesis=anamnesis,
-            image=image,
-            content_type=content_type,
-            accept_low_quality=accept_low_quality,
-            speculative=config["AI_SPECULATIVE_DIAGNOSIS"],
-            request_id=request_id,
-        )
+        result = pipeline.result()
     except ImageRejected as rejected:
         # Tell the client where the answers and the photo are kept, to send another photo.
         rejected.details.update(case_id=str(case_id), image_id=str(image_id))
@@ -319,7 +389,8 @@ def diagnose_upload(
         PayloadTooLarge, UnsupportedImageType, ImageEmpty, ImageTooLarge, ImageTooSmall,
             ImageCorrupt: the photo is not usable as a file (nothing stored).
         NotFound: ``case_not_found`` (also another physician's case). Conflict: archived case.
-        StorageUnavailable: the image could not be stored (the case and answers are kept).
+        StorageUnavailable: the image could not be stored; the case and answers are kept and
+            the error's ``details`` name ``case_id`` (to send the photo again with it).
         ImageRejected: 422, the AI judged the photo unusable (case, answers, image kept).
         AIServiceError: 502/504/422 from the AI; a failed analysis is stored and the error's
             ``details`` name ``case_id``, ``image_id`` and ``analysis_id`` (to retry with
@@ -330,24 +401,49 @@ def diagnose_upload(
         cases.require_case(actor=actor, case_id=case_id, for_edit=True)
         db.session.rollback()
     with case_images.intake(upload) as processed:
-        if case_id is None:
-            fields = _case_fields_from_anamnesis(answers)
-            fields.setdefault("patient_reference", f"API-{uuid.uuid4().hex[:8].upper()}")
-            case_id = cases.create_case(actor=actor, anamnesis=answers, **fields).id
-        elif answers:
-            cases.merge_answers(actor=actor, case_id=case_id, answers=answers)
-        image = case_images.store_image(actor=actor, case_id=case_id, processed=processed)
-        image_id = image.id
         data, content_type = processed.read_bytes(), processed.content_type
-    case = cases.require_case(actor=actor, case_id=case_id)
-    current_anamnesis = dict(case.anamnesis or {})
+        start = {
+            "image": data,
+            "content_type": content_type,
+            "accept_low_quality": accept_low_quality,
+        }
+        if case_id is None:
+            # The AI starts on the answers as sent (they become the new case's anamnesis) and
+            # works while the case and the image are stored.
+            pipeline = _start(anamnesis=answers, **start)
+            try:
+                fields = _case_fields_from_anamnesis(answers)
+                fields.setdefault("patient_reference", f"API-{uuid.uuid4().hex[:8].upper()}")
+                case_id = cases.create_case(actor=actor, anamnesis=answers, **fields).id
+            except BaseException:
+                pipeline.discard()
+                raise
+        else:
+            case = (
+                cases.merge_answers(actor=actor, case_id=case_id, answers=answers)
+                if answers
+                else cases.require_case(actor=actor, case_id=case_id)
+            )
+            pipeline = _start(anamnesis=dict(case.anamnesis or {}), **start)
+        try:
+            image_id = case_images.store_image(actor=actor, case_id=case_id, processed=processed).id
+        except StorageUnavailable as error:
+            pipeline.discard()
+            # The answers are kept: name their case, so that a retry sends the photo to it.
+            error.message = (
+                "Image storage is unavailable; the photo was not stored. The answers are kept "
+                "in the case named in details.case_id: send the photo again with that case_id."
+            )
+            error.details.update(case_id=str(case_id))
+            raise
+        except BaseException:
+            pipeline.discard()
+            raise
     return _analyze(
         actor=actor,
         case_id=case_id,
         image_id=image_id,
-        image=data,
-        content_type=content_type,
-        anamnesis=current_anamnesis,
+        pipeline=pipeline,
         accept_low_quality=accept_low_quality,
     )
 
@@ -381,13 +477,17 @@ def analyze_case(
     anamnesis = dict(case.anamnesis or {})
     image_id, content_type = image.id, image.content_type
     data = case_images.read_image_bytes(image)
+    pipeline = _start(
+        anamnesis=anamnesis,
+        image=data,
+        content_type=content_type,
+        accept_low_quality=accept_low_quality,
+    )
     return _analyze(
         actor=actor,
         case_id=case_id,
         image_id=image_id,
-        image=data,
-        content_type=content_type,
-        anamnesis=anamnesis,
+        pipeline=pipeline,
         accept_low_quality=accept_low_quality,
     )
 
