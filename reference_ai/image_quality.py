@@ -108,7 +108,7 @@ def measure(image: DecodedImage) -> Measurements:
     return Measurements(
         width=image.width,
         height=image.height,
-        mean_luminance=ImageStat.Stat(grey).mean[0],
+        mean_luminance=ImageStat.Stat(histogram).mean[0],
         clipped_dark_share=sum(histogram[: CLIPPED_DARK + 1]) / pixels,
         clipped_bright_share=sum(histogram[CLIPPED_BRIGHT:]) / pixels,
         edge_variance=edge_variance,
@@ -126,20 +126,29 @@ def _edge_variance(grey: Image.Image) -> float:
     return ImageStat.Stat(edges).var[0]
 
 
+def _median_grey(histogram: list[int], count: int) -> int:
+    """``sorted(values)[count // 2]`` of ``count`` grey values given as their histogram."""
+    seen = 0
+    for value, number in enumerate(histogram):
+        seen += number
+        if seen > count // 2:
+            return value
+    raise ValueError("empty histogram")
+
+
 def _contrast_centroid(grey: Image.Image) -> tuple[float, float]:
     """Distance of the contrast centroid from the centre (fraction of size), mean contrast."""
     small = grey.copy()
     small.thumbnail((FRAMING_SIDE_PX, FRAMING_SIDE_PX), Image.Resampling.BILINEAR)
     width, height = small.size
-    values = list(small.get_flattened_data())
-    median = sorted(values)[len(values) // 2]
-    total = sum_x = sum_y = 0.0
-    for index, value in enumerate(values):
-        weight = abs(value - median)
-        total += weight
-        sum_x += weight * (index % width)
-        sum_y += weight * (index // width)
-    contrast = total / len(values)
+    count = width * height
+    median = _median_grey(small.histogram(), count)
+    # Each pixel's weight |grey - median| as a byte; the weighted sums are exact integers.
+    weights = small.point([abs(value - median) for value in range(256)]).tobytes()
+    total = float(sum(weights))
+    sum_x = float(sum(x * sum(weights[x::width]) for x in range(width)))
+    sum_y = float(sum(y * sum(weights[y * width : (y + 1) * width]) for y in range(height)))
+    contrast = total / count
     if total == 0:
         return 0.0, 0.0
     dx = (sum_x / total - (width - 1) / 2) / width

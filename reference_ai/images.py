@@ -64,7 +64,7 @@ def decode_base64(data: Any) -> bytes:
     if not isinstance(data, str) or not data.strip():
         raise InputError(400, "imageData must be a non-empty base64 string")
     text = _DATA_URL.sub("", data.strip())
-    text = re.sub(r"\s+", "", text)
+    text = "".join(text.split())  # the same whitespace as r"\s" (str.isspace), without a regex
     if len(text) > MAX_IMAGE_BYTES * 4 // 3 + 4:
         raise InputError(422, f"image larger than {MAX_IMAGE_BYTES} bytes")
     try:
