@@ -49,6 +49,8 @@ import wrkstats
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VENV_BIN = ROOT / ".venv" / "bin"
+#: The gateway's own venv: requirements.txt only, as the Dockerfile builds it (bench/run makes it).
+GATEWAY_BIN = ROOT / ".venv-prod" / "bin"
 SAMPLES = ROOT.parent / "shared" / "samples" / "images"
 ADMIN_URL = os.environ.get(
     "BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -274,7 +276,7 @@ class Stack:
             self.gateway.stop()
             self.services.remove(self.gateway)
         env = dict(self.env, GUNICORN_BIND=f"{HOST}:{self.gateway_port}", **overrides)
-        argv = [str(VENV_BIN / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"]
+        argv = [str(GATEWAY_BIN / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"]
         self.gateway = Service("gateway", argv, env, self.workdir / "gateway.log")
         self.services.append(self.gateway)
         wait_http(f"{self.gateway_url}/healthy", self.gateway)
