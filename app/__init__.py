@@ -46,10 +46,25 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     init_error_handlers(app)
     _init_security_headers(app)
 
-    from app.cli import register_cli
-
-    register_cli(app)
+    if app.testing or os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+        _init_cli(app)
     return app
+
+
+def _init_cli(app: Flask) -> None:
+    """Add the ``flask`` commands: ours (``app/cli``) and Flask-Migrate's ``flask db``.
+
+    Only for the ``flask`` command line (Flask sets ``FLASK_RUN_FROM_CLI``) and the tests: a
+    worker that serves requests never runs a command, and Flask-Migrate imports Alembic and
+    Mako, about 4 MB of every worker's memory (bench/README.md).
+    """
+    from flask_migrate import Migrate
+
+    from app.cli import register_cli
+    from app.extensions import db
+
+    Migrate(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    register_cli(app)
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -83,10 +98,9 @@ def _resolve_database(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - register every table on the metadata
-    from app.extensions import csrf, db, jwt, login_manager, migrate
+    from app.extensions import csrf, db, jwt, login_manager
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     jwt.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

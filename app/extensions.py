@@ -2,7 +2,6 @@
 
 from flask_jwt_extended import JWTManager
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
@@ -11,7 +10,6 @@ from app.models.base import Base
 # expire_on_commit=False: a request commits its change and then serialises what it wrote;
 # expiring on commit would reload every object row by row (one query each) for nothing.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
 jwt = JWTManager()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,6 +15,8 @@ from alembic.migration import MigrationContext
 from app import create_app
 from app.extensions import db
 from config import ProductionConfig
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_healthy(client):
@@ -85,3 +91,42 @@ def test_production_starts_with_real_secrets():
 def test_unsupported_settings_refuse_to_start(make_app, setting, value):
     with pytest.raises(RuntimeError, match=setting):
         make_app(**{setting: value})
+
+
+def test_a_served_app_has_no_commands_and_does_not_load_alembic(tmp_path):
+    """Workers never run `flask` commands: the CLI and Flask-Migrate (Alembic) stay unloaded."""
+    env = {key: value for key, value in os.environ.items() if key not in ("FLASK_RUN_FROM_CLI",)}
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY="s" * 40,
+        JWT_SECRET_KEY="j" * 40,
+        DATABASE_URL="postgresql+psycopg://u@127.0.0.1/db",
+        INSTANCE_PATH=str(tmp_path),
+    )
+    probe = (
+        "import sys, wsgi; "
+        "print(sorted(wsgi.app.cli.commands), 'migrate' in wsgi.app.extensions, "
+        "any(name.split('.')[0] == 'alembic' for name in sys.modules))"
+    )
+    served = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.split() == ["[]", "False", "False"]
+    # The `flask` command line has them all.
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "--help"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0, listed.stderr
+    for command in ("db", "users", "check", "demo", "cases", "storage"):
+        assert f"\n  {command} " in listed.stdout

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,6 +53,9 @@ def check_database() -> CheckResult:
     "At the newest migration" compares Alembic's current revision(s) in the database with the
     head(s) of the ``migrations/`` folder.
     """
+    from alembic.runtime.migration import MigrationContext  # only the CLI loads Alembic
+    from alembic.script import ScriptDirectory
+
     name = "database"
     where = db.engine.url.render_as_string(hide_password=True)
     script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
