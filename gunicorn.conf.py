@@ -81,14 +81,14 @@ def _tune_malloc(arenas: int = 2, mmap_threshold: int = 128 * 1024) -> None:
     import ctypes
     import ctypes.util
 
-    options = (  # (mallopt parameter from glibc's malloc.h, value, environment override)
-        (-8, arenas, "MALLOC_ARENA_MAX"),  # M_ARENA_MAX
-        (-3, mmap_threshold, "MALLOC_MMAP_THRESHOLD_"),  # M_MMAP_THRESHOLD
+    options = (  # (mallopt parameter from glibc's malloc.h, value, set by the operator?)
+        (-8, arenas, "MALLOC_ARENA_MAX" in os.environ),  # M_ARENA_MAX
+        (-3, mmap_threshold, "MALLOC_MMAP_THRESHOLD_" in os.environ),  # M_MMAP_THRESHOLD
     )
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        for parameter, value, variable in options:
-            if variable not in os.environ:
+        for parameter, value, set_by_operator in options:
+            if not set_by_operator:
                 libc.mallopt(parameter, value)
     except (OSError, AttributeError):
         pass

@@ -34,6 +34,10 @@ _ENV_READ = re.compile(
 )
 
 
+#: Variables Flask itself sets and the code only looks at (not settings for an operator).
+FLASK_OWN = {"FLASK_RUN_FROM_CLI"}
+
+
 def _env_names(path: Path) -> set[str]:
     return {"".join(groups) for groups in _ENV_READ.findall(path.read_text())}
 
@@ -44,7 +48,7 @@ def _settings_read_by_the_gateway() -> dict[str, Path]:
     sources += sorted((ROOT / "app").rglob("*.py"))
     found: dict[str, Path] = {}
     for source in sources:
-        for name in _env_names(source):
+        for name in _env_names(source) - FLASK_OWN:
             found.setdefault(name, source)
     return found
 
