@@ -111,8 +111,10 @@ def _discard(future: Future[Any]) -> None:
 class PendingPipeline:
     """The AI pipeline of one image, started: its first round is in flight.
 
-    Made by :func:`start_pipeline`; :meth:`result` waits for the first round and runs the rest,
-    :meth:`discard` abandons it (the calls finish in the background, their results dropped).
+    Constructing it starts image quality on the process's AI pool (with ``speculative``:
+    prediction and red flags too; without, they start once the image is known to be usable or
+    low quality was accepted). :meth:`result` waits for the first round and asks for triage;
+    :meth:`discard` abandons the calls (they finish in the background, results dropped).
     Starting the AI early lets the caller store the case and the image while the AI works.
     """
 
@@ -185,33 +187,6 @@ class PendingPipeline:
             self._anamnesis, predicted.diagnoses, red_flags, request_id=self._request_id
         )
         return PipelineResult(validity, predicted, red_flags, triage)
-
-
-def start_pipeline(
-    client: AIClient,
-    *,
-    anamnesis: Mapping[str, Any],
-    image: bytes,
-    content_type: str,
-    accept_low_quality: bool,
-    speculative: bool,
-    request_id: str | None,
-) -> PendingPipeline:
-    """Start image quality (with ``speculative``: prediction and red flags too) and return.
-
-    The calls run on the process's AI pool; ``PendingPipeline.result()`` waits for them and
-    asks for triage. With ``speculative`` off, prediction and red flags start only once the
-    image is known to be usable (or low quality was accepted).
-    """
-    return PendingPipeline(
-        client,
-        anamnesis=anamnesis,
-        image=image,
-        content_type=content_type,
-        accept_low_quality=accept_low_quality,
-        speculative=speculative,
-        request_id=request_id,
-    )
 
 
 # --- storing analyses --------------------------------------------------------------------------
@@ -291,7 +266,7 @@ def _start(
     *, anamnesis: Mapping[str, Any], image: bytes, content_type: str, accept_low_quality: bool
 ) -> PendingPipeline:
     """Start the AI pipeline for this request (its request id, the app's speculation setting)."""
-    return start_pipeline(
+    return PendingPipeline(
         get_ai_client(),
         anamnesis=anamnesis,
         image=image,
