@@ -103,8 +103,12 @@ _NOT_RED_OVER_GREEN = _table(lambda value: value <= 60)
 _NOT_RED_OVER_BLUE = _table(lambda value: value <= 40)
 
 
-def _histogram_median(histogram: list[int], count: int) -> int:
-    """``sorted(values)[count // 2]`` of ``count`` values given as a 256-bin histogram."""
+def histogram_median(histogram: list[int], count: int) -> int:
+    """``sorted(values)[count // 2]`` of ``count`` values given as a 256-bin histogram.
+
+    Raises:
+        ValueError: the histogram holds fewer than ``count // 2 + 1`` values.
+    """
     seen = 0
     for value, number in enumerate(histogram):
         seen += number
@@ -125,7 +129,7 @@ def _skin(small: Image.Image) -> tuple[int, int, int]:
             whole - inner for whole, inner in zip(histogram, inside.histogram(), strict=True)
         ]
         count -= inside.width * inside.height
-    red, green, blue = (_histogram_median(histogram[c : c + 256], count) for c in (0, 256, 512))
+    red, green, blue = (histogram_median(histogram[c : c + 256], count) for c in (0, 256, 512))
     return red, green, blue
 
 

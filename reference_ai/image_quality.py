@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFilter, ImageStat
 
+from reference_ai.colour import histogram_median
 from reference_ai.images import DecodedImage
 
 #: Shorter side below which the photo is rejected, in pixels.
@@ -126,23 +127,13 @@ def _edge_variance(grey: Image.Image) -> float:
     return ImageStat.Stat(edges).var[0]
 
 
-def _median_grey(histogram: list[int], count: int) -> int:
-    """``sorted(values)[count // 2]`` of ``count`` grey values given as their histogram."""
-    seen = 0
-    for value, number in enumerate(histogram):
-        seen += number
-        if seen > count // 2:
-            return value
-    raise ValueError("empty histogram")
-
-
 def _contrast_centroid(grey: Image.Image) -> tuple[float, float]:
     """Distance of the contrast centroid from the centre (fraction of size), mean contrast."""
     small = grey.copy()
     small.thumbnail((FRAMING_SIDE_PX, FRAMING_SIDE_PX), Image.Resampling.BILINEAR)
     width, height = small.size
     count = width * height
-    median = _median_grey(small.histogram(), count)
+    median = histogram_median(small.histogram(), count)
     # Each pixel's weight |grey - median| as a byte; the weighted sums are exact integers.
     weights = small.point([abs(value - median) for value in range(256)]).tobytes()
     total = float(sum(weights))

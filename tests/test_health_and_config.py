@@ -95,7 +95,7 @@ def test_unsupported_settings_refuse_to_start(make_app, setting, value):
 
 def test_a_served_app_has_no_commands_and_does_not_load_alembic(tmp_path):
     """Workers never run `flask` commands: the CLI and Flask-Migrate (Alembic) stay unloaded."""
-    env = {key: value for key, value in os.environ.items() if key not in ("FLASK_RUN_FROM_CLI",)}
+    env = {key: value for key, value in os.environ.items() if key != "FLASK_RUN_FROM_CLI"}
     env.update(
         APP_ENV="production",
         SECRET_KEY="s" * 40,
@@ -108,25 +108,15 @@ def test_a_served_app_has_no_commands_and_does_not_load_alembic(tmp_path):
         "print(sorted(wsgi.app.cli.commands), 'migrate' in wsgi.app.extensions, "
         "any(name.split('.')[0] == 'alembic' for name in sys.modules))"
     )
-    served = subprocess.run(
-        [sys.executable, "-c", probe],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
+
+    served = run(sys.executable, "-c", probe)
     assert served.returncode == 0, served.stderr
     assert served.stdout.split() == ["[]", "False", "False"]
     # The `flask` command line has them all.
-    listed = subprocess.run(
-        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "--help"],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    listed = run(str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "--help")
     assert listed.returncode == 0, listed.stderr
     for command in ("db", "users", "check", "demo", "cases", "storage"):
         assert f"\n  {command} " in listed.stdout
