@@ -51,21 +51,25 @@ def _page(status: int, code: str, message: str) -> Response:
     return render("errors/page.html", "errors/_fragment.html", status, **context)
 
 
+def app_error_response(error: AppError) -> Response:
+    """The response to a domain error: the JSON error shape on ``/api``, else the error page
+    (``Retry-After`` when the error carries one; 5xx are logged)."""
+    if error.status >= 500:
+        log.warning("%s: %s %s", error.code, error.message, error.details)
+    if wants_json():
+        response = json_error(error.status, error.code, error.message, error.details)
+    else:
+        response = make_response(_page(error.status, error.code, error.message))
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def init_error_handlers(app: Flask) -> None:
     """Register the handlers for domain errors, HTTP errors and unexpected exceptions."""
 
-    @app.errorhandler(AppError)
-    def _app_error(error: AppError):  # type: ignore[no-untyped-def]
-        if error.status >= 500:
-            log.warning("%s: %s %s", error.code, error.message, error.details)
-        if wants_json():
-            response = json_error(error.status, error.code, error.message, error.details)
-        else:
-            response = make_response(_page(error.status, error.code, error.message))
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after:
-            response.headers["Retry-After"] = str(retry_after)
-        return response
+    app.register_error_handler(AppError, app_error_response)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]

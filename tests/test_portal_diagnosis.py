@@ -207,11 +207,11 @@ def test_no_file_at_all_is_an_inline_error(client_ai, ai_app, physician):
 
 
 def test_an_oversized_upload_is_refused_before_its_body_is_read(
-    make_app, app, physician, portal_login, make_case
+    make_app, ai_app, physician, portal_login
 ):
-    small = make_app(MAX_IMAGE_BYTES=1024)
+    case_id = ready_for_photo(ai_app, physician)
+    small = make_app(MAX_IMAGE_BYTES=1024, AI_SERVICE_URL=ai_app.config["AI_SERVICE_URL"])
     client = portal_login(physician, small.test_client())
-    case_id = make_case(physician)
     token = csrf_token(client.get("/").get_data(as_text=True))
     response = client.post(
         f"/cases/{case_id}/photo",
@@ -219,10 +219,33 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(
         content_type="multipart/form-data",
     )
     assert response.status_code == 413
-    assert "The photo is larger than 1 KB; please choose a smaller one." in response.get_data(
-        as_text=True
+    html = response.get_data(as_text=True)
+    # Not an error page: the case page again, the message under the photo field.
+    assert (
+        '<p class="field-error" id="photo-error" role="alert">'
+        "The photo is larger than 1 KB; please choose a smaller one.</p>"
+    ) in html
+    assert 'name="photo"' in html
+    with ai_app.app_context():
+        assert db.session.query(CaseImage).filter_by(case_id=case_id).count() == 0
+
+
+def test_an_oversized_upload_to_another_physicians_case_gets_the_error_page(
+    make_app, ai_app, physician, make_user, portal_login
+):
+    case_id = ready_for_photo(ai_app, physician)
+    small = make_app(MAX_IMAGE_BYTES=1024, AI_SERVICE_URL=ai_app.config["AI_SERVICE_URL"])
+    client = portal_login(make_user(), small.test_client())
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    response = client.post(
+        f"/cases/{case_id}/photo",
+        data={"csrf_token": token, "photo": (io.BytesIO(b"x" * 200_000), "big.jpg")},
+        content_type="multipart/form-data",
     )
-    assert app is not None
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "The photo is larger than 1 KB" in html
+    assert 'name="photo"' not in html  # nothing of the other physician's case is shown
 
 
 # --- AI or storage down ---------------------------------------------------------------------------

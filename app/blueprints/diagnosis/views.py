@@ -1,8 +1,9 @@
 """Portal actions of the diagnosis: upload the lesion photo, analyse again, record the review,
 and the printable report.
 
-A failed AI call never loses anything: the photo and the answers are stored before the AI is
-asked, a failed analysis is recorded, and the case page then offers to try again.
+A failed AI call never loses anything: the answers and the photo are stored (while the AI
+already works on them), a failed analysis is recorded, and the case page then offers to try
+again.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from app.blueprints.cases.forms import show_problems
@@ -18,8 +19,10 @@ from app.blueprints.cases.views import after_case_post, case_view
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
 from app.blueprints.questionnaire.forms import read_question
 from app.blueprints.uploads import photo_too_large_message, refuse_oversized_upload
+from app.error_handlers import app_error_response
 from app.errors import (
     AIServiceError,
+    AppError,
     InvalidImage,
     PayloadTooLarge,
     StorageUnavailable,
@@ -37,6 +40,22 @@ def _refuse_oversized_photo(endpoint: str | None, _values: dict | None) -> None:
     # oversized upload before the CSRF check parses (and spools) its body.
     if endpoint == "diagnosis.upload_photo":
         refuse_oversized_upload()
+
+
+@bp.errorhandler(PayloadTooLarge)
+def _photo_too_large(error: PayloadTooLarge):  # type: ignore[no-untyped-def]
+    """A photo over the size limit (refused before its body is read, so also without the page's
+    JavaScript check): the case page again with the message under the photo field, as for any
+    other unusable photo. Anywhere else, or for a case the user may not see: the error page."""
+    case_id = (request.view_args or {}).get("case_id")
+    if request.endpoint == "diagnosis.upload_photo" and current_user.is_authenticated:
+        form = PhotoForm(formdata=None)  # the body is never parsed
+        form.photo.errors = [error.message]
+        try:
+            return case_view(case_id, error.status, photo_form=form)
+        except AppError:
+            pass
+    return app_error_response(error)
 
 
 @bp.post("/cases/<uuid:case_id>/photo")
