@@ -376,3 +376,8 @@ def test_a_database_failure_still_gets_the_readable_500_page(
     html = page_text(response)
     assert "Something went wrong" in html and "Dr. List" in html
     assert "Traceback" not in html
+
+
+def test_the_search_field_stops_at_the_longest_patient_reference(logged_in):
+    html = logged_in.get("/").get_data(as_text=True)
+    assert re.search(r'<input type="search" id="q" name="q"[^>]* maxlength="64"', html)

@@ -105,6 +105,10 @@ class CaseFilterForm(Form):
     """The search and filters of the case list (a GET form: no CSRF token needed)."""
 
     q = SearchField("Search by patient reference", filters=[lambda v: (v or "").strip()])
+    #: A reference is at most this long, so a longer search finds nothing; the page's field
+    #: stops there (a search of thousands of characters would otherwise exceed the request line
+    #: that gunicorn accepts and get its bare 414 page).
+    q_max_length = MAX_PATIENT_REFERENCE
     status = SelectField(
         "Status",
         choices=[SelectChoice("", "All but archived")]
