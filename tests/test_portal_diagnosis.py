@@ -206,12 +206,10 @@ def test_no_file_at_all_is_an_inline_error(client_ai, ai_app, physician):
     assert "Choose a photo of the lesion, or take one." in response.get_data(as_text=True)
 
 
-def test_an_oversized_upload_is_refused_before_its_body_is_read(
-    make_app, ai_app, physician, portal_login
-):
-    case_id = ready_for_photo(ai_app, physician)
+def post_oversized_photo(make_app, ai_app, portal_login, user, case_id) -> str:
+    """Post 200 KB as the photo to a gateway whose photo limit is 1 KB; return the HTML (413)."""
     small = make_app(MAX_IMAGE_BYTES=1024, AI_SERVICE_URL=ai_app.config["AI_SERVICE_URL"])
-    client = portal_login(physician, small.test_client())
+    client = portal_login(user, small.test_client())
     token = csrf_token(client.get("/").get_data(as_text=True))
     response = client.post(
         f"/cases/{case_id}/photo",
@@ -219,7 +217,14 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(
         content_type="multipart/form-data",
     )
     assert response.status_code == 413
-    html = response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def test_an_oversized_upload_is_refused_before_its_body_is_read(
+    make_app, ai_app, physician, portal_login
+):
+    case_id = ready_for_photo(ai_app, physician)
+    html = post_oversized_photo(make_app, ai_app, portal_login, physician, case_id)
     # Not an error page: the case page again, the message under the photo field.
     assert (
         '<p class="field-error" id="photo-error" role="alert">'
@@ -234,16 +239,7 @@ def test_an_oversized_upload_to_another_physicians_case_gets_the_error_page(
     make_app, ai_app, physician, make_user, portal_login
 ):
     case_id = ready_for_photo(ai_app, physician)
-    small = make_app(MAX_IMAGE_BYTES=1024, AI_SERVICE_URL=ai_app.config["AI_SERVICE_URL"])
-    client = portal_login(make_user(), small.test_client())
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    response = client.post(
-        f"/cases/{case_id}/photo",
-        data={"csrf_token": token, "photo": (io.BytesIO(b"x" * 200_000), "big.jpg")},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 413
-    html = response.get_data(as_text=True)
+    html = post_oversized_photo(make_app, ai_app, portal_login, make_user(), case_id)
     assert "The photo is larger than 1 KB" in html
     assert 'name="photo"' not in html  # nothing of the other physician's case is shown
 
