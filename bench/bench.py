@@ -156,7 +156,11 @@ def worker_pids(master: int) -> list[int]:
 
 
 def proc_status(pid: int) -> dict[str, int]:
-    return wrkstats.parse_proc_status(Path(f"/proc/{pid}/status").read_text())
+    """VmRSS, VmHWM (…) from ``/proc/<pid>/status``, with Pss and Private from smaps_rollup."""
+    sizes = wrkstats.parse_proc_status(Path(f"/proc/{pid}/status").read_text())
+    with contextlib.suppress(OSError):  # no smaps_rollup before Linux 4.14
+        sizes.update(wrkstats.parse_smaps_rollup(Path(f"/proc/{pid}/smaps_rollup").read_text()))
+    return sizes
 
 
 def reset_peak_rss(pid: int) -> bool:
@@ -828,9 +832,14 @@ def report(
     print()
     print(f"Gateway workers after the run (worker restarts during it: {info['worker_restarts']}):")
     for pid, status in info["workers"].items():
+        shares = (
+            f", PSS {status['Pss'] / 1024:.1f} MB, private {status['Private'] / 1024:.1f} MB"
+            if "Pss" in status
+            else ""
+        )
         print(
             f"  pid {pid}: VmRSS {status['VmRSS'] / 1024:.1f} MB, "
-            f"VmHWM {status['VmHWM'] / 1024:.1f} MB"
+            f"VmHWM {status['VmHWM'] / 1024:.1f} MB{shares}"
         )
     if upload:
         print(

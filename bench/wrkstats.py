@@ -102,6 +102,25 @@ def parse_proc_status(text: str) -> dict[str, int]:
     return sizes
 
 
+def parse_smaps_rollup(text: str) -> dict[str, int]:
+    """Return ``Pss`` and ``Private`` (Private_Clean + Private_Dirty) in KiB from a
+    ``/proc/<pid>/smaps_rollup`` text.
+
+    VmRSS counts every page a process maps, also those it shares with the gunicorn master and
+    the other workers (preload_app); PSS divides each shared page among its sharers and
+    ``Private`` is what only this process holds (what stopping it would free).
+    """
+    fields: dict[str, int] = {}
+    for line in text.splitlines():
+        match = re.match(r"(\w+):\s+(\d+)\s+kB", line)
+        if match:
+            fields[match.group(1)] = int(match.group(2))
+    return {
+        "Pss": fields.get("Pss", 0),
+        "Private": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0),
+    }
+
+
 def parse_proc_stat_cpu(text: str) -> tuple[int, int, int, int]:
     """Return (utime, stime, cutime, cstime) in clock ticks from a ``/proc/<pid>/stat`` text.
 

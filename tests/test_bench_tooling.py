@@ -66,6 +66,16 @@ def test_parse_proc_status_sizes_in_kib():
     }
 
 
+def test_parse_smaps_rollup_pss_and_private_in_kib():
+    text = (
+        "55e5ef16b000-7ffed82f7000 ---p 00000000 00:00 0   [rollup]\n"
+        "Rss:              121000 kB\nPss:               70000 kB\nPss_Anon:  60000 kB\n"
+        "Shared_Clean:      30000 kB\nShared_Dirty:      40000 kB\n"
+        "Private_Clean:      1000 kB\nPrivate_Dirty:     50000 kB\n"
+    )
+    assert wrkstats.parse_smaps_rollup(text) == {"Pss": 70000, "Private": 51000}
+
+
 def test_ratios_compare_cells_of_the_same_run():
     cells = [
         cell(wrkstats.DIRECT_NEXT, "direct", 1, 19.0, 51.5),
