@@ -116,6 +116,22 @@ worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
 control_socket_disable = True
 
 
+def pre_fork(server, worker):  # type: ignore[no-untyped-def]
+    """Freeze the master's objects (``gc.freeze``) right before a worker is forked.
+
+    With preload_app the workers start as copies of the master; a page stays shared until
+    someone writes to it, and the garbage collector writes to every object it examines (its
+    bookkeeping lives in the object header), so each worker's first collections copied most of
+    the imported code and data. Frozen objects are left alone by the collector. Measured with the
+    32-connection diagnosis soak: private memory per worker 82-84 MB without, 57-65 MB with;
+    PSS 93-95 -> 74-83 MB. VmRSS is unchanged (it counts shared pages too). This is the recipe
+    of the gc module's documentation for processes that fork without exec.
+    """
+    import gc
+
+    gc.freeze()
+
+
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
     """Make the worker's quick exit (SIGINT, SIGQUIT) safe to run from a signal handler.
 
