@@ -385,9 +385,12 @@ def test_export_memory_does_not_grow_with_the_number_of_cases(
 
     def measured() -> tuple[int, int, int]:
         # A first run pays one-time costs (statement caches; psycopg prepares a query once it
-        # has run five times, which only a large export reaches): measure the second run.
+        # has run five times, which only a large export reaches): measure the runs after it.
+        # tracemalloc counts every thread's allocations, so a thread another test left running
+        # (a test server, an abandoned AI call) can raise one run's peak: take the lowest of 3.
         _peak_bytes(app, fmt=fmt, batch_size=batch)
-        return _peak_bytes(app, fmt=fmt, batch_size=batch)
+        runs = [_peak_bytes(app, fmt=fmt, batch_size=batch) for _ in range(3)]
+        return min(runs, key=lambda run: run[2])
 
     _bulk_insert(app, owner.id, 200, start=1)
     small_count, small_written, small_peak = measured()
