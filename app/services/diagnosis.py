@@ -192,15 +192,55 @@ class PendingPipeline:
 # --- storing analyses --------------------------------------------------------------------------
 
 
-def _record_completed(
-    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, result: PipelineResult, **meta: Any
+def _store_analysis(
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    image_id: uuid.UUID,
+    case_status: str,
+    audit_details: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> Analysis:
-    prediction = result.prediction
+    """Add an analysis of ``image_id``, move its case to ``case_status`` (with the analysis's
+    ``urgency``, when it has one) and audit it, in one commit. ``fields`` are the analysis's own
+    columns (status, results, meta)."""
     analysis = Analysis(
         id=uuid.uuid4(),
         case_id=case_id,
         image_id=image_id,
         requested_by_id=getattr(actor, "id", None),
+        completed_at=utcnow(),
+        **fields,
+    )
+    case = db.session.get(Case, case_id)
+    cases.transition(case, case_status)
+    if fields.get("urgency") is not None:
+        cases.set_urgency(case, fields["urgency"])
+    db.session.add(analysis)
+    audit.record(
+        actor,
+        audit.CASE_ANALYZE,
+        case_id=case_id,
+        image_id=image_id,
+        details={
+            "analysis_id": str(analysis.id),
+            "status": fields["status"],
+            **(audit_details or {}),
+        },
+    )
+    db.session.commit()
+    return analysis
+
+
+def _record_completed(
+    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, result: PipelineResult, **meta: Any
+) -> Analysis:
+    prediction = result.prediction
+    return _store_analysis(
+        actor=actor,
+        case_id=case_id,
+        image_id=image_id,
+        case_status="analyzed",
         status=AnalysisStatus.COMPLETED,
         model_version=prediction.metadata.model_version,
         image_validity=result.validity.model_dump(mode="json", by_alias=True),
@@ -212,54 +252,24 @@ def _record_completed(
         red_flags=result.red_flags.model_dump(mode="json", by_alias=True, exclude_none=True),
         urgency=result.red_flags.urgency,
         triage=result.triage.model_dump(mode="json", by_alias=True),
-        completed_at=utcnow(),
         **meta,
     )
-    case = db.session.get(Case, case_id)
-    cases.transition(case, "analyzed")
-    cases.set_urgency(case, result.red_flags.urgency)
-    db.session.add(analysis)
-    audit.record(
-        actor,
-        audit.CASE_ANALYZE,
-        case_id=case_id,
-        image_id=image_id,
-        details={"analysis_id": str(analysis.id), "status": AnalysisStatus.COMPLETED},
-    )
-    db.session.commit()
-    return analysis
 
 
 def _record_failed(
     *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, error: AppError, **meta: Any
 ) -> Analysis:
-    analysis = Analysis(
-        id=uuid.uuid4(),
+    return _store_analysis(
+        actor=actor,
         case_id=case_id,
         image_id=image_id,
-        requested_by_id=getattr(actor, "id", None),
+        case_status="analysis_failed",
+        audit_details={"error": error.code},
         status=AnalysisStatus.FAILED,
         error_code=error.code,
         error_message=error.message,
-        completed_at=utcnow(),
         **meta,
     )
-    case = db.session.get(Case, case_id)
-    cases.transition(case, "analysis_failed")
-    db.session.add(analysis)
-    audit.record(
-        actor,
-        audit.CASE_ANALYZE,
-        case_id=case_id,
-        image_id=image_id,
-        details={
-            "analysis_id": str(analysis.id),
-            "status": AnalysisStatus.FAILED,
-            "error": error.code,
-        },
-    )
-    db.session.commit()
-    return analysis
 
 
 def _start(
