@@ -243,14 +243,10 @@ class S3Storage:
 
     def exists(self, key: str) -> bool:
         """HEAD the object: True if present, False on 404."""
-        validate_key(key)
-        with self._errors("head", "Image storage could not be queried; please try again."):
-            try:
-                self.client.head_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if _client_error_code(exc) in _MISSING_OBJECT_CODES:
-                    return False
-                raise
+        try:
+            self.modified_at(key)
+        except NotFound:
+            return False
         return True
 
     def modified_at(self, key: str) -> datetime:
