@@ -30,6 +30,28 @@ from tests.fixtures.cases import MELANOMA
 ANSWERS = {"duration": "3-12 months", "changed_recently": True, "color": ["brown", "black"]}
 
 
+#: Case columns every export record carries as they are in the database.
+_CASE_FIELDS = (
+    "owner_id",
+    "patient_reference",
+    "patient_age",
+    "patient_sex",
+    "body_site",
+    "fitzpatrick_type",
+    "chief_complaint",
+    "status",
+    "urgency",
+    "anamnesis",
+)
+_REVIEW_FIELDS = (
+    "final_diagnosis",
+    "final_icd10",
+    "agrees_with_ai",
+    "review_notes",
+    "reviewed_by_id",
+)
+
+
 def _export(app: Flask, *args: str) -> Result:
     return app.test_cli_runner().invoke(args=["cases", "export", *args])
 
@@ -75,26 +97,7 @@ def _expected(app: Flask, case_id: uuid.UUID) -> dict[str, Any]:
             select(Analysis).where(Analysis.case_id == case_id).order_by(Analysis.created_at)
         ).all()
         expected = {
-            "case": {
-                name: getattr(case, name)
-                for name in (
-                    "owner_id",
-                    "patient_reference",
-                    "patient_age",
-                    "patient_sex",
-                    "body_site",
-                    "fitzpatrick_type",
-                    "chief_complaint",
-                    "status",
-                    "urgency",
-                    "anamnesis",
-                    "final_diagnosis",
-                    "final_icd10",
-                    "agrees_with_ai",
-                    "review_notes",
-                    "reviewed_by_id",
-                )
-            },
+            "case": {name: getattr(case, name) for name in (*_CASE_FIELDS, *_REVIEW_FIELDS)},
             "created_at": case.created_at,
             "updated_at": case.updated_at,
             "reviewed_at": case.reviewed_at,
@@ -128,18 +131,7 @@ def _when(text_value: str) -> datetime:
 
 def _assert_matches(record: dict[str, Any], expected: dict[str, Any]) -> None:
     case = expected["case"]
-    for name in (
-        "owner_id",
-        "patient_reference",
-        "patient_age",
-        "patient_sex",
-        "body_site",
-        "fitzpatrick_type",
-        "chief_complaint",
-        "status",
-        "urgency",
-        "anamnesis",
-    ):
+    for name in _CASE_FIELDS:
         assert record[name] == case[name], name
     assert _when(record["created_at"]) == expected["created_at"]
     assert _when(record["updated_at"]) == expected["updated_at"]
