@@ -5,6 +5,7 @@ reference AI service over real HTTP, a closed port for "AI down" and an unreacha
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -353,6 +354,28 @@ def test_the_review_is_recorded_and_shown(client_ai, ai_app, analysed):
     assert "Open the printable report" in html
     assert "Change the review" in html
     assert ">Reviewed<" in html
+
+
+def test_a_saved_review_is_confirmed_once_in_the_review_section(client_ai, ai_app, analysed):
+    client_ai.post(f"/cases/{analysed}/review", data=review_form(client_ai, analysed))
+    html = page(client_ai, analysed)  # the page the redirect leads to
+    review = html[html.index('id="review"') :]
+    assert "Review saved." in review and "data-focus" in review
+    assert html.count("Review saved.") == 1  # not also among the page's flashes
+    assert "Review saved." not in page(client_ai, analysed)  # shown once, not on every visit
+
+
+def test_a_review_saved_over_htmx_focuses_the_confirmation_not_the_results(
+    client_ai, ai_app, analysed
+):
+    form = review_form(client_ai, analysed)
+    response = client_ai.post(f"/cases/{analysed}/review", data=form, headers=htmx("case"))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<html" not in html  # the region only
+    assert len(re.findall(r"data-focus[\s>]", html)) == html.count('data-focus-block="start"') == 1
+    assert 'class="flash flash-success review-saved"' in html
+    assert "Open the printable report" in html[html.index("Review saved.") :]
 
 
 def test_an_invalid_review_is_a_422_with_inline_errors(client_ai, ai_app, analysed):

@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -68,3 +69,16 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def physician(make_user: Any) -> Any:
+    """The physician of the browser tests (Dr. Anna Meyer)."""
+    return make_user(email="dr.meyer@example.org", full_name="Dr. Anna Meyer")
+
+
+@pytest.fixture
+def live(ai_app: Flask) -> Iterator[LiveServer]:
+    """The gateway (pointed at the reference AI) on a live server."""
+    with LiveServer(ai_app) as server:
+        yield server

@@ -12,12 +12,10 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from tests.conftest import STRONG_PASSWORD
 from tests.e2e.conftest import LiveServer
@@ -31,18 +29,6 @@ BLURRY = BAD_IMAGES / "blurry_nv_ISIC_0026828.jpg"
 CASE_URL = re.compile(r".*/cases/[0-9a-f-]{36}$")
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def physician(make_user) -> Any:
-    return make_user(email="dr.meyer@example.org", full_name="Dr. Anna Meyer")
-
-
-@pytest.fixture
-def live(ai_app: Flask) -> Iterator[LiveServer]:
-    """The gateway (pointed at the reference AI) on a live server."""
-    with LiveServer(ai_app) as server:
-        yield server
 
 
 #: What every page must have: unique ids, a label for every control, radio and checkbox

@@ -63,6 +63,7 @@ def render_case(record: CaseRecord, status: int = 200, **context: Any) -> Respon
         "answer_values": [],
         "rejection": None,
         "notice": None,
+        "review_saved": False,
     }
     return render(
         "cases/page.html", "cases/_fragment.html", status, target=CASE_REGION, **defaults | context

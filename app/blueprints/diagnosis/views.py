@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, flash, render_template, request, url_for
 from flask_login import current_user
 
 from app.blueprints.cases.forms import show_problems
 from app.blueprints.cases.views import after_case_post, case_view
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
+from app.blueprints.portal import after_post, is_htmx
 from app.blueprints.questionnaire.forms import read_question
 from app.blueprints.uploads import photo_too_large_message, refuse_oversized_upload
 from app.error_handlers import app_error_response
@@ -130,8 +131,22 @@ def review(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
         except ValidationFailed as failed:
             show_problems(form, failed.details)
         else:
-            return after_case_post(case_id, "review")
+            return _review_saved(case_id)
     return case_view(case_id, 422, review_form=form)
+
+
+#: The confirmation shown in the review section once a review is saved.
+REVIEW_SAVED = "review-saved"
+
+
+def _review_saved(case_id: uuid.UUID) -> Response:
+    # Saved means seen: the saved review, its confirmation and the report button are where the
+    # page lands (htmx: the region with review_saved, focused by app.js; without JavaScript:
+    # a flash shown in the review section, and the redirect's #review anchor).
+    if is_htmx():
+        return case_view(case_id, review_saved=True)
+    flash("Review saved.", REVIEW_SAVED)
+    return after_post(url_for("cases.show", case_id=case_id, _anchor="review"))
 
 
 @bp.get("/cases/<uuid:case_id>/report")

@@ -69,7 +69,8 @@
     var focus = root.querySelector("[data-focus]");
     if (focus) {
       focus.focus({ preventScroll: true });
-      focus.scrollIntoView({ block: "nearest" });
+      // data-focus-block="start": bring what follows into view too (a saved review's report).
+      focus.scrollIntoView({ block: focus.dataset.focusBlock || "nearest" });
     }
   });
 
