@@ -93,6 +93,8 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = timedelta(seconds=env_int("SESSION_LIFETIME_SECONDS", 8 * 3600))
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    # Strict-Transport-Security max-age in seconds; 0 sends none (production: one year).
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
 
     # Storage
     STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
@@ -101,6 +103,11 @@ class Config:
     S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL") or None
     S3_URL_EXPIRY_SECONDS = env_int("S3_URL_EXPIRY_SECONDS", 300)
     LOCAL_STORAGE_PATH = env_str("LOCAL_STORAGE_PATH") or None
+
+    # Request bodies (app/request_limits.py): every body, and JSON bodies, refused from
+    # Content-Length before they are read.
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+    MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 256 * 1024)
 
     # Images
     MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
@@ -164,6 +171,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     STORAGE_BACKEND = env_str("STORAGE_BACKEND", "s3")
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:

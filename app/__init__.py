@@ -33,6 +33,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
     configure_logging(app)
     init_request_ids(app)
+
+    from app.request_limits import init_body_limits
+
+    init_body_limits(app)
     _init_extensions(app)
 
     from app.security import init_security
@@ -195,6 +199,13 @@ API_DOCS_POLICY = CONTENT_SECURITY_POLICY.replace(
     "style-src 'self'", "style-src 'self' 'unsafe-inline'"
 )
 
+# The portal needs no browser feature beyond the file picker (whose camera capture is not
+# governed by this header); the camera stays allowed for 'self' should a page ask for it.
+PERMISSIONS_POLICY = (
+    "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=()"
+)
+
 
 def _init_security_headers(app: Flask) -> None:
     @app.after_request
@@ -205,7 +216,20 @@ def _init_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if response.mimetype == "text/html":
-            # Pages show patient data: never kept in a shared browser's or proxy's cache.
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if response.mimetype == "text/html" or _api_data(request.path):
+            # Pages and API answers carry patient data: never kept in a shared browser's or
+            # proxy's cache (RFC 9111 §5.2.2.5).
             response.headers.setdefault("Cache-Control", "no-store")
+        if app.config["HSTS_SECONDS"] > 0:
+            # RFC 6797: browsers ignore it over plain HTTP, so it is safe to send always.
+            response.headers.setdefault(
+                "Strict-Transport-Security",
+                f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains",
+            )
         return response
+
+
+def _api_data(path: str) -> bool:
+    """Whether ``path`` is an ``/api`` address that may answer patient data (all but the docs)."""
+    return path.startswith("/api/") and path not in {"/api/openapi.json", "/api/docs"}

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
-from flask import Flask, Response, jsonify, make_response, request
+from flask import Flask, Response, current_app, jsonify, make_response, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from app.errors import AppError
+from app.errors import AppError, DatabaseUnavailable
 from app.extensions import db
+from app.observability import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,46 @@ def app_error_response(error: AppError) -> Response:
     return response
 
 
+def database_unavailable_response(error: Exception) -> Response:
+    """503 ``database_unavailable`` for a database that cannot be reached or dropped the
+    connection (a ``Retry-After`` on ``/api``; a plain page, without the user's menu, in the
+    portal). One log line, no traceback: an outage would otherwise log one per request."""
+    cause = getattr(error, "orig", None) or error
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(cause).__name__,
+        reason[:300],
+    )
+    with suppress(Exception):  # the session's connection is gone; make the session usable again
+        db.session.rollback()
+    unavailable = DatabaseUnavailable()
+    if wants_json():
+        response = json_error(unavailable.status, unavailable.code, unavailable.message)
+    else:
+        # Straight from the Jinja environment: render_template's context processors would load
+        # the logged-in user (flask-login's current_user) from the database that is down.
+        page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+            status=unavailable.status,
+            code=unavailable.code,
+            message=unavailable.message,
+            method=request.method,
+            again=request.full_path.rstrip("?"),
+            request_id=current_request_id(),
+        )
+        response = make_response(page, unavailable.status)
+    response.headers["Retry-After"] = str(unavailable.retry_after)
+    return response
+
+
 def init_error_handlers(app: Flask) -> None:
     """Register the handlers for domain errors, HTTP errors and unexpected exceptions."""
 
     app.register_error_handler(AppError, app_error_response)
+    for unreachable in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(unreachable, database_unavailable_response)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]

@@ -116,6 +116,15 @@ class UpstreamTimeout(AppError):
     message = "A dependency did not answer in time."
 
 
+class DatabaseUnavailable(UpstreamUnavailable):
+    """503: the database cannot be reached (or dropped the connection); nothing was saved."""
+
+    status = 503
+    code = "database_unavailable"
+    message = "The service is unavailable: nothing was saved. Please try again in a moment."
+    retry_after = 5
+
+
 class StorageUnavailable(UpstreamUnavailable):
     """503: the object store (S3 or the local folder) failed or could not be reached."""
 

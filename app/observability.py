@@ -76,8 +76,10 @@ def configure_logging(app: Flask) -> None:
 def init_request_ids(app: Flask) -> None:
     """Accept a safe incoming ``X-Request-ID`` (else make one) and echo it on the response."""
 
-    @app.before_request
-    def _assign_request_id() -> None:
+    # A URL value preprocessor, not a before_request function: those run first of all, so even
+    # an answer given before the before_request functions (a body over its limit) has its id.
+    @app.url_value_preprocessor
+    def _assign_request_id(_endpoint: str | None, _values: dict | None) -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.client_address = request.remote_addr

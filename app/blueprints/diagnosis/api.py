@@ -28,7 +28,7 @@ from app.blueprints.diagnosis.schemas import (
     ReviewIn,
     TriageIn,
 )
-from app.blueprints.uploads import require_form
+from app.blueprints.uploads import refuse_oversized_upload, require_form
 from app.errors import AppError
 from app.models import Analysis
 from app.openapi import responses, spec
@@ -48,6 +48,17 @@ _TAG = "ai"
 #: Answers every AI proxy may give besides its 200 (AI failures are 422/502/504).
 _ERRORS = (400, 401, 415, 422, 502, 504)
 _UPLOAD_ERRORS = (*_ERRORS, 413)
+#: The endpoints that take a photo: their body is capped at MAX_IMAGE_BYTES (+ the envelope).
+_PHOTO_ENDPOINTS = frozenset(
+    {"diagnosis_api.image_validity", "diagnosis_api.predict_diagnosis", "diagnosis_api.diagnose"}
+)
+
+
+@bp.before_request
+def _limit_photo_size() -> None:
+    """Refuse an oversized photo before its body is read (413 in the error shape)."""
+    if request.endpoint in _PHOTO_ENDPOINTS:
+        refuse_oversized_upload()
 
 
 def _intake(upload: FileStorage) -> ProcessedImage:
