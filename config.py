@@ -79,11 +79,24 @@ class Config:
     PASSWORD_HASH_MEMORY_KIB = env_int("PASSWORD_HASH_MEMORY_KIB", 65536)
     PASSWORD_HASH_PARALLELISM = env_int("PASSWORD_HASH_PARALLELISM", 4)
 
-    # Login throttling (see app/services/rate_limits.py): failed attempts per account and
-    # address. memory:// counts per process; use redis://127.0.0.1:6379/0 with several workers.
+    # Throttling of login, registration, refresh and MFA (app/services/rate_limits/). memory://
+    # counts per process; set redis://host:6379/0 so that every worker shares the counts.
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "dermadetect")
+    # Every request per client address and endpoint, whatever the email.
+    AUTH_ADDRESS_RATE_LIMIT = env_str("AUTH_ADDRESS_RATE_LIMIT", "30 per minute")
+    # Failed attempts per account and client address.
     LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10 per 15 minutes")
+    # Account-wide slow-down: after this many failures (any address, LOGIN_RATE_LIMIT's window)
+    # each failure makes the next attempt wait 1, 2, 4 … seconds, at most the maximum.
+    LOGIN_SLOWDOWN_AFTER = env_int("LOGIN_SLOWDOWN_AFTER", 5)
+    LOGIN_SLOWDOWN_MAX_SECONDS = env_int("LOGIN_SLOWDOWN_MAX_SECONDS", 30)
+    # Password hashes (argon2id) one worker process computes at once; more answer 429 at once.
+    PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 2)
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto entries are trusted
+    # (Werkzeug ProxyFix); 0 = the TCP peer is the client.
+    TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
     # Portal session
     SESSION_COOKIE_HTTPONLY = True
@@ -137,9 +150,34 @@ class Config:
             raise RuntimeError("STORAGE_BACKEND must be 's3' or 'local'")
         if config["LOG_FORMAT"] not in {"text", "json"}:
             raise RuntimeError("LOG_FORMAT must be 'text' or 'json'")
+        _validate_throttling(config)
         if config.get("AI_IMAGE_TRANSPORT", "inline") != "inline":
             # The contract's imageUrl transport (presigned S3 URLs) is not implemented yet.
             raise RuntimeError("AI_IMAGE_TRANSPORT must be 'inline' (the only transport built)")
+
+
+def _validate_throttling(config: dict[str, Any]) -> None:
+    """Raise ``RuntimeError`` for an unparsable limit or an impossible count."""
+    from limits import parse
+
+    def setting(name: str) -> Any:
+        return config.get(name, getattr(Config, name))
+
+    for name in ("AUTH_ADDRESS_RATE_LIMIT", "LOGIN_RATE_LIMIT"):
+        try:
+            parse(setting(name))
+        except ValueError:
+            raise RuntimeError(
+                f"{name} must be a limit such as '10 per 15 minutes', got {setting(name)!r}"
+            ) from None
+    for name, lowest in (
+        ("TRUSTED_PROXY_HOPS", 0),
+        ("PASSWORD_HASH_CONCURRENCY", 1),
+        ("LOGIN_SLOWDOWN_AFTER", 0),
+        ("LOGIN_SLOWDOWN_MAX_SECONDS", 1),
+    ):
+        if int(setting(name)) < lowest:
+            raise RuntimeError(f"{name} must be at least {lowest}, got {setting(name)}")
 
 
 class DevelopmentConfig(Config):

@@ -152,3 +152,25 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
         Worker.handle_quit(worker, sig, frame)
 
     worker.handle_quit = handle_quit_once
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """Warn at start-up when several workers would each keep their own throttle counts.
+
+    The login throttle (app/services/rate_limits/) counts in ``RATELIMIT_STORAGE_URI``; with
+    ``memory://`` every worker counts alone, so N workers allow N times the configured limits.
+    """
+    if server.cfg.workers < 2:
+        return
+    try:
+        config = server.app.wsgi().config
+    except Exception:  # the app failed to load: gunicorn reports that itself
+        return
+    if config.get("RATELIMIT_ENABLED") and config["RATELIMIT_STORAGE_URI"].startswith("memory"):
+        server.log.warning(
+            "%d workers count login attempts separately (RATELIMIT_STORAGE_URI=memory://): "
+            "every throttle limit is multiplied by %d. Set RATELIMIT_STORAGE_URI=redis://… "
+            "so that they share the counts.",
+            server.cfg.workers,
+            server.cfg.workers,
+        )

@@ -32,6 +32,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     from app.observability import configure_logging, init_request_ids
 
     configure_logging(app)
+    _trust_proxies(app)
     init_request_ids(app)
 
     from app.request_limits import init_body_limits
@@ -53,6 +54,20 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     if app.testing or os.environ.get("FLASK_RUN_FROM_CLI") == "true":
         _init_cli(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client address and scheme from ``X-Forwarded-For`` / ``-Proto``, but only the
+    entries added by the ``TRUSTED_PROXY_HOPS`` proxies in front of the app (Werkzeug's ProxyFix).
+
+    With 0 (the default) the TCP peer is the client: a header any client can write must not
+    decide which address the login throttle counts.
+    """
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _init_cli(app: Flask) -> None:

@@ -25,7 +25,8 @@ def current_request_id() -> str | None:
 def current_client_address() -> str | None:
     """Return the client's address as the app sees it (``remote_addr``), ``None`` outside a request.
 
-    Behind a reverse proxy this is the proxy unless the deployment applies ``ProxyFix``.
+    Behind reverse proxies this is the client only when ``TRUSTED_PROXY_HOPS`` counts them
+    (``create_app`` then applies Werkzeug's ProxyFix); otherwise it is the nearest proxy.
     """
     if has_request_context():
         return getattr(g, "client_address", None)

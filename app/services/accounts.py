@@ -6,11 +6,16 @@ Competition; cost parameters come from config so tests can use cheap ones.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +24,9 @@ from app.errors import Conflict, NotFound, PermissionDenied, Unauthorized, Valid
 from app.extensions import db
 from app.models import Role, User
 from app.models.base import utcnow
-from app.services.rate_limits import login_throttle
+from app.services.rate_limits import auth_throttle, password_hash_slot
+
+T = TypeVar("T")
 
 MIN_PASSWORD_LENGTH = 10
 _CHARACTER_CLASSES = (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
@@ -39,8 +46,18 @@ def _hasher() -> PasswordHasher:
 
 
 def normalize_email(email: str) -> str:
-    """Return ``email`` trimmed and lower-cased, the form stored and looked up."""
-    return email.strip().lower()
+    """Return the one form of ``email`` that is stored and looked up.
+
+    Trimmed, Unicode NFC, the domain decoded from IDNA/punycode to Unicode
+    (``arzt@xn--mnchen-3ya.example`` → ``arzt@münchen.example``, email-validator's
+    normalisation, RFC 5890) and lower-cased. Text that is not an email address is only
+    trimmed, NFC-normalised and lower-cased: it matches nobody, and logging in with it fails like
+    any unknown address (never a different error).
+    """
+    text = unicodedata.normalize("NFC", email.strip())
+    with contextlib.suppress(EmailNotValidError):  # not an address: it matches nobody
+        text = validate_email(text, check_deliverability=False).normalized
+    return text.lower()
 
 
 def password_problem(password: str) -> str | None:
@@ -59,16 +76,35 @@ def password_problem(password: str) -> str | None:
     return None
 
 
+def password_work(operation: Callable[[], T]) -> T:
+    """Run ``operation``, an argon2 hash or verification: the one place passwords are hashed.
+
+    Holds one of the worker's ``PASSWORD_HASH_CONCURRENCY`` slots for the duration (argon2id
+    at the production cost is 64 MiB and tens of milliseconds of CPU per call).
+
+    Raises:
+        ServerBusy: 429 at once when every slot of this worker is taken; nothing was hashed.
+    """
+    with password_hash_slot():
+        return operation()
+
+
 def hash_password(password: str) -> str:
-    """Return the argon2id hash of ``password``."""
-    return _hasher().hash(password)
+    """Return the argon2id hash of ``password``. Raises ``ServerBusy`` (see ``password_work``)."""
+    hasher = _hasher()
+    return password_work(lambda: hasher.hash(password))
 
 
 def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher().verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    hasher = _hasher()
+
+    def verify() -> bool:
+        try:
+            return hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return password_work(verify)
 
 
 def password_matches(user: User, password: str) -> bool:
@@ -122,18 +158,35 @@ def create_user(
     return user
 
 
+def register(*, email: str, password: str, full_name: str) -> User:
+    """Self-registration of a physician from a client (counted per client address).
+
+    Raises:
+        TooManyRequests: 429, this address registered too often (``AUTH_ADDRESS_RATE_LIMIT``).
+        ValidationFailed, Conflict: as :func:`create_user`.
+    """
+    auth_throttle().hit_address("register")
+    return create_user(email=email, password=password, full_name=full_name)
+
+
 def authenticate(*, email: str, password: str) -> User:
     """Return the user whose credentials match and record the login time.
 
-    An unknown email still runs one hash verification, so both failures take comparable time.
+    The throttle (:mod:`app.services.rate_limits`) may refuse the attempt before anything is
+    verified. An unknown email still runs one hash verification and counts as a failure, so
+    both failures take comparable time and are throttled alike.
 
     Raises:
         Unauthorized: ``invalid_credentials`` for an unknown email or a wrong password (same body).
         PermissionDenied: ``account_inactive`` when the password is right but the account is off.
-        TooManyAttempts: 429, too many failed attempts for this email from this address
-            (:mod:`app.services.rate_limits`); nothing is verified then.
+        Throttled: 429 ``too_many_requests`` (this address, any account),
+            ``too_many_attempts`` (this account from this address),
+            ``login_slowed_down`` (the account, from an address it never logged in from) or
+            ``server_busy`` (every hash slot of this worker taken).
     """
-    throttle = login_throttle()
+    email = normalize_email(email)
+    throttle = auth_throttle()
+    throttle.hit_address("login")
     throttle.check(email)
     user = find_by_email(email)
     if user is None:
@@ -145,6 +198,7 @@ def authenticate(*, email: str, password: str) -> User:
         raise Unauthorized("Email or password is incorrect.", code="invalid_credentials")
     if not user.is_active:
         raise PermissionDenied("This account has been deactivated.", code="account_inactive")
+    throttle.succeeded(email)
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()

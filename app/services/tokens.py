@@ -20,6 +20,7 @@ from app.errors import Unauthorized
 from app.extensions import db
 from app.models import TokenBlocklist, User
 from app.models.base import utcnow
+from app.services.rate_limits import auth_throttle
 
 
 def issue_pair(user: User) -> dict[str, Any]:
@@ -87,7 +88,9 @@ def rotate_refresh(payload: dict[str, Any], user: User) -> dict[str, Any]:
 
     Raises:
         Unauthorized: ``token_revoked`` when the refresh token was already used.
+        TooManyRequests: 429, this client address refreshed too often (``AUTH_ADDRESS_RATE_LIMIT``).
     """
+    auth_throttle().hit_address("refresh")
     if not revoke(payload):
         raise Unauthorized("This refresh token has already been used.", code="token_revoked")
     return issue_pair(user)

@@ -20,7 +20,7 @@ _TAG = "auth"
 @public
 @spec.validate(
     json=RegisterIn,
-    resp=responses((403, 409, 422), HTTP_201=UserOut),
+    resp=responses((403, 409, 422, 429), HTTP_201=UserOut),
     tags=[_TAG],
     security={},
 )
@@ -30,7 +30,7 @@ def register(json: RegisterIn):  # type: ignore[no-untyped-def]
         raise PermissionDenied(
             "Self-registration is disabled; ask an administrator.", code="registration_disabled"
         )
-    user = accounts.create_user(
+    user = accounts.register(
         email=str(json.email), password=json.password, full_name=json.full_name
     )
     return UserOut.model_validate(user), 201
@@ -40,7 +40,7 @@ def register(json: RegisterIn):  # type: ignore[no-untyped-def]
 @public
 @spec.validate(
     json=LoginIn,
-    resp=responses((401, 403, 422), HTTP_200=TokenPair),
+    resp=responses((401, 403, 422, 429), HTTP_200=TokenPair),
     tags=[_TAG],
     security={},
 )
@@ -53,7 +53,7 @@ def login(json: LoginIn):  # type: ignore[no-untyped-def]
 @bp.post("/auth/refresh")
 @public
 @jwt_required(refresh=True)
-@spec.validate(resp=responses((401,), HTTP_200=TokenPair), tags=[_TAG])
+@spec.validate(resp=responses((401, 429), HTTP_200=TokenPair), tags=[_TAG])
 def refresh():  # type: ignore[no-untyped-def]
     """Trade a refresh token for a new pair; the presented refresh token is revoked."""
     return TokenPair(**tokens.rotate_refresh(get_jwt(), current_user))

@@ -11,7 +11,7 @@ from app.blueprints.auth.forms import LoginForm
 from app.errors import PermissionDenied, Unauthorized
 from app.security import public
 from app.services import accounts
-from app.services.rate_limits import TooManyAttempts
+from app.services.rate_limits import Throttled
 
 bp = Blueprint("auth", __name__)
 
@@ -38,7 +38,7 @@ def login():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(email=form.email.data, password=form.password.data)
-        except (Unauthorized, PermissionDenied, TooManyAttempts) as failure:
+        except (Unauthorized, PermissionDenied, Throttled) as failure:
             error, status = failure.message, failure.status
         else:
             target = safe_next(request.args.get("next"))
