@@ -102,9 +102,17 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-    REMEMBER_COOKIE_HTTPONLY = True
-    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Longest life of a portal session (server-side record), however active.
     PERMANENT_SESSION_LIFETIME = timedelta(seconds=env_int("SESSION_LIFETIME_SECONDS", 8 * 3600))
+    # Remember-me: days a remember-me token lasts from the login that made it (rotated at each
+    # use, never extended). Its cookie is ours (REMEMBER_ME_COOKIE), not flask-login's.
+    REMEMBER_DAYS = env_int("REMEMBER_DAYS", 30)
+    REMEMBER_ME_COOKIE = "dd_remember"
+    # Idle lock (shared computers): minutes without activity before the page locks and the
+    # session ends; a warning shows PORTAL_IDLE_WARNING_SECONDS before. Minutes may be a
+    # fraction (the browser test uses a few seconds).
+    PORTAL_IDLE_MINUTES = env_float("PORTAL_IDLE_MINUTES", 15.0)
+    PORTAL_IDLE_WARNING_SECONDS = env_int("PORTAL_IDLE_WARNING_SECONDS", 60)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     # Strict-Transport-Security max-age in seconds; 0 sends none (production: one year).
     HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
@@ -151,6 +159,8 @@ class Config:
         if config["LOG_FORMAT"] not in {"text", "json"}:
             raise RuntimeError("LOG_FORMAT must be 'text' or 'json'")
         _validate_throttling(config)
+        if config["PORTAL_IDLE_MINUTES"] <= 0 or config["REMEMBER_DAYS"] <= 0:
+            raise RuntimeError("PORTAL_IDLE_MINUTES and REMEMBER_DAYS must be positive")
         if config.get("AI_IMAGE_TRANSPORT", "inline") != "inline":
             # The contract's imageUrl transport (presigned S3 URLs) is not implemented yet.
             raise RuntimeError("AI_IMAGE_TRANSPORT must be 'inline' (the only transport built)")

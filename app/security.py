@@ -2,8 +2,10 @@
 
 - JSON API: a valid access token is required on every ``/api`` route unless its view is marked
   with :func:`public`. Each JWT failure answers 401 in the one error shape.
-- Portal: every page needs a flask-login session unless marked :func:`public`; an HTMX request
-  with an expired session gets ``HX-Redirect`` to the login page, never a login form fragment.
+- Portal: every page needs a live server-side session (:mod:`app.services.sessions`) unless
+  marked :func:`public`; the signed session cookie carries only its random key. An HTMX request
+  with an ended session gets ``HX-Redirect`` to the login page, never a login form fragment.
+  A form marked :func:`keeps_draft` posted after the idle lock is kept as a draft first.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_login
-from flask import Flask, Response, current_app, flash, jsonify, redirect, request, url_for
+from flask import Flask, Response, current_app, jsonify, request, session
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
+from app import portal_login
 from app.errors import Unauthorized
 from app.extensions import jwt, login_manager
-from app.services import accounts, tokens
+from app.services import sessions, tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,6 +94,9 @@ def init_security(app: Flask) -> None:
         view = current_app.view_functions.get(request.endpoint)
         if getattr(view, "is_public", False) or flask_login.current_user.is_authenticated:
             return None
+        draft_form = getattr(view, "draft_form", None)
+        if draft_form and portal_login.keep_posted_draft(draft_form):
+            return portal_login.to_login(portal_login.DRAFT_KEPT)
         return login_manager.unauthorized()
 
     # First of all before_request functions, before Flask-WTF's CSRF check: a form posted after
@@ -104,23 +110,16 @@ def init_security(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def _load_session_user(session_id: str) -> Any:
-        user_id, _, version = session_id.partition(":")
-        try:
-            user = accounts.get_user(int(user_id))
-        except ValueError:
-            return None
-        if user is None or not user.is_active or str(user.session_version) != version:
-            return None
-        return user
+    def _load_session_user(user_id: str) -> Any:
+        key = session.get(portal_login.PORTAL_SESSION_KEY)
+        return sessions.resume_portal_session(key, user_id=user_id)
+
+    @login_manager.request_loader
+    def _load_remembered_user(_request: Any) -> Any:
+        return portal_login.resume_remembered_user()
 
     @login_manager.unauthorized_handler
     def _login_required():  # type: ignore[no-untyped-def]
-        login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
-        if request.headers.get("HX-Request") == "true":
-            # Never swap a login form into a fragment: send the whole page to the login.
-            response = Response(status=401)
-            response.headers["HX-Redirect"] = login_url
-            return response
-        flash(login_manager.login_message, login_manager.login_message_category)
-        return redirect(login_url)
+        return portal_login.to_login(login_manager.login_message)
+
+    app.after_request(portal_login.write_remember_cookie)

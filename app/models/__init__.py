@@ -4,6 +4,7 @@ from app.models.analysis import Analysis, AnalysisStatus, IdempotencyRecord
 from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.case import Case, CaseImage
+from app.models.session import Draft, PortalSession, RememberToken
 from app.models.user import Role, TokenBlocklist, User
 
 __all__ = [
@@ -13,7 +14,10 @@ __all__ = [
     "Base",
     "Case",
     "CaseImage",
+    "Draft",
     "IdempotencyRecord",
+    "PortalSession",
+    "RememberToken",
     "Role",
     "TokenBlocklist",
     "User",

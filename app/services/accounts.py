@@ -25,6 +25,7 @@ from app.extensions import db
 from app.models import Role, User
 from app.models.base import utcnow
 from app.services.rate_limits import auth_throttle, password_hash_slot
+from app.services.sessions import revoke_everything
 
 T = TypeVar("T")
 
@@ -250,7 +251,7 @@ def set_active(*, email: str, active: bool) -> UserChange:
     changed = user.is_active != active
     user.is_active = active
     if not active:
-        user.session_version += 1
+        revoke_everything(user, commit=False)
     db.session.commit()
     return UserChange(user, changed)
 
@@ -264,7 +265,7 @@ def reset_password(*, email: str, password: str) -> User:
         raise ValidationFailed({"password": why})
     user = _require_user(email)
     user.password_hash = hash_password(password)
-    user.session_version += 1
+    revoke_everything(user, commit=False)
     db.session.commit()
     return user
 

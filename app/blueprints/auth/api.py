@@ -9,7 +9,7 @@ from app.blueprints.auth.schemas import LoginIn, LogoutIn, Message, RegisterIn, 
 from app.errors import PermissionDenied
 from app.openapi import responses, spec
 from app.security import public
-from app.services import accounts, tokens
+from app.services import accounts, sessions, tokens
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api")
 
@@ -67,6 +67,15 @@ def logout(json: LogoutIn):  # type: ignore[no-untyped-def]
         tokens.revoke_refresh_token(json.refresh_token, user_id=current_user.id)
     tokens.revoke(get_jwt())
     return Message(message="Logged out.")
+
+
+@bp.post("/auth/logout_all")
+@spec.validate(resp=responses((401,), HTTP_200=Message), tags=[_TAG])
+def logout_all():  # type: ignore[no-untyped-def]
+    """Log out everywhere: revoke every access and refresh token of the caller and end every
+    portal session and remember-me token."""
+    sessions.revoke_everything(current_user)
+    return Message(message="Logged out everywhere.")
 
 
 @bp.get("/users/me")

@@ -1,16 +1,32 @@
-"""Portal pages: log in and log out (flask-login sessions)."""
+"""Portal pages: log in, log out (here or everywhere), and the idle lock's two requests."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
 
 from app.blueprints.auth.forms import LoginForm
 from app.errors import PermissionDenied, Unauthorized
+from app.portal_login import (
+    PORTAL_SESSION_KEY,
+    lock_portal,
+    log_in_portal,
+    log_out_everywhere,
+    log_out_portal,
+)
 from app.security import public
-from app.services import accounts
+from app.services import accounts, sessions
 from app.services.rate_limits import Throttled
 
 bp = Blueprint("auth", __name__)
@@ -41,22 +57,47 @@ def login():  # type: ignore[no-untyped-def]
         except (Unauthorized, PermissionDenied, Throttled) as failure:
             error, status = failure.message, failure.status
         else:
-            target = safe_next(request.args.get("next"))
-            session.clear()  # a new session at login: nothing from before survives (fixation)
-            login_user(user, remember=bool(form.remember.data))
+            log_in_portal(user, remember=bool(form.remember.data))
             flash(f"Welcome, {user.full_name}.", "success")
-            return redirect(target or url_for("cases.index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("cases.index"))
     elif form.is_submitted():
         status = 422
+    else:
+        locked = sessions.locked_session_user(session.get(PORTAL_SESSION_KEY))
+        form.email.data = locked.email if locked is not None else None
     return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
-    """End the session and forget the remember-me cookie."""
-    session.clear()
-    # After the clear: logout_user() marks the remember-me cookie for deletion in the session,
-    # and a clear afterwards would drop that mark (the cookie would log the user back in).
-    logout_user()
+    """End this browser's session and forget its remember-me token."""
+    log_out_portal()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere():  # type: ignore[no-untyped-def]
+    """End every session of mine, on every device, and revoke all my API tokens."""
+    log_out_everywhere(current_user)
+    flash("You have been logged out everywhere: on every device and in every app.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/session/lock")
+def lock():  # type: ignore[no-untyped-def]
+    """End this session by the idle lock (asked by the page after the idle time)."""
+    lock_portal()
+    minutes = current_app.config["PORTAL_IDLE_MINUTES"]
+    flash(
+        f"The page locked after {minutes:g} minutes without activity, to protect patient data. "
+        "Log in to continue.",
+        "info",
+    )
+    return "", 204
+
+
+@bp.post("/session/ping")
+def ping():  # type: ignore[no-untyped-def]
+    """Record activity in the page (typing, reading) that sent no request."""
+    return "", 204

@@ -17,12 +17,13 @@ from flask import request as flask_request
 from flask_login import current_user
 
 from app.blueprints.cases.display import FILTERS, PRIORITY_WORDS, TIER_WORDS
+from app.blueprints.cases.drafts import restored_context
 from app.blueprints.cases.forms import CaseFilterForm, NewCaseForm, show_problems
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
 from app.blueprints.portal import after_post, is_htmx, render
 from app.blueprints.questionnaire.forms import AnswerForm, ChangeAnswerForm, sign_question
 from app.errors import ValidationFailed
-from app.services import case_images, case_record, questionnaire
+from app.services import case_images, case_record, questionnaire, sessions
 from app.services.ai_client import NextQuestion
 from app.services.case_record import CaseRecord
 
@@ -64,6 +65,7 @@ def render_case(record: CaseRecord, status: int = 200, **context: Any) -> Respon
         "rejection": None,
         "notice": None,
         "review_saved": False,
+        "review_restored": False,
     }
     return render(
         "cases/page.html", "cases/_fragment.html", status, target=CASE_REGION, **defaults | context
@@ -137,8 +139,11 @@ def new():  # type: ignore[no-untyped-def]
 
 @bp.get("/cases/<uuid:case_id>")
 def show(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """Show the case at its current step: questionnaire, photo, results or review."""
-    return render_case(case_record.load_case_record(actor=current_user, case_id=case_id))
+    """Show the case at its current step: questionnaire, photo, results or review (with what
+    was kept at the idle lock filled in)."""
+    record = case_record.load_case_record(actor=current_user, case_id=case_id)
+    kept = sessions.take_drafts(actor=current_user, case_id=case_id)
+    return render_case(record, **(restored_context(record, kept) if kept else {}))
 
 
 @bp.get("/cases/<uuid:case_id>/images/<uuid:image_id>")

@@ -30,6 +30,7 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from app.portal_login import keeps_draft
 from app.services import case_record, diagnosis
 
 bp = Blueprint("diagnosis", __name__)
@@ -115,6 +116,7 @@ def _storage_notice() -> str:
 
 
 @bp.post("/cases/<uuid:case_id>/review")
+@keeps_draft("review")
 def review(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     """Record the final diagnosis, agreement with the AI and notes; the case becomes reviewed."""
     form = ReviewForm()

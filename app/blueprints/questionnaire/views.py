@@ -14,6 +14,7 @@ from flask_login import current_user
 from app.blueprints.cases.views import after_case_post, case_view
 from app.blueprints.questionnaire.forms import AnswerForm, ChangeAnswerForm, read_question
 from app.errors import ValidationFailed
+from app.portal_login import keeps_draft
 from app.services import cases, questionnaire
 
 bp = Blueprint("questionnaire", __name__)
@@ -23,6 +24,7 @@ OUT_OF_DATE = "That question was out of date, so nothing was saved. Here is the 
 
 
 @bp.post("/cases/<uuid:case_id>/answers")
+@keeps_draft("answer")
 def answer(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     """Save the answer to the current question on the case, then show the next question."""
     form = AnswerForm()
