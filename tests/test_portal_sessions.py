@@ -274,3 +274,9 @@ def test_deactivation_and_password_reset_end_portal_sessions(app, client, physic
     restarted.set_cookie(REMEMBER, remembered)
     assert not logged_in(restarted)
     assert tokens_of(app, physician) == []
+
+
+def test_every_page_offers_log_out_everywhere(client, physician):
+    log_in(client, physician.email)
+    html = client.get("/").get_data(as_text=True)
+    assert 'action="/logout/everywhere"' in html
