@@ -88,3 +88,28 @@ def responses(errors: tuple[int, ...] = (), **ok: Any) -> Response:
     from app.schemas import ErrorBody
 
     return Response(**ok, **{f"HTTP_{status}": ErrorBody for status in errors})
+
+
+class MediaResponse(Response):
+    """Responses whose success is not a pydantic model's JSON (a FHIR bundle, a PDF).
+
+    ``MediaResponse((401, 404), media={"application/pdf": {"schema": {...}}}, description=...)``
+    documents 200 with those media types (each with its schema and ``example``) and the error
+    statuses in the one error shape, as :func:`responses` does. The 200 body is not validated.
+    """
+
+    def __init__(
+        self, errors: tuple[int, ...], *, media: dict[str, dict[str, Any]], description: str
+    ) -> None:
+        from app.schemas import ErrorBody
+
+        super().__init__(
+            HTTP_200=(None, description), **{f"HTTP_{status}": ErrorBody for status in errors}
+        )
+        self.media = media
+
+    def generate_spec(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """spectree's response spec, with the 200 content of :attr:`media`."""
+        generated = super().generate_spec(*args, **kwargs)
+        generated["200"]["content"] = self.media
+        return generated

@@ -221,3 +221,7 @@ def delete_image(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-un
     """Delete an image: its stored object and its record."""
     case_images.delete_image(actor=current_user, case_id=case_id, image_id=image_id)
     return "", 204
+
+
+# The case for other systems (FHIR, PDF) lives beside, on this blueprint.
+from app.blueprints.cases import interop  # noqa: E402, F401

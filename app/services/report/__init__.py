@@ -1,0 +1,1 @@
+"""The case report: what it says (:mod:`.content`) and its PDF (:mod:`.pdf`)."""

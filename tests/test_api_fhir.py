@@ -1,0 +1,264 @@
+"""GET /api/cases/<id>/fhir: a case as a FHIR R4 Bundle, at each step of its life.
+
+Every resource is validated by the ``fhir.resources`` R4B models and serialised back unchanged
+(tests/fhir_checks.py); the values are compared with what the API itself says about the case.
+Cases go through the real API and the reference AI over HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent
+from tests.fhir_checks import check_bundle
+from tests.fixtures.cases import MELANOMA, case_payload
+
+ANSWERS = {
+    "duration": "3-12 months",
+    "changed_recently": True,
+    "color": ["brown", "black"],
+    "bleeding": True,
+    "diameter_mm": 7.5,
+    "itch.scale_0_to_5": 2,
+    "photo_taken": True,
+}
+FHIR_TYPE = "application/fhir+json"
+
+
+def fhir_of(client: FlaskClient, case_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    response = client.get(f"/api/cases/{case_id}/fhir", headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == FHIR_TYPE
+    assert response.headers["Cache-Control"] == "private, no-store"
+    return json.loads(response.get_data(as_text=True))
+
+
+def diagnose(client: FlaskClient, headers: dict[str, str], case_id: str) -> dict[str, Any]:
+    response = client.post(
+        "/api/diagnosis",
+        data={
+            "image": (io.BytesIO(MELANOMA.read_bytes()), MELANOMA.name, "image/jpeg"),
+            "anamnesis": json.dumps(ANSWERS),
+            "case_id": case_id,
+        },
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def physician(make_user: Callable[..., Any]) -> Any:
+    return make_user(email="ana@example.org", full_name="Dr. Ana Lima")
+
+
+@pytest.fixture
+def headers(physician: Any, api_headers: Callable[..., dict[str, str]]) -> dict[str, str]:
+    return api_headers(physician)
+
+
+@pytest.fixture
+def case_id(ai_client: FlaskClient, headers: dict[str, str]) -> str:
+    response = ai_client.post(
+        "/api/cases", json=case_payload(patient_reference="PT-FHIR-7"), headers=headers
+    )
+    assert response.status_code == 201
+    return response.get_json()["id"]
+
+
+def post_review(
+    client: FlaskClient, headers: dict[str, str], case_id: str, review: dict[str, Any]
+) -> None:
+    response = client.post(f"/api/cases/{case_id}/review", json=review, headers=headers)
+    assert response.status_code == 200, response.get_json()
+
+
+def _code(resource: dict[str, Any]) -> str:
+    return resource["code"]["coding"][0]["code"]
+
+
+def _one(by_type: dict[str, list[dict[str, Any]]], kind: str) -> dict[str, Any]:
+    [resource] = by_type[kind]
+    return resource
+
+
+def test_a_draft_case_has_the_patient_and_the_answers_so_far(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str, physician: Any
+) -> None:
+    answers = {"duration": "3-12 months", "bleeding": False, "color": [], "pain": ""}
+    posted = ai_client.post(f"/api/cases/{case_id}/answers", json=answers, headers=headers)
+    assert posted.status_code == 200
+    bundle = fhir_of(ai_client, case_id, headers)
+    by_type = check_bundle(bundle)
+
+    assert set(by_type) == {
+        "Patient",
+        "Practitioner",
+        "Questionnaire",
+        "QuestionnaireResponse",
+        "Observation",
+    }
+    patient = _one(by_type, "Patient")
+    assert set(patient) == {"resourceType", "id", "identifier", "gender"}  # never a name
+    assert patient["identifier"][0]["value"] == "PT-FHIR-7"
+    assert patient["gender"] == "female"
+    assert _one(by_type, "Practitioner")["name"] == [{"text": "Dr. Ana Lima"}]
+
+    response = _one(by_type, "QuestionnaireResponse")
+    assert response["status"] == "in-progress"
+    items = {item["linkId"]: item for item in response["item"]}
+    assert set(items) == set(answers)
+    assert items["bleeding"]["answer"] == [{"valueBoolean": False}]
+    assert items["duration"]["text"] == "Duration"
+    assert "answer" not in items["pain"]  # skipped
+    questions = [item["linkId"] for item in _one(by_type, "Questionnaire")["item"]]
+    assert questions == [item["linkId"] for item in response["item"]]
+
+    observed = {obs["code"]["coding"][0]["code"]: obs for obs in by_type["Observation"]}
+    assert observed["30525-0"]["valueQuantity"]["value"] == 54  # age, LOINC
+    assert observed["66555-4"]["valueCodeableConcept"]["coding"][0]["code"] == "II"
+    assert "@" not in json.dumps(bundle)  # no email of anyone
+
+
+def test_an_analysed_case_has_a_preliminary_report_with_the_ai_findings(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+) -> None:
+    result = diagnose(ai_client, headers, case_id)
+    case = ai_client.get(f"/api/cases/{case_id}", headers=headers).get_json()
+    analysis = case["latest_analysis"]
+    by_type = check_bundle(fhir_of(ai_client, case_id, headers))
+
+    report = _one(by_type, "DiagnosticReport")
+    assert report["status"] == "preliminary"
+    assert "conclusionCode" not in report
+    assert report["conclusion"].startswith("Preliminary: not yet reviewed by a physician.")
+    assert "never replace" in report["conclusion"]
+
+    risk = _one(by_type, "RiskAssessment")
+    assert analysis["model_version"] in risk["method"]["text"]
+    assert risk["method"]["coding"][0]["code"] == analysis["model_version"]
+    predicted = [
+        (p["outcome"]["text"], p["probabilityDecimal"], p["outcome"].get("coding", [{}])[0])
+        for p in risk["prediction"]
+    ]
+    assert [(name, prob) for name, prob, _ in predicted] == [
+        (p["disease"], p["probability"]) for p in result["predictions"]
+    ]
+    for (_, _, code), row in zip(predicted, result["predictions"], strict=True):
+        assert code.get("code") == row.get("icd10")
+        if row.get("icd10"):
+            assert code["system"] == "http://hl7.org/fhir/sid/icd-10"
+
+    [media] = by_type["Media"]
+    [image] = case["images"]
+    content = media["content"]
+    assert "data" not in content  # a URL, never the bytes
+    assert content["url"] == f"http://localhost{image['url']}"
+    assert (content["contentType"], content["size"]) == ("image/jpeg", image["size_bytes"])
+    ni = next(i["value"] for i in media["identifier"] if i["value"].startswith("ni:"))
+    digest = base64.urlsafe_b64decode(ni.removeprefix("ni:///sha-256;") + "=")
+    assert digest.hex() == image["sha256"]
+    photo = ai_client.get(image["url"], headers=headers)
+    assert hashlib.sha256(photo.data).hexdigest() == image["sha256"]
+    assert media["bodySite"]["coding"][0]["code"] == "back"
+    assert report["media"][0]["link"]["reference"] == f"urn:uuid:{media['id']}"
+
+    flags = analysis["red_flags"]["flags"]
+    assert flags, "the answers (bleeding, change) raise red flags"
+    flag_obs = [o for o in by_type["Observation"] if "red-flag" in o["code"]["coding"][0]["system"]]
+    assert [o["code"]["coding"][0]["code"] for o in flag_obs] == [f["type"] for f in flags]
+    for obs, flag in zip(flag_obs, flags, strict=True):
+        assert obs["valueCodeableConcept"]["coding"][0]["code"] == flag["severity"]
+        if flag.get("rule"):
+            assert f"Rule: {flag['rule']}" in obs["note"][0]["text"]
+    [quality] = [o for o in by_type["Observation"] if _code(o) == "image-quality"]
+    assert quality["valueQuantity"]["value"] == round(analysis["image_validity"]["score"] * 100, 1)
+    results = {ref["reference"] for ref in report["result"]}
+    assert results == {f"urn:uuid:{o['id']}" for o in [quality, *flag_obs]}
+
+    response = _one(by_type, "QuestionnaireResponse")
+    assert response["status"] == "completed"
+    assert "photo_taken" not in {item["linkId"] for item in response["item"]}  # the photo step
+    assert _one(by_type, "Device")["version"] == [{"value": analysis["model_version"]}]
+
+
+def test_a_reviewed_case_has_a_final_report_coded_with_the_reviewed_icd10(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+) -> None:
+    diagnose(ai_client, headers, case_id)
+    review = {
+        "final_diagnosis": "Melanoma",
+        "icd10": "C43.5",
+        "agrees_with_ai": True,
+        "notes": "Excision booked.",
+    }
+    post_review(ai_client, headers, case_id, review)
+    by_type = check_bundle(fhir_of(ai_client, case_id, headers))
+
+    report = _one(by_type, "DiagnosticReport")
+    assert report["status"] == "final"
+    [code] = report["conclusionCode"]
+    assert code["coding"] == [
+        {"system": "http://hl7.org/fhir/sid/icd-10", "code": "C43.5", "display": "Melanoma"}
+    ]
+    assert report["conclusion"].startswith("Final diagnosis: Melanoma (C43.5).")
+    assert "Plan and notes: Excision booked." in report["conclusion"]
+    assert report["performer"][0]["display"] == "Dr. Ana Lima"
+    assert report["resultsInterpreter"] == report["performer"]
+
+
+def test_a_case_analysed_again_after_its_review_has_an_amended_report(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+) -> None:
+    diagnose(ai_client, headers, case_id)
+    review = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agrees_with_ai": True}
+    post_review(ai_client, headers, case_id, review)
+    again = ai_client.post(f"/api/cases/{case_id}/analyze", json={}, headers=headers)
+    assert again.status_code == 200, again.get_json()
+
+    report = _one(check_bundle(fhir_of(ai_client, case_id, headers)), "DiagnosticReport")
+    assert report["status"] == "amended"
+    assert "awaits a new review" in report["conclusion"]
+
+
+def test_only_the_owner_and_admins_read_it_and_each_read_is_audited(
+    ai_app: Flask,
+    ai_client: FlaskClient,
+    case_id: str,
+    make_user: Callable[..., Any],
+    api_headers: Callable[..., dict[str, str]],
+) -> None:
+    stranger = api_headers(make_user(email="ben@example.org"))
+    admin = api_headers(make_user(email="root@example.org", role="admin"))
+    path = f"/api/cases/{case_id}/fhir"
+    assert ai_client.get(path, headers=stranger).status_code == 404
+    assert ai_client.get(path).status_code == 401
+    missing = ai_client.get("/api/cases/00000000-0000-4000-8000-000000000000/fhir", headers=admin)
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "case_not_found"
+    assert check_bundle(fhir_of(ai_client, case_id, admin))
+    with ai_app.app_context():
+        reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "case.read")).all()
+        assert [event.details for event in reads] == [{"format": "fhir"}]
+        db.session.remove()
+
+
+def test_the_bundle_is_stable_between_two_reads(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+) -> None:
+    first = fhir_of(ai_client, case_id, headers)
+    second = fhir_of(ai_client, case_id, headers)
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
+    assert first["id"] == second["id"]
