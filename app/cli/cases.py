@@ -1,30 +1,38 @@
-"""``flask cases export``: every case with its anamnesis, analyses and review, as JSON or CSV."""
+"""``flask cases export``: every case with its anamnesis, analyses and review, as JSON, CSV or
+FHIR R4 NDJSON."""
 
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 from flask.cli import AppGroup
 
 from app.cli.common import fails_cleanly
-from app.services import exports
+from app.services import exports, fhir
 
 cases = AppGroup("cases", help="Work with cases from the terminal: export.")
 
 
-@cases.command("export", short_help="Export every case as JSON or CSV (streamed).")
+#: ``--format`` values: the case exports, and FHIR R4 resources as NDJSON.
+FORMATS = (*exports.FORMATS, "fhir")
+
+
+@cases.command("export", short_help="Export every case as JSON, CSV or FHIR NDJSON (streamed).")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(exports.FORMATS, case_sensitive=False),
+    type=click.Choice(FORMATS, case_sensitive=False),
     default="json",
     show_default=True,
-    help="json: one JSON array, a case per line; csv: a row per case, nested data as JSON.",
+    help="json: one JSON array, a case per line; csv: a row per case, nested data as JSON; "
+    "fhir: FHIR R4 resources as NDJSON, one per line (Bulk Data layout, one stream).",
 )
 @click.option(
     "--since",
@@ -39,13 +47,23 @@ cases = AppGroup("cases", help="Work with cases from the terminal: export.")
     default=None,
     help="Write to FILE (replaced only once the export is complete) instead of stdout.",
 )
+@click.option(
+    "--base-url",
+    default="",
+    help="fhir: the gateway's public address (e.g. https://derma.example.org), so that photo "
+    "URLs are absolute; without it they are paths such as /api/cases/<id>/images/<id>.",
+)
 @fails_cleanly
-def export(fmt: str, since: datetime | None, output: Path | None) -> None:
+def export(fmt: str, since: datetime | None, output: Path | None, base_url: str) -> None:
     """Export every case (all owners, archived included) for analysis or archiving.
 
     Each case comes with its patient facts, status and urgency, the anamnesis, every AI analysis
     (differential, tier, red flags, triage, errors) and the physician's review. Patients appear
     only under their pseudonymous reference; users only by id; no image bytes or storage keys.
+
+    With ``--format fhir`` each case is written as its FHIR R4 resources (as
+    ``GET /api/cases/<id>/fhir`` gives them), one JSON resource per line with relative
+    references (``Patient/<id>``); a physician or AI model shared by cases is written once.
 
     Streamed: memory stays flat however many cases there are. The summary line goes to stderr,
     so stdout holds only the export.
@@ -54,22 +72,29 @@ def export(fmt: str, since: datetime | None, output: Path | None) -> None:
     Examples:
       flask cases export --format csv --output cases.csv
       flask cases export --since 2026-12-01 | jq length
+      flask cases export --format fhir --base-url https://derma.example.org -o cases.ndjson
     """
     fmt = fmt.lower()
     day = since.date() if since is not None else None
+
+    def write(out: TextIO) -> int:
+        if fmt == "fhir":
+            return fhir.export_ndjson(out, since=day, base_url=base_url)
+        return exports.export_cases(out, fmt=fmt, since=day)
+
     if output is None:
-        count = exports.export_cases(sys.stdout, fmt=fmt, since=day)
+        count = write(sys.stdout)
         sys.stdout.flush()
         where = "stdout"
     else:
-        count = _export_to_file(output, fmt=fmt, since=day)
+        count = _export_to_file(output, write)
         where = str(output)
     scope = f" created or changed since {day.isoformat()}" if day else ""
     cases_text = f"{count} case{'s' if count != 1 else ''}"
     click.echo(f"Exported {cases_text}{scope} as {fmt} to {where}.", err=True)
 
 
-def _export_to_file(output: Path, *, fmt: str, since: date | None) -> int:
+def _export_to_file(output: Path, write: Callable[[TextIO], int]) -> int:
     """Write the export to a private (0600) temporary file beside ``output``, then move it
     into place: a failed export never leaves a truncated file under the name asked for."""
     folder = output.resolve().parent
@@ -78,7 +103,7 @@ def _export_to_file(output: Path, *, fmt: str, since: date | None) -> int:
     handle, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{output.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            count = exports.export_cases(out, fmt=fmt, since=since)
+            count = write(out)
         os.replace(tmp_name, output)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
