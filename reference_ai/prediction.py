@@ -470,16 +470,31 @@ def _evidence(condition: str, features: dict[str, float], limit: int = 3) -> lis
     ]
 
 
+#: Entries in each one-sided differential of ``evidence`` (the contract: top 5).
+EVIDENCE_SIZE = 5
+
+
+def one_sided(features: dict[str, float]) -> list[dict[str, Any]]:
+    """The top of the differential computed from ``features`` alone (same priors, weights and
+    softmax as the combined result), for the contract's ``evidence``."""
+    probs = probabilities(scores(features))
+    ranked = sorted(CONDITIONS, key=lambda c: (-probs[c.key], c.name))[:EVIDENCE_SIZE]
+    return [{"disease": c.name, "probability": probs[c.key], "icd10": c.icd10} for c in ranked]
+
+
 def predict(findings: Findings, photo: ColourStats) -> dict[str, Any]:
     """The contract's ``DiagnosisPrediction`` body, without ``metadata.inference_time_ms``.
 
     Returns ``{"diagnoses": [{disease, probability, confidence, icd10, evidence}, ...],
-    "tier", "confidence", "refer_to_specialist", "highlight_count", "metadata":
-    {"model_version"}}``. ``diagnoses`` lists every condition, most probable first (ties by
-    name). ``refer_to_specialist`` is true in the ``refer`` tier or when the top diagnosis is a
-    skin cancer (melanoma, BCC, SCC).
+    "tier", "confidence", "refer_to_specialist", "highlight_count", "evidence":
+    {"image_only": [...], "anamnesis_only": [...]}, "metadata": {"model_version"}}``;
+    ``evidence`` is the top 5 of the differential from the photo's colour features alone and
+    from the answers' features alone (:func:`one_sided`). ``diagnoses`` lists every
+    condition, most probable first (ties by name). ``refer_to_specialist`` is true in the
+    ``refer`` tier or when the top diagnosis is a skin cancer (melanoma, BCC, SCC).
     """
-    features = {**answer_features(findings), **photo.as_features()}
+    answers, colours = answer_features(findings), photo.as_features()
+    features = {**answers, **colours}
     probs = probabilities(scores(features))
     ranked = sorted(CONDITIONS, key=lambda c: (-probs[c.key], c.name))
     top = ranked[0]
@@ -500,6 +515,7 @@ def predict(findings: Findings, photo: ColourStats) -> dict[str, Any]:
         "confidence": top_probability,
         "refer_to_specialist": tier == "refer" or top.malignant,
         "highlight_count": highlight_count(tier, [probs[c.key] for c in ranked]),
+        "evidence": {"image_only": one_sided(colours), "anamnesis_only": one_sided(answers)},
         "metadata": {"model_version": MODEL_VERSION},
     }
 

@@ -597,8 +597,15 @@ def test_every_case_and_image_action_is_audited_with_request_id_and_address(
             assert event.image_id == uuid.UUID(image["id"])
         else:
             assert event.image_id is None
-    assert by_request["req-update"].details == {"fields": ["patient_age"]}
-    assert by_request["req-answers"].details == {"fields": ["anamnesis"], "answers": ["itch"]}
+    assert by_request["req-update"].details == {
+        "fields": ["patient_age"],
+        "changes": {"patient_age": {"before": 54, "after": 55}},
+    }
+    assert by_request["req-answers"].details == {
+        "fields": ["anamnesis"],
+        "answers": ["itch"],
+        "changes": {"anamnesis.itch": {"before": None, "after": True}},
+    }
     assert by_request["req-list"].details["q"] == "PT"
     # The trail survives the image it mentions.
     assert len(audit_events(app, image_id=uuid.UUID(image["id"]))) == 3

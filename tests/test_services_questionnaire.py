@@ -143,7 +143,7 @@ def test_answer_question_saves_the_answer_under_its_field_name(app, physician, m
 # --- taking an answer back ----------------------------------------------------------------------
 
 
-def test_remove_answer_takes_one_answer_back_and_audits_its_name_only(app, physician, make_case):
+def test_remove_answer_takes_one_answer_back_and_audits_its_value(app, physician, make_case):
     case_id = make_case(physician)
     with app.app_context():
         me = actor(physician)
@@ -152,7 +152,11 @@ def test_remove_answer_takes_one_answer_back_and_audits_its_name_only(app, physi
         assert case.anamnesis == {"age": 54}
         event = db.session.query(AuditEvent).order_by(AuditEvent.id.desc()).first()
         assert event.action == "case.update"
-        assert event.details == {"fields": ["anamnesis"], "removed": ["bleeding"]}
+        assert event.details == {
+            "fields": ["anamnesis"],
+            "removed": ["bleeding"],
+            "changes": {"anamnesis.bleeding": {"before": True, "after": None}},
+        }
         # Taking back an answer that is not there changes nothing (a double click).
         events = db.session.query(AuditEvent).count()
         assert cases.remove_answer(actor=me, case_id=case_id, field_name="bleeding").anamnesis == {

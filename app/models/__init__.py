@@ -3,7 +3,7 @@
 from app.models.analysis import Analysis, AnalysisStatus, IdempotencyRecord
 from app.models.audit import AuditEvent
 from app.models.base import Base
-from app.models.case import Case, CaseImage
+from app.models.case import Case, CaseImage, CaseReview
 from app.models.session import Draft, PortalSession, RememberToken
 from app.models.user import Role, TokenBlocklist, User
 
@@ -14,6 +14,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseImage",
+    "CaseReview",
     "Draft",
     "IdempotencyRecord",
     "PortalSession",

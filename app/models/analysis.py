@@ -36,6 +36,18 @@ class Analysis(Base):
     ``red_flags`` the whole RedFlags object ``{hasRedFlags, flags, urgency, recommendation}``;
     ``triage`` the Triage object; ``image_validity`` the ImageValidity object (see
     ../shared/ai-service-contract.md). A failed run keeps what was known and its ``error_code``.
+
+    An analysis is an immutable record of what it was computed from: ``inputs`` holds the
+    anamnesis and the case fields exactly as sent, in the order asked, and the image's id and
+    SHA-256 (``{"anamnesis", "answer_order", "case", "image": {"id", "sha256"},
+    "reconstructed"}``; ``reconstructed`` is true for analyses made before inputs were kept,
+    whose inputs were rebuilt from the case when the column was added). ``ai_responses`` holds
+    the AI's responses as validated (``{"image_validity", "prediction", "red_flags",
+    "triage"}``), with the model version. ``evidence`` is the prediction's optional
+    ``{image_only, anamnesis_only}`` (null when the AI gave none). ``urgency`` is the case's
+    headline urgency derived from this analysis (see
+    :func:`app.services.clinical_record.headline.headline_action`); ``tier`` is the AI's tier,
+    except that it is never ``confident`` for a photo analysed despite low quality.
     """
 
     __tablename__ = "analyses"
@@ -64,8 +76,17 @@ class Analysis(Base):
     red_flags: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
     triage: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    ai_responses: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+    @property
+    def analysed_despite_low_quality(self) -> bool:
+        """Whether the physician overrode the AI's "unusable photo" verdict for this analysis."""
+        validity = self.image_validity or {}
+        return bool(self.accepted_low_quality) and validity.get("isValid") is False
 
 
 class IdempotencyRecord(Base):

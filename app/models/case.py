@@ -67,6 +67,8 @@ class Case(Base):
     fitzpatrick_type: Mapped[str | None] = mapped_column(String(3), nullable=True)
     chief_complaint: Mapped[str] = mapped_column(Text, default="")
     anamnesis: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: The anamnesis keys in the order they were asked (JSONB keeps no key order).
+    answer_order: Mapped[list[str]] = mapped_column(JSONType, default=list)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
     physician_notes: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -93,6 +95,37 @@ class Case(Base):
 
     def __repr__(self) -> str:
         return f"<Case {self.id} owner={self.owner_id} {self.status}>"
+
+
+class CaseReview(Base):
+    """One review of a case, kept when the case is reopened (the review history).
+
+    ``analysis_id`` is the analysis the physician reviewed; ``reopened_*`` stay null while the
+    review is the case's current one.
+    """
+
+    __tablename__ = "case_reviews"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    analysis_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("analyses.id", ondelete="SET NULL"), nullable=True
+    )
+    final_diagnosis: Mapped[str] = mapped_column(String(255))
+    final_icd10: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    agrees_with_ai: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    reopened_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    reopened_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    reopen_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class CaseImage(Base):

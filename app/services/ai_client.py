@@ -183,6 +183,22 @@ class PredictionMetadata(_SnakeWire):
     inference_time_ms: float | None = None
 
 
+class EvidenceItem(_SnakeWire):
+    """One entry of a one-sided differential (photo alone or answers alone)."""
+
+    disease: str = Field(min_length=1)
+    probability: float = Field(ge=0, le=1)
+    icd10: str | None = None
+
+
+class Evidence(_SnakeWire):
+    """What drove the result: the differential from the photo alone and from the answers alone
+    (top 5 each; optional in the contract, absent from services that cannot separate them)."""
+
+    image_only: list[EvidenceItem] = Field(default_factory=list, max_length=50)
+    anamnesis_only: list[EvidenceItem] = Field(default_factory=list, max_length=50)
+
+
 class DiagnosisPrediction(_SnakeWire):
     """The ranked differential (most probable first) and how far to trust its top entry.
 
@@ -196,6 +212,7 @@ class DiagnosisPrediction(_SnakeWire):
     confidence: float = Field(ge=0, le=1, description="the top probability")
     refer_to_specialist: bool
     highlight_count: int = Field(ge=0)
+    evidence: Evidence | None = None
 
 
 class Flag(_Wire):

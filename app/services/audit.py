@@ -28,6 +28,7 @@ IMAGE_VIEW = "image.view"
 IMAGE_DELETE = "image.delete"
 CASE_ANALYZE = "case.analyze"
 CASE_REVIEW = "case.review"
+CASE_REOPEN = "case.reopen"
 #: Written by the admin CLI (actor ``None``): an export of cases, the orphan purge's deletion of
 #: an image row whose object is missing, and of a stored object that no image row names.
 CASE_EXPORT = "case.export"
@@ -48,8 +49,9 @@ def record(
         actor: the acting ``User``, or ``None`` for the CLI and system jobs.
         action: dotted verb, e.g. ``"case.read"`` (see the constants in this module).
         case_id, image_id: what was acted on, if anything.
-        details: JSON-serialisable, non-clinical context (field names, filters, sizes) — never
-            answers, notes or other patient data.
+        details: JSON-serialisable context (field names, filters, sizes). Changes to a case
+            carry the values before and after (``"changes"``), so that the record of what
+            a result was read beside survives the change; nothing else holds patient data.
     """
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),

@@ -24,8 +24,9 @@ from sqlalchemy import select
 from app.errors import AIServiceError
 from app.extensions import db
 from app.models import Analysis, AnalysisStatus, Case, CaseImage, User
-from app.services import cases, diagnosis, questionnaire
+from app.services import cases, questionnaire
 from app.services.ai_client import NextQuestion
+from app.services.clinical_record import history
 
 #: Statuses in which the questionnaire or the photo is still to come.
 _BEFORE_ANALYSIS = frozenset({"draft", "questionnaire", "awaiting_image"})
@@ -40,12 +41,20 @@ class CaseRecord:
     question: NextQuestion | None = None
     question_error: AIServiceError | None = None
     people: dict[int, str] = field(default_factory=dict)
+    #: What changed since the newest analysis (``[]``: it is up to date); see
+    #: :func:`app.services.clinical_record.inputs.outdated_fields`.
+    outdated_fields: list[str] = field(default_factory=list)
+    #: Every analysis of the case, newest first.
+    analyses: list[Analysis] = field(default_factory=list)
 
     @property
     def stage(self) -> str:
         """The step the case is at (see the module docstring)."""
         status = self.case.status
         completed = self.analysis is not None and self.analysis.status == AnalysisStatus.COMPLETED
+        asking = self.question is not None and not questionnaire.is_photo_step(self.question)
+        if completed and status == "analyzed" and asking:
+            return "question"  # a changed answer opened new questions: answer them, then re-run
         if completed and status in ("analyzed", "reviewed", "archived"):
             return "results"
         if status == "analysis_failed":
@@ -86,8 +95,9 @@ def user_names(user_ids: Iterable[int | None]) -> dict[int, str]:
 
 
 def load_case_record(*, actor: Any, case_id: uuid.UUID, ask_ai: bool = True) -> CaseRecord:
-    """Read a case (audited) with its newest analysis and, before any analysis, the AI
-    Service's next question (``ask_ai=False`` skips that call, e.g. for the report).
+    """Read a case (audited) with its analyses (newest first), what changed since the newest,
+    and, before any analysis or after a changed answer, the AI Service's next question
+    (``ask_ai=False`` skips that call, e.g. for the report).
 
     An AI Service failure does not fail the read: it is returned as ``question_error``.
 
@@ -95,9 +105,14 @@ def load_case_record(*, actor: Any, case_id: uuid.UUID, ask_ai: bool = True) -> 
         NotFound: ``case_not_found`` (also for a case the actor may not see).
     """
     case = cases.get_case(actor=actor, case_id=case_id)
-    analysis = diagnosis.latest_analysis(case.id)
+    analyses = history.analyses_of(case.id)
+    analysis = analyses[0] if analyses else None
+    changed = history.changes_since(analysis, case)
     question = error = None
-    if ask_ai and case.status in _BEFORE_ANALYSIS:
+    if ask_ai and (
+        case.status in _BEFORE_ANALYSIS
+        or (case.status == "analyzed" and any(name.startswith("anamnesis.") for name in changed))
+    ):
         try:
             question = questionnaire.next_question(actor=actor, case_id=case_id)
         except AIServiceError as failure:
@@ -105,7 +120,7 @@ def load_case_record(*, actor: Any, case_id: uuid.UUID, ask_ai: bool = True) -> 
     people = user_names(
         [case.owner_id, case.reviewed_by_id, analysis.requested_by_id if analysis else None]
     )
-    return CaseRecord(case, analysis, question, error, people)
+    return CaseRecord(case, analysis, question, error, people, changed, analyses)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from app.extensions import db
 from app.models import Case
 from app.services import anamnesis as anamnesis_rules
 from app.services import audit, policies
+from app.services.clinical_record.answers import extend_order
 from app.services.clinical_terms import (
     BODY_SITES,
     CASE_STATUSES,
@@ -287,7 +288,14 @@ def create_case(
     )
     answers = anamnesis_rules.validate_anamnesis(dict(anamnesis or {}))
     status = "questionnaire" if answers else "draft"
-    case = Case(id=uuid.uuid4(), owner_id=actor.id, status=status, anamnesis=answers, **fields)
+    case = Case(
+        id=uuid.uuid4(),
+        owner_id=actor.id,
+        status=status,
+        anamnesis=answers,
+        answer_order=list(answers),
+        **fields,
+    )
     db.session.add(case)
     details = {"answers": sorted(answers)} if answers else None
     audit.record(actor, audit.CASE_CREATE, case_id=case.id, details=details)
@@ -385,7 +393,8 @@ def get_case(*, actor: Any, case_id: uuid.UUID) -> Case:
 
 def update_case(*, actor: Any, case_id: uuid.UUID, changes: Mapping[str, Any]) -> Case:
     """Change editable fields (``EDITABLE_FIELDS``); ``fitzpatrick_type`` and
-    ``physician_notes`` may be set to ``None``. The audit records field names, not values.
+    ``physician_notes`` may be set to ``None``. The audit records each changed field's value
+    before and after (``details["changes"]``: field → ``{"before", "after"}``).
 
     Raises:
         ValidationFailed: no field given, an unknown field, or a field breaking its rule.
@@ -400,9 +409,12 @@ def update_case(*, actor: Any, case_id: uuid.UUID, changes: Mapping[str, Any]) -
     cleaned = _clean_fields(changes)
     case = require_case(actor=actor, case_id=case_id, for_edit=True)
     changed = sorted(name for name, value in cleaned.items() if getattr(case, name) != value)
+    changes = {name: {"before": getattr(case, name), "after": cleaned[name]} for name in changed}
     for name in changed:
         setattr(case, name, cleaned[name])
-    audit.record(actor, audit.CASE_UPDATE, case_id=case.id, details={"fields": changed})
+    audit.record(
+        actor, audit.CASE_UPDATE, case_id=case.id, details={"fields": changed, "changes": changes}
+    )
     db.session.commit()
     return case
 
@@ -429,8 +441,10 @@ def merge_answers(*, actor: Any, case_id: uuid.UUID, answers: Mapping[str, Any])
     """Merge ``{fieldName: answer}`` into the case's anamnesis (later answers win).
 
     The answers and the merged anamnesis are shape-checked as in the AI contract (see
-    :mod:`app.services.anamnesis`). A ``draft`` case moves to ``questionnaire``. The audit
-    records the field names, never the answers.
+    :mod:`app.services.anamnesis`). New answers join ``answer_order`` in the order given (a
+    changed answer keeps its place). A ``draft`` case moves to ``questionnaire``. The audit
+    records each answer's value before and after (``details["changes"]``:
+    ``"anamnesis.<fieldName>"`` → ``{"before", "after"}``; ``before`` is null for a new answer).
 
     Raises:
         ValidationFailed: no answers, or the shape rules are broken (``details``:
@@ -442,14 +456,21 @@ def merge_answers(*, actor: Any, case_id: uuid.UUID, answers: Mapping[str, Any])
     if not checked:
         raise ValidationFailed({"answers": "Send at least one answer."})
     case = require_case(actor=actor, case_id=case_id, for_edit=True)
+    before = dict(case.anamnesis or {})
     case.anamnesis = anamnesis_rules.merge(case.anamnesis, checked)
+    case.answer_order = extend_order(case.answer_order, checked)
     if case.status == "draft":
         transition(case, "questionnaire")
+    changes = {
+        f"anamnesis.{key}": {"before": before.get(key), "after": value}
+        for key, value in checked.items()
+        if before.get(key, _ABSENT) != value
+    }
     audit.record(
         actor,
         audit.CASE_UPDATE,
         case_id=case.id,
-        details={"fields": ["anamnesis"], "answers": sorted(checked)},
+        details={"fields": ["anamnesis"], "answers": sorted(checked), "changes": changes},
     )
     db.session.commit()
     return case
@@ -478,24 +499,36 @@ def mark_awaiting_image(*, actor: Any, case_id: uuid.UUID) -> Case:
     return case
 
 
-def remove_answer(*, actor: Any, case_id: uuid.UUID, field_name: str) -> Case:
-    """Remove one answer from the case's anamnesis, so that the questionnaire asks it again.
+def remove_answers(*, actor: Any, case_id: uuid.UUID, field_names: list[str]) -> Case:
+    """Remove answers from the case's anamnesis (and their place in ``answer_order``).
 
-    Removing an answer that is not there changes nothing (a repeated click is harmless). The
-    audit records the field name, never the answer.
+    Answers that are not there change nothing (a repeated click is harmless). The audit records
+    each removed answer's value (``details["changes"]``: ``{"before": value, "after": null}``).
 
     Raises:
         NotFound: ``case_not_found``.
         Conflict: ``case_archived``.
     """
     case = require_case(actor=actor, case_id=case_id, for_edit=True)
-    if field_name in (case.anamnesis or {}):
-        case.anamnesis = {key: value for key, value in case.anamnesis.items() if key != field_name}
+    current = dict(case.anamnesis or {})
+    removed = [name for name in field_names if name in current]
+    if removed:
+        case.anamnesis = {key: value for key, value in current.items() if key not in removed}
+        case.answer_order = [key for key in case.answer_order or [] if key not in removed]
+        changes = {f"anamnesis.{key}": {"before": current[key], "after": None} for key in removed}
         audit.record(
             actor,
             audit.CASE_UPDATE,
             case_id=case.id,
-            details={"fields": ["anamnesis"], "removed": [field_name]},
+            details={"fields": ["anamnesis"], "removed": removed, "changes": changes},
         )
         db.session.commit()
     return case
+
+
+def remove_answer(*, actor: Any, case_id: uuid.UUID, field_name: str) -> Case:
+    """Remove one answer (see :func:`remove_answers`)."""
+    return remove_answers(actor=actor, case_id=case_id, field_names=[field_name])
+
+
+_ABSENT = object()

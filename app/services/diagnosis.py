@@ -52,6 +52,8 @@ from app.services.ai_client import (
     Triage,
     get_ai_client,
 )
+from app.services.clinical_record import inputs as record_inputs
+from app.services.clinical_record.headline import headline_for_results
 from app.services.clinical_terms import BODY_SITES, MAX_PATIENT_AGE, PATIENT_SEXES
 
 logger = logging.getLogger(__name__)
@@ -144,6 +146,11 @@ class PendingPipeline:
         if speculative:
             self._start_prediction_and_flags()
 
+    @property
+    def anamnesis(self) -> dict[str, Any]:
+        """The anamnesis exactly as sent to the AI (a copy)."""
+        return dict(self._anamnesis)
+
     def _start_prediction_and_flags(self) -> None:
         self._prediction = self._pool.submit(
             self._client.predict,
@@ -198,21 +205,25 @@ def _store_analysis(
     case_id: uuid.UUID,
     image_id: uuid.UUID,
     case_status: str,
+    anamnesis_sent: Mapping[str, Any],
     audit_details: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Analysis:
     """Add an analysis of ``image_id``, move its case to ``case_status`` (with the analysis's
     ``urgency``, when it has one) and audit it, in one commit. ``fields`` are the analysis's own
-    columns (status, results, meta)."""
+    columns (status, results, meta); its ``inputs`` are the anamnesis as sent, the case's
+    fields and the image (:func:`app.services.clinical_record.inputs.snapshot`)."""
+    case = db.session.get(Case, case_id)
+    image = db.session.get(CaseImage, image_id) if image_id is not None else None
     analysis = Analysis(
         id=uuid.uuid4(),
         case_id=case_id,
         image_id=image_id,
         requested_by_id=getattr(actor, "id", None),
         completed_at=utcnow(),
+        inputs=record_inputs.snapshot(anamnesis=anamnesis_sent, case=case, image=image),
         **fields,
     )
-    case = db.session.get(Case, case_id)
     cases.transition(case, case_status)
     if fields.get("urgency") is not None:
         cases.set_urgency(case, fields["urgency"])
@@ -235,7 +246,23 @@ def _store_analysis(
 def _record_completed(
     *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, result: PipelineResult, **meta: Any
 ) -> Analysis:
+    """Store a completed analysis: the AI's responses as validated (``ai_responses``), the
+    differential, red flags, triage and evidence, the tier (never ``confident`` for a photo
+    analysed despite low quality) and the headline urgency of
+    :func:`app.services.clinical_record.headline.headline_action`."""
     prediction = result.prediction
+    overridden = bool(meta.get("accepted_low_quality")) and not result.validity.is_valid
+    tier = "possible" if overridden and prediction.tier == "confident" else prediction.tier
+    red_flags = result.red_flags.model_dump(mode="json", by_alias=True, exclude_none=True)
+    triage = result.triage.model_dump(mode="json", by_alias=True)
+    headline = headline_for_results(
+        red_flags=red_flags,
+        triage=triage,
+        tier=tier,
+        refer_to_specialist=prediction.refer_to_specialist,
+        low_quality_override=overridden,
+    )
+    validity = result.validity.model_dump(mode="json", by_alias=True)
     return _store_analysis(
         actor=actor,
         case_id=case_id,
@@ -243,15 +270,28 @@ def _record_completed(
         case_status="analyzed",
         status=AnalysisStatus.COMPLETED,
         model_version=prediction.metadata.model_version,
-        image_validity=result.validity.model_dump(mode="json", by_alias=True),
+        image_validity=validity,
         predictions=[d.model_dump(mode="json", exclude_none=True) for d in prediction.diagnoses],
-        tier=prediction.tier,
+        tier=tier,
         confidence=prediction.confidence,
         refer_to_specialist=prediction.refer_to_specialist,
         highlight_count=prediction.highlight_count,
-        red_flags=result.red_flags.model_dump(mode="json", by_alias=True, exclude_none=True),
-        urgency=result.red_flags.urgency,
-        triage=result.triage.model_dump(mode="json", by_alias=True),
+        red_flags=red_flags,
+        urgency=headline.urgency,
+        triage=triage,
+        evidence=(
+            prediction.evidence.model_dump(mode="json", exclude_none=True)
+            if prediction.evidence is not None
+            else None
+        ),
+        ai_responses={
+            "image_validity": validity,
+            "prediction": prediction.model_dump(mode="json", exclude_none=True),
+            "red_flags": red_flags,
+            "triage": triage,
+            "model_version": prediction.metadata.model_version,
+            "reconstructed": False,
+        },
         **meta,
     )
 
@@ -301,7 +341,11 @@ def _analyze(
     """
     if db.session().in_transaction():
         db.session.rollback()  # end any read transaction before waiting on the network
-    meta = {"request_id": current_request_id(), "accepted_low_quality": accept_low_quality}
+    meta = {
+        "request_id": current_request_id(),
+        "accepted_low_quality": accept_low_quality,
+        "anamnesis_sent": pipeline.anamnesis,
+    }
     try:
         result = pipeline.result()
     except ImageRejected as rejected:

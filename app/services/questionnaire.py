@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import ValidationFailed
@@ -22,6 +23,7 @@ from app.observability import current_request_id
 from app.services import cases
 from app.services.ai_client import NextQuestion, get_ai_client
 from app.services.anamnesis import MAX_STRING_LENGTH, AnswerValue
+from app.services.clinical_record import answers as answer_record
 
 #: Anamnesis keys of the contract's example (``age``, ``sex``, ``location1.primary``): the
 #: questionnaire starts with these, and the case form has already asked them.
@@ -216,6 +218,15 @@ def parse_answer(question: NextQuestion, values: Sequence[str], *, skip: bool = 
     return text
 
 
+@dataclass(frozen=True)
+class SavedAnswer:
+    """A saved answer: the case after it, and the answers dropped because the questionnaire
+    no longer asks them (field names, in the order they had been asked)."""
+
+    case: Case
+    dropped: list[str] = field(default_factory=list)
+
+
 def answer_question(
     *,
     actor: Any,
@@ -223,12 +234,83 @@ def answer_question(
     question: NextQuestion,
     values: Sequence[str],
     skip: bool = False,
-) -> Case:
+) -> SavedAnswer:
     """Check an answer against its question (:func:`parse_answer`) and save it on the case.
+
+    When the answer changes an earlier one, the questionnaire is replayed with the answers
+    kept (:func:`app.services.clinical_record.answers.replay`): answers to questions the new
+    path no longer asks are removed (audited) and named in ``SavedAnswer.dropped``.
 
     Raises:
         ValidationFailed: the answer does not fit the question (``details["answer"]``).
         NotFound: ``case_not_found``. Conflict: ``case_archived``.
+        AIServiceError: the replay could not ask the AI (the answer itself is saved).
     """
     value = parse_answer(question, values, skip=skip)
-    return cases.merge_answers(actor=actor, case_id=case_id, answers={question.field_name: value})
+    before = dict(cases.require_case(actor=actor, case_id=case_id).anamnesis or {})
+    changed = question.field_name in before and before[question.field_name] != value
+    case = cases.merge_answers(actor=actor, case_id=case_id, answers={question.field_name: value})
+    if not changed:
+        return SavedAnswer(case)
+    return _drop_abandoned_answers(actor=actor, case=case)
+
+
+def _drop_abandoned_answers(*, actor: Any, case: Case) -> SavedAnswer:
+    """Replay the questionnaire on the case's answers and remove those it no longer asks."""
+    case_id, anamnesis = case.id, dict(case.anamnesis or {})
+    order = answer_record.ordered_keys(anamnesis, case.answer_order)
+    db.session.rollback()  # no transaction across the AI calls
+    client, request_id = get_ai_client(), current_request_id()
+
+    def ask(answers: dict[str, Any]) -> tuple[str | None, bool]:
+        question = client.next_question(answers, request_id=request_id)
+        if question.is_complete:
+            return None, True
+        return question.field_name, is_photo_step(question)
+
+    kept = answer_record.replay(anamnesis, ask)
+    dropped = [key for key in order if key not in kept]
+    if not dropped:
+        return SavedAnswer(cases.require_case(actor=actor, case_id=case_id))
+    return SavedAnswer(
+        cases.remove_answers(actor=actor, case_id=case_id, field_names=dropped), dropped
+    )
+
+
+def question_for_change(
+    *, actor: Any, case_id: uuid.UUID, field_name: str
+) -> tuple[NextQuestion, list[str]] | None:
+    """The question that asked ``field_name``, and its current answer as the form posts it.
+
+    The AI Service is asked with the answers given before that one (in the order asked), so it
+    asks that question again; ``None`` when it asks something else (the question cannot be
+    found again) or the case has no such answer.
+
+    Raises:
+        NotFound: ``case_not_found``. Conflict: ``case_archived``.
+        AIServiceError: the AI Service could not be asked.
+    """
+    case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+    anamnesis = dict(case.anamnesis or {})
+    if field_name not in anamnesis:
+        return None
+    order = answer_record.ordered_keys(anamnesis, case.answer_order)
+    earlier = {key: anamnesis[key] for key in order[: order.index(field_name)]}
+    db.session.rollback()  # no transaction across the network call
+    question = get_ai_client().next_question(earlier, request_id=current_request_id())
+    if question.is_complete or question.field_name != field_name:
+        return None
+    return question, form_values(anamnesis[field_name])
+
+
+def form_values(value: Any) -> list[str]:
+    """An anamnesis answer as the answer form posts it (the reverse of :func:`parse_answer`)."""
+    if value is True:
+        return [YES]
+    if value is False:
+        return [NO]
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    if isinstance(value, float):
+        return [f"{value:g}"]
+    return [] if value == SKIPPED else [str(value)]

@@ -27,9 +27,12 @@ from app.blueprints.cases.schemas import (
 from app.blueprints.diagnosis.schemas import AnalysisOut
 from app.blueprints.uploads import refuse_oversized_upload, require_form
 from app.errors import ValidationFailed
-from app.models import Case, CaseImage
+from app.models import Analysis, Case, CaseImage
 from app.openapi import responses, spec
-from app.services import case_images, cases, diagnosis
+from app.services import case_images, cases
+from app.services.clinical_record import history
+from app.services.clinical_record.answers import ordered_keys
+from app.services.clinical_record.headline import action_for_urgency
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 
@@ -54,8 +57,23 @@ def image_out(image: CaseImage) -> ImageOut:
     )
 
 
+def analysis_out(analysis: Analysis, case: Case) -> dict[str, Any]:
+    """Serialise an analysis with its inputs, headline action and whether it is outdated."""
+    out = AnalysisOut.model_validate(analysis)
+    action = action_for_urgency(analysis.urgency) if analysis.status == "completed" else None
+    changed = history.changes_since(analysis, case)
+    return out.model_copy(
+        update={
+            "action": action[0] if action else None,
+            "action_text": action[1] if action else None,
+            "outdated": bool(changed),
+            "outdated_fields": changed,
+        }
+    ).model_dump(mode="json")
+
+
 def case_out(case: Case) -> CaseOut:
-    """Serialise a case with its anamnesis, images, latest analysis and review."""
+    """Serialise a case with its anamnesis, images, analyses (newest first) and review."""
     review = None
     if case.reviewed_at is not None:
         review = ReviewOut(
@@ -66,21 +84,20 @@ def case_out(case: Case) -> CaseOut:
             reviewed_at=case.reviewed_at,
             reviewed_by_id=case.reviewed_by_id,
         )
+    analyses = [analysis_out(analysis, case) for analysis in history.analyses_of(case.id)]
+    latest = analyses[0] if analyses else None
     return CaseOut(
         **CaseSummary.model_validate(case).model_dump(),
         anamnesis=case.anamnesis or {},
+        answer_order=ordered_keys(case.anamnesis, case.answer_order),
         physician_notes=case.physician_notes,
         images=[image_out(image) for image in case.images],
-        latest_analysis=_latest_analysis(case),
+        latest_analysis=latest,
+        analyses=analyses,
+        outdated=bool(latest and latest["outdated"]),
+        outdated_fields=latest["outdated_fields"] if latest else [],
         review=review,
     )
-
-
-def _latest_analysis(case: Case) -> dict[str, Any] | None:
-    analysis = diagnosis.latest_analysis(case.id)
-    if analysis is None:
-        return None
-    return AnalysisOut.model_validate(analysis).model_dump(mode="json")
 
 
 def _case_location(case: Case) -> dict[str, str]:

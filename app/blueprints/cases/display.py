@@ -9,6 +9,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from app.services.clinical_record.answers import ordered_answers
+
 BODY_SITE_LABELS: dict[str, str] = {
     "scalp": "Scalp",
     "face": "Face",
@@ -166,18 +168,12 @@ def answer_text(value: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-#: Answers listed first, in this order (the questions every history starts with).
-_FIRST_FIELDS = ("age", "sex", "location1.primary", "duration")
-
-
-def answers_in_order(anamnesis: dict[str, Any] | None) -> list[tuple[str, Any]]:
-    """The answers as ``(fieldName, answer)`` pairs: age, sex, site and duration first, then
-    the others by label, the photo last (the stored anamnesis keeps no order of asking)."""
-    items = dict(anamnesis or {})
-    first = [(key, items.pop(key)) for key in _FIRST_FIELDS if key in items]
-    last = [("photo_taken", items.pop("photo_taken"))] if "photo_taken" in items else []
-    rest = sorted(items.items(), key=lambda item: field_label(item[0]).lower())
-    return first + rest + last
+def answers_in_order(
+    anamnesis: dict[str, Any] | None, order: list[str] | None = None
+) -> list[tuple[str, Any]]:
+    """The answers as ``(fieldName, answer)`` pairs in the order they were asked (``order``:
+    ``Case.answer_order`` or an analysis's ``inputs["answer_order"]``)."""
+    return ordered_answers(anamnesis, order)
 
 
 def option_label(option: str) -> str:

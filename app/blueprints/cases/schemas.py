@@ -11,11 +11,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictInt,
+    WithJsonSchema,
+    computed_field,
+)
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
 from app.services import anamnesis
 from app.services.cases import MAX_PAGE
+from app.services.clinical_record.headline import action_for_urgency
 from app.services.clinical_terms import (
     BODY_SITES,
     CASE_STATUSES,
@@ -197,20 +206,49 @@ class CaseSummary(BaseModel):
     fitzpatrick_type: FitzpatrickType | None
     chief_complaint: str
     status: CaseStatus
-    urgency: Urgency | None
+    urgency: Urgency | None = Field(
+        description="the one headline urgency of the newest completed analysis (red flags × "
+        "triage × tier, the most urgent wins); null until analysed"
+    )
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def action(self) -> str | None:
+        """The headline action's code (e.g. ``suspected_cancer_pathway_2_weeks``)."""
+        found = action_for_urgency(self.urgency)
+        return found[0] if found else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def action_text(self) -> str | None:
+        """The headline action in plain words (e.g. "Routine care")."""
+        found = action_for_urgency(self.urgency)
+        return found[1] if found else None
 
 
 class CaseOut(CaseSummary):
     """A case with everything recorded on it."""
 
     anamnesis: dict[str, Any] = Field(description="Answers so far: {fieldName: answer}.")
+    answer_order: list[str] = Field(
+        default_factory=list, description="The anamnesis keys in the order they were asked."
+    )
     physician_notes: str | None
     images: list[ImageOut]
     latest_analysis: dict[str, Any] | None = Field(
         default=None, description="The newest analysis (null until the case has been analysed)."
     )
+    analyses: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every analysis of the case, newest first."
+    )
+    outdated: bool = Field(
+        default=False,
+        description="The newest analysis was computed from answers, case fields or a photo "
+        "that have changed since (see outdated_fields); analyse again.",
+    )
+    outdated_fields: list[str] = Field(default_factory=list)
     review: ReviewOut | None = Field(default=None, description="Null until reviewed.")
 
 

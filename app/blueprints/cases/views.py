@@ -26,6 +26,7 @@ from app.errors import ValidationFailed
 from app.services import case_images, case_record, questionnaire, sessions
 from app.services.ai_client import NextQuestion
 from app.services.case_record import CaseRecord
+from app.services.clinical_record import headline
 
 bp = Blueprint("cases", __name__)
 
@@ -36,6 +37,8 @@ for _name, _filter in FILTERS.items():
     bp.add_app_template_filter(_filter, _name)
 bp.add_app_template_global(TIER_WORDS, "tier_words")
 bp.add_app_template_global(PRIORITY_WORDS, "priority_words")
+bp.add_app_template_global(headline.ACTIONS, "headline_actions")
+bp.add_app_template_global(headline.headline_of, "headline_of")
 
 
 # --- the case page, shared with the questionnaire and diagnosis views -------------------------
@@ -66,6 +69,8 @@ def render_case(record: CaseRecord, status: int = 200, **context: Any) -> Respon
         "notice": None,
         "review_saved": False,
         "review_restored": False,
+        "info": None,
+        "changing": False,
     }
     return render(
         "cases/page.html", "cases/_fragment.html", status, target=CASE_REGION, **defaults | context
@@ -84,15 +89,23 @@ def _review_form(record: CaseRecord) -> ReviewForm:
 
 
 def case_view(
-    case_id: uuid.UUID, status: int = 200, *, question: NextQuestion | None = None, **context: Any
+    case_id: uuid.UUID,
+    status: int = 200,
+    *,
+    question: NextQuestion | None = None,
+    changing: bool = False,
+    **context: Any,
 ) -> Response:
     """Load the case and render it; with ``question`` that question is shown again (a form
-    re-rendered with its error) without asking the AI Service."""
+    re-rendered with its error) without asking the AI Service. With ``changing`` the question
+    is an earlier one shown to change its answer, at any stage of an unsigned case."""
     record = case_record.load_case_record(
         actor=current_user, case_id=case_id, ask_ai=question is None
     )
-    if question is not None and record.stage in ("photo", "question"):
+    if question is not None and (changing or record.stage in ("photo", "question")):
         record = replace(record, question=question)
+        if changing:
+            context.update(stage="question", changing=True)
     return render_case(record, status, **context)
 
 

@@ -40,6 +40,7 @@ from app.services.ai_client import (
     Triage,
     get_ai_client,
 )
+from app.services.clinical_record.headline import action_for_urgency
 from app.services.images import ProcessedImage
 
 bp = Blueprint("diagnosis_api", __name__, url_prefix="/api")
@@ -118,6 +119,8 @@ _DIAGNOSIS_ERRORS = (*_UPLOAD_ERRORS, 404, 409, 503)
 
 def diagnosis_out(analysis: Analysis) -> dict[str, Any]:
     """Serialise a completed analysis as the diagnosis result (JSON-ready: ids as strings)."""
+    action = action_for_urgency(analysis.urgency) or action_for_urgency("low")
+    assert action is not None
     return DiagnosisOut(
         predictions=analysis.predictions or [],
         red_flags=analysis.red_flags or {},
@@ -132,6 +135,12 @@ def diagnosis_out(analysis: Analysis) -> dict[str, Any]:
         triage=analysis.triage or {},
         model_version=analysis.model_version or "",
         request_id=analysis.request_id,
+        urgency=analysis.urgency or "low",
+        action=action[0],
+        action_text=action[1],
+        analysed_despite_low_quality=analysis.analysed_despite_low_quality,
+        evidence=analysis.evidence,
+        inputs=analysis.inputs,
     ).model_dump(mode="json")
 
 

@@ -153,6 +153,21 @@ class DiagnosisOut(BaseModel):
     triage: dict[str, Any]
     model_version: str
     request_id: str | None
+    urgency: str = Field(
+        description="the case's one headline urgency (red flags × triage × tier): "
+        "low, medium, high or emergency"
+    )
+    action: str = Field(description="the headline action's code, e.g. physician_review_within_24h")
+    action_text: str = Field(description="the headline action in plain words")
+    analysed_despite_low_quality: bool = Field(
+        description="the photo was analysed although the AI judged it unusable (the tier is "
+        "then never confident)"
+    )
+    evidence: dict[str, Any] | None = Field(
+        description="{image_only, anamnesis_only}: the differential from the photo alone and "
+        "from the answers alone; null when the AI Service gives none"
+    )
+    inputs: dict[str, Any] | None = Field(description="what the analysis was computed from")
 
 
 class AnalysisOut(BaseModel):
@@ -179,6 +194,28 @@ class AnalysisOut(BaseModel):
     triage: dict[str, Any] | None
     created_at: datetime
     completed_at: datetime | None
+    action: str | None = Field(default=None, description="the headline action's code")
+    action_text: str | None = Field(default=None, description="the headline action in words")
+    analysed_despite_low_quality: bool = False
+    evidence: dict[str, Any] | None = Field(
+        default=None,
+        description="{image_only, anamnesis_only} from the AI; null when it gives none",
+    )
+    inputs: dict[str, Any] | None = Field(
+        default=None,
+        description="what the analysis was computed from: {anamnesis, answer_order, case, "
+        "image: {id, sha256}, reconstructed}",
+    )
+    ai_responses: dict[str, Any] | None = Field(
+        default=None, description="the AI Service's responses as validated, with model_version"
+    )
+    outdated: bool = Field(
+        default=False, description="the answers, case fields or photo changed since"
+    )
+    outdated_fields: list[str] = Field(
+        default_factory=list,
+        description="what changed: anamnesis.<fieldName>, a case field name, or image",
+    )
 
 
 class ReviewIn(BaseModel):

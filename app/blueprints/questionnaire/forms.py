@@ -62,6 +62,8 @@ class AnswerForm(FlaskForm):
     """The answer to one question; the widget itself is drawn from the question's type."""
 
     question = HiddenField(validators=[InputRequired()])
+    #: Set when the question was shown again to change an earlier answer.
+    changing = HiddenField()
     answer = AnswerValues(default=list)
     skip = SubmitField("Skip this question")
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint
+from flask import Blueprint, flash
 from flask_login import current_user
 
+from app.blueprints.cases.display import field_label
 from app.blueprints.cases.views import after_case_post, case_view
+from app.blueprints.portal import is_htmx
 from app.blueprints.questionnaire.forms import AnswerForm, ChangeAnswerForm, read_question
-from app.errors import ValidationFailed
+from app.errors import AIServiceError, ValidationFailed
 from app.portal_login import keeps_draft
 from app.services import cases, questionnaire
 
@@ -32,7 +34,7 @@ def answer(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     if question is None:
         return case_view(case_id, 422, notice=OUT_OF_DATE)
     try:
-        questionnaire.answer_question(
+        saved = questionnaire.answer_question(
             actor=current_user,
             case_id=case_id,
             question=question,
@@ -42,16 +44,55 @@ def answer(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     except ValidationFailed as failed:
         problem = failed.details.get("answer") or failed.message
         return case_view(
-            case_id, 422, question=question, answer_problem=problem, answer_values=form.answer.data
+            case_id,
+            422,
+            question=question,
+            answer_problem=problem,
+            answer_values=form.answer.data,
+            changing=bool(form.changing.data),
         )
+    except AIServiceError:
+        saved = None  # the answer is saved; only the replay could not run
+    if saved is not None and saved.dropped:
+        message = dropped_message(saved.dropped)
+        if is_htmx():
+            return case_view(case_id, info=message)
+        flash(message, "info")
     return after_case_post(case_id, "questionnaire")
+
+
+def dropped_message(dropped: list[str]) -> str:
+    """Say which answers a changed answer removed."""
+    names = ", ".join(f"“{field_label(name)}”" for name in dropped)
+    return (
+        f"The changed answer changed the questions that follow: {names} "
+        f"{'was' if len(dropped) == 1 else 'were'} removed, as the questionnaire no longer "
+        "asks them there."
+    )
 
 
 @bp.post("/cases/<uuid:case_id>/answers/change")
 def change(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """Take back one answer, so that the questionnaire asks that question again."""
+    """Show the question of an earlier answer again, with that answer filled in."""
     form = ChangeAnswerForm()
     if not form.validate():
         return case_view(case_id, 422, notice="Choose the answer to change.")
-    cases.remove_answer(actor=current_user, case_id=case_id, field_name=form.field_name.data)
-    return after_case_post(case_id, "questionnaire")
+    field_name = form.field_name.data
+    try:
+        found = questionnaire.question_for_change(
+            actor=current_user, case_id=case_id, field_name=field_name
+        )
+    except AIServiceError:
+        return case_view(case_id, 503, notice=AI_DOWN)
+    if found is None:  # the question cannot be asked again as it was: take the answer back
+        cases.remove_answer(actor=current_user, case_id=case_id, field_name=field_name)
+        return after_case_post(case_id, "questionnaire")
+    question, values = found
+    return case_view(case_id, question=question, answer_values=values, changing=True)
+
+
+#: Shown when the AI Service cannot be asked for the question of an answer to change.
+AI_DOWN = (
+    "The AI service is not answering right now, so the question cannot be shown again. "
+    "Nothing was changed; please try again in a moment."
+)
