@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -68,7 +69,9 @@ class Case(Base):
     chief_complaint: Mapped[str] = mapped_column(Text, default="")
     anamnesis: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     #: The anamnesis keys in the order they were asked (JSONB keeps no key order).
-    answer_order: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    answer_order: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default=text("'[]'")
+    )
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
     physician_notes: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -132,7 +132,9 @@ def upgrade():
         batch_op.add_column(sa.Column("inputs", JSONType, nullable=True))
         batch_op.add_column(sa.Column("ai_responses", JSONType, nullable=True))
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("answer_order", JSONType, nullable=True))
+        batch_op.add_column(
+            sa.Column("answer_order", JSONType, nullable=True, server_default=sa.text("'[]'"))
+        )
 
     _carry_over()
 
