@@ -203,8 +203,11 @@ def check_results(page: Any) -> None:
     text = results.text_content()  # as written (headings are upper-cased by CSS)
     assert re.search(r"\b[A-Z]\d\d(\.\d+)?\b", text)  # ICD-10 codes
     assert "Red flags" in text and "Rule:" in text
-    panel = results.locator("article.panel[class*='urgency-']")
-    assert re.search(r"(Medium|High|Emergency) urgency", panel.inner_text())
+    headline = results.locator("article.headline")
+    assert re.search(r"(Medium|High|Emergency) urgency", headline.inner_text())
+    # One voice: the header badge names the same action as the headline.
+    action = headline.locator(".headline-action").inner_text()
+    assert action in page.locator(".case-header .badges").inner_text()
     assert "Triage" in text and "Time window" in text
     assert "Photo quality" in text
     assert page.locator("img.case-photo").evaluate("img => img.naturalWidth") > 0
