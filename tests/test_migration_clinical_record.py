@@ -1,4 +1,4 @@
-"""Migration 0004 (the clinical record) upgrades and downgrades with rows in the tables."""
+"""Migration 0005 (the clinical record) upgrades and downgrades with rows in the tables."""
 
 from __future__ import annotations
 
@@ -88,12 +88,12 @@ def _seed(session) -> dict[str, uuid.UUID]:
     return ids
 
 
-def test_0004_carries_rows_over_and_back(make_app, scratch_url):
+def test_0005_carries_rows_over_and_back(make_app, scratch_url):
     app = make_app(SQLALCHEMY_DATABASE_URI=scratch_url)
     with app.app_context():
         upgrade(revision="0003")
         ids = _seed(db.session)
-        upgrade(revision="0004")
+        upgrade(revision="0005")
         row = db.session.execute(
             text("SELECT answer_order, urgency FROM cases WHERE id = :id"), {"id": ids["case"]}
         ).one()
@@ -117,7 +117,7 @@ def test_0004_carries_rows_over_and_back(make_app, scratch_url):
         assert review.analysis_id == ids["analysis"]
         db.session.commit()
 
-        downgrade(revision="0003")
+        downgrade(revision="0004")
         row = db.session.execute(
             text("SELECT urgency FROM cases WHERE id = :id"), {"id": ids["case"]}
         ).one()

@@ -13,8 +13,8 @@ Existing rows are carried over:
 
 Downgrade drops the new columns and table and gives back the red flags' urgency.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 12:40:00
 
 """
@@ -27,8 +27,8 @@ from app.services.clinical_record.answers import legacy_order
 from app.services.clinical_record.headline import headline_for_results
 
 # revision identifiers, used by Alembic.
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
