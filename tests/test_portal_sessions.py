@@ -148,7 +148,7 @@ def test_an_idle_session_ends_and_htmx_gets_hx_redirect_with_next(app, client, p
     assert logged_in(client)
     age_sessions(app, physician, last_seen_at=timedelta(minutes=14))
     assert logged_in(client)  # 14 of the 15 minutes: still open, and the activity recorded
-    age_sessions(app, physician, last_seen_at=timedelta(minutes=16))
+    age_sessions(app, physician, last_seen_at=timedelta(minutes=17))
     response = client.get("/?q=PT", headers=HTMX)
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login?next=/?q%3DPT"
@@ -164,7 +164,7 @@ def test_the_idle_time_is_configurable(make_app, make_user):
     user = make_user()
     client = app.test_client()
     log_in(client, user.email)
-    age_sessions(app, user, last_seen_at=timedelta(minutes=3))
+    age_sessions(app, user, last_seen_at=timedelta(minutes=4))
     assert not logged_in(client)
 
 

@@ -85,6 +85,7 @@ def logout_everywhere():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/session/lock")
+@public  # also when the server ended the session first: the message is the same
 def lock():  # type: ignore[no-untyped-def]
     """End this session by the idle lock (asked by the page after the idle time)."""
     lock_portal()

@@ -41,6 +41,12 @@ def idle_limit() -> timedelta:
     return timedelta(minutes=current_app.config["PORTAL_IDLE_MINUTES"])
 
 
+def touch_interval() -> timedelta:
+    """Return how often activity is recorded (and reported by the page): every
+    ``TOUCH_INTERVAL_SECONDS``, or a quarter of the idle limit if that is shorter."""
+    return min(timedelta(seconds=TOUCH_INTERVAL_SECONDS), idle_limit() / 4)
+
+
 def start_portal_session(
     user: User, *, remember: bool = False, user_agent: str | None = None
 ) -> PortalLogin:
@@ -75,9 +81,9 @@ def resume_portal_session(session_key: str | None, *, user_id: str) -> User | No
     """Return the user of the live portal session ``session_key``, or ``None``.
 
     ``user_id`` is the flask-login id the cookie also carries (``User.get_id()``); it must
-    match. A session idle longer than :func:`idle_limit` is locked here; one older than
-    ``PERMANENT_SESSION_LIFETIME`` is deleted. Activity is recorded at most every
-    ``TOUCH_INTERVAL_SECONDS`` (or a quarter of the idle limit, if shorter).
+    match. A session idle longer than :func:`idle_limit` (plus twice :func:`touch_interval`,
+    the most its record can lag) is locked here; one older than ``PERMANENT_SESSION_LIFETIME``
+    is deleted. Activity is recorded at most every :func:`touch_interval`.
     """
     record = _find(session_key)
     if record is None or record.locked_at is not None:
@@ -90,11 +96,13 @@ def resume_portal_session(session_key: str | None, *, user_id: str) -> User | No
         db.session.delete(record)
         db.session.commit()
         return None
-    if now - record.last_seen_at > idle_limit():
+    touch_every = touch_interval()
+    # last_seen_at may lag the last activity by up to two touch intervals (the page reports
+    # activity at that pace, and it is written at that pace): the page's own lock comes first.
+    if now - record.last_seen_at > idle_limit() + 2 * touch_every:
         record.locked_at = now
         db.session.commit()
         return None
-    touch_every = min(timedelta(seconds=TOUCH_INTERVAL_SECONDS), idle_limit() / 4)
     if now - record.last_seen_at >= touch_every:
         record.last_seen_at = now
         db.session.commit()
