@@ -123,12 +123,17 @@ class Config:
     S3_REGION = env_str("S3_REGION", "eu-central-1")
     S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL") or None
     S3_URL_EXPIRY_SECONDS = env_int("S3_URL_EXPIRY_SECONDS", 300)
+    # Per socket wait, and in all for one S3 operation with its retries (seconds).
+    S3_CONNECT_TIMEOUT = env_float("S3_CONNECT_TIMEOUT", 2.0)
+    S3_READ_TIMEOUT = env_float("S3_READ_TIMEOUT", 3.0)
+    S3_DEADLINE = env_float("S3_DEADLINE", 10.0)
     LOCAL_STORAGE_PATH = env_str("LOCAL_STORAGE_PATH") or None
 
     # Request bodies (app/request_limits.py): every body, and JSON bodies, refused from
     # Content-Length before they are read.
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
     MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 256 * 1024)
+    MAX_ANAMNESIS_JSON_BYTES = env_int("MAX_ANAMNESIS_JSON_BYTES", 1024 * 1024)
 
     # Images
     MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
@@ -139,6 +144,11 @@ class Config:
     AI_SERVICE_URL = env_str("AI_SERVICE_URL", "http://127.0.0.1:8090").rstrip("/")
     AI_SERVICE_TIMEOUT = env_float("AI_SERVICE_TIMEOUT", 30.0)
     AI_SERVICE_CONNECT_TIMEOUT = env_float("AI_SERVICE_CONNECT_TIMEOUT", 3.0)
+    # Wall-clock deadline of one diagnosis (all its calls) or one AI proxy call, and of one
+    # questionnaire call, seconds; the largest AI answer read, bytes.
+    AI_SERVICE_DEADLINE = env_float("AI_SERVICE_DEADLINE", 30.0)
+    AI_QUESTIONNAIRE_DEADLINE = env_float("AI_QUESTIONNAIRE_DEADLINE", 10.0)
+    AI_MAX_RESPONSE_BYTES = env_int("AI_MAX_RESPONSE_BYTES", 2 * 1024 * 1024)
     AI_SERVICE_TOKEN = env_str("AI_SERVICE_TOKEN")
     AI_SERVICE_RETRIES = env_int("AI_SERVICE_RETRIES", 2)
     AI_IMAGE_TRANSPORT = env_str("AI_IMAGE_TRANSPORT", "inline")

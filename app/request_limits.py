@@ -1,12 +1,12 @@
 """Request body limits, decided from ``Content-Length`` before a byte of the body is read.
 
-Two caps (``config.py``): ``MAX_CONTENT_LENGTH`` for every body (12 MB: a photo of
-``MAX_IMAGE_BYTES`` and its multipart envelope fit) and ``MAX_JSON_BYTES`` for JSON bodies
-(256 KB: the largest legitimate one, an anamnesis of 200 answers of 2,000 characters at most,
-is far smaller). A body over its cap answers 413 ``payload_too_large`` at once, on every route,
-including unknown ``/api`` paths (it is checked before routing errors are raised). A chunked body
-without ``Content-Length`` is cut off by Werkzeug when it passes the same cap
-(``request.max_content_length``), which also answers 413.
+Caps (``config.py``): ``MAX_CONTENT_LENGTH`` for every body (12 MB: a photo of
+``MAX_IMAGE_BYTES`` and its multipart envelope fit), ``MAX_JSON_BYTES`` for JSON bodies (256 KB)
+except those that carry a whole anamnesis (``MAX_ANAMNESIS_JSON_BYTES``, 1 MB: the AI contract
+allows 200 answers of 2,000 characters, about 420 KB). A body over its cap answers 413
+``payload_too_large`` at once, on every route, including unknown ``/api`` paths (it is checked
+before routing errors are raised). A chunked body without ``Content-Length`` is cut off by
+Werkzeug when it passes the same cap (``request.max_content_length``), which also answers 413.
 
 The photo endpoints lower the cap further to ``MAX_IMAGE_BYTES`` (``app.blueprints.uploads``).
 """
@@ -24,12 +24,28 @@ def _size(n: int) -> str:
     return format_bytes(n)
 
 
+#: The endpoints whose JSON body is (or holds) a whole anamnesis.
+ANAMNESIS_ENDPOINTS = frozenset(
+    {
+        "questionnaire_api.next_question",
+        "cases_api.merge_answers",
+        "diagnosis_api.red_flags",
+        "diagnosis_api.triage",
+    }
+)
+
+
 def body_limit() -> int:
-    """The cap on this request's body in bytes: ``MAX_JSON_BYTES`` for JSON, else
-    ``MAX_CONTENT_LENGTH``."""
+    """The cap on this request's body in bytes: for JSON ``MAX_JSON_BYTES`` (or
+    ``MAX_ANAMNESIS_JSON_BYTES`` where an anamnesis is sent), else ``MAX_CONTENT_LENGTH``."""
     config = current_app.config
     if request.is_json:
-        return min(config["MAX_JSON_BYTES"], config["MAX_CONTENT_LENGTH"])
+        setting = (
+            "MAX_ANAMNESIS_JSON_BYTES"
+            if request.endpoint in ANAMNESIS_ENDPOINTS
+            else "MAX_JSON_BYTES"
+        )
+        return min(config[setting], config["MAX_CONTENT_LENGTH"])
     return config["MAX_CONTENT_LENGTH"]
 
 

@@ -138,3 +138,16 @@ def test_over_http_the_413_comes_before_the_body_is_sent(served_app):
             assert chunk, "connection closed without an answer"
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_a_whole_anamnesis_may_be_larger_than_256_kb_but_not_than_1_mb(
+    client, make_user, api_headers
+):
+    headers = api_headers(make_user())
+    path = "/api/ai/red_flags"
+    response = post_unread(client, path, 1024 * 1024 + 1, "application/json", headers=headers)
+    assert_error(response, 413, "payload_too_large")
+    # 200 answers of 2,000 characters (the contract's limits) pass the size check.
+    anamnesis = {f"q.{i}": "x" * 2000 for i in range(200)}
+    response = client.post(path, json={"anamnesis": anamnesis}, headers=headers)
+    assert response.status_code != 413

@@ -9,10 +9,17 @@ what happened                                             HTTP   error
 connection refused/reset, DNS, connect timeout, 5xx       502    ``ai_service_unavailable``
 (502/503/504 and connection errors only after retries)
 401/403 from the service (our service token is wrong)     502    ``ai_service_unavailable``
-no answer within the read timeout                         504    ``ai_service_timeout``
+no answer within the read timeout, or not all of it by     504    ``ai_service_timeout``
+the call's deadline
 400/413/422 from the service                              422    ``ai_rejected_input``
 2xx whose body is not JSON or not the contract's model    502    ``ai_bad_response``
+an answer over ``AI_MAX_RESPONSE_BYTES``                  502    ``ai_bad_response``
 ========================================================  =====  ==========================
+
+Every call has a wall-clock deadline (``AI_SERVICE_DEADLINE``, 30 s; the questionnaire
+``AI_QUESTIONNAIRE_DEADLINE``, 10 s) covering its tries, back-off and the reading of the answer,
+which is read within that deadline and a byte budget (``app.services.bounded_read``). A caller
+that makes several calls for one job (the diagnosis pipeline) passes one ``deadline_at`` to all.
 
 Retries use tenacity rather than urllib3's ``Retry``: urllib3 retries inside one ``send`` with
 the same per-attempt timeout, so it cannot bound the total time by a deadline, cannot add jitter
@@ -49,12 +56,12 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_before_delay,
     wait_exponential_jitter,
 )
 
 from app.errors import AIBadResponse, AIRejectedInput, AIServiceTimeout, AIServiceUnavailable
 from app.observability import current_request_id
+from app.services.bounded_read import DeadlinePassed, ResponseTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +274,12 @@ class AIClient:
     Args:
         base_url: ``AI_SERVICE_URL``, e.g. ``http://127.0.0.1:8090`` (``/api/v1`` is appended).
         connect_timeout: seconds to establish a connection (per try).
-        read_timeout: seconds to wait for an answer; also the deadline of a call with all its
-            retries and back-off.
+        read_timeout: seconds to wait for the next bytes of an answer (per socket read).
+        deadline: seconds a call may take in all (tries, back-off, reading the answer); default
+            ``read_timeout``.
+        questionnaire_deadline: the same for ``next_question`` and ``health``; default
+            ``deadline``.
+        max_response_bytes: the largest answer accepted; a larger one is ``AIBadResponse``.
         token: ``AI_SERVICE_TOKEN``; when non-empty sent as ``Authorization: Bearer <token>``.
         retries: how many more tries after the first, on connection errors and 502/503/504 only.
 
@@ -284,10 +295,18 @@ class AIClient:
         read_timeout: float = 30.0,
         token: str = "",
         retries: int = 2,
+        deadline: float | None = None,
+        questionnaire_deadline: float | None = None,
+        max_response_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
+        self.deadline = float(self.read_timeout if deadline is None else deadline)
+        self.questionnaire_deadline = float(
+            self.deadline if questionnaire_deadline is None else questionnaire_deadline
+        )
+        self.max_response_bytes = int(max_response_bytes)
         self.retries = max(0, int(retries))
         self._token = token
         self._api = self.base_url + API_PREFIX
@@ -295,7 +314,7 @@ class AIClient:
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._retrying = Retrying(
-            stop=stop_after_attempt(self.retries + 1) | stop_before_delay(self.read_timeout),
+            stop=stop_after_attempt(self.retries + 1) | _stop_at_deadline,
             wait=wait_exponential_jitter(
                 multiplier=BACKOFF_MULTIPLIER, jitter=BACKOFF_JITTER, max=BACKOFF_MAX
             ),
@@ -313,6 +332,9 @@ class AIClient:
             read_timeout=config["AI_SERVICE_TIMEOUT"],
             token=config["AI_SERVICE_TOKEN"],
             retries=config["AI_SERVICE_RETRIES"],
+            deadline=config["AI_SERVICE_DEADLINE"],
+            questionnaire_deadline=config["AI_QUESTIONNAIRE_DEADLINE"],
+            max_response_bytes=config["AI_MAX_RESPONSE_BYTES"],
         )
 
     def __repr__(self) -> str:
@@ -328,7 +350,14 @@ class AIClient:
         Raises:
             AIServiceUnavailable, AIServiceTimeout, AIBadResponse (as every method).
         """
-        return self._call("GET", "/health", None, AIHealth, request_id)
+        return self._call(
+            "GET",
+            "/health",
+            None,
+            AIHealth,
+            request_id,
+            deadline_at=self._at(self.questionnaire_deadline),
+        )
 
     def next_question(
         self, anamnesis: Mapping[str, Any], *, request_id: str | None = None
@@ -347,12 +376,21 @@ class AIClient:
             {"anamnesis": dict(anamnesis)},
             NextQuestion,
             request_id,
+            deadline_at=self._at(self.questionnaire_deadline),
         )
 
     def validate_image(
-        self, data: bytes, content_type: str, *, request_id: str | None = None
+        self,
+        data: bytes,
+        content_type: str,
+        *,
+        request_id: str | None = None,
+        deadline_at: float | None = None,
     ) -> ImageValidity:
         """Image quality of a stored, metadata-free photo (``data``: its bytes, sent as base64).
+
+        ``deadline_at`` (a ``time.monotonic()`` value, as for every diagnosis call) bounds the
+        call; default: ``deadline`` seconds from now.
 
         Raises:
             AIRejectedInput, AIServiceUnavailable, AIServiceTimeout, AIBadResponse.
@@ -363,6 +401,7 @@ class AIClient:
             _image_json(data, content_type),
             ImageValidity,
             request_id,
+            deadline_at=deadline_at or self._at(self.deadline),
         )
 
     def predict(
@@ -371,6 +410,7 @@ class AIClient:
         images: Sequence[ImagePart],
         *,
         request_id: str | None = None,
+        deadline_at: float | None = None,
     ) -> DiagnosisPrediction:
         """The ranked differential for the anamnesis and photos (``[(bytes, content_type)]``).
 
@@ -382,7 +422,14 @@ class AIClient:
             "images": [_image_json(data, content_type) for data, content_type in images],
             "tta": False,
         }
-        return self._call("POST", "/diagnosis/predict", body, DiagnosisPrediction, request_id)
+        return self._call(
+            "POST",
+            "/diagnosis/predict",
+            body,
+            DiagnosisPrediction,
+            request_id,
+            deadline_at=deadline_at or self._at(self.deadline),
+        )
 
     def red_flags(
         self,
@@ -390,6 +437,7 @@ class AIClient:
         diagnoses: Sequence[Diagnosis | Mapping[str, Any]] | None = None,
         *,
         request_id: str | None = None,
+        deadline_at: float | None = None,
     ) -> RedFlags:
         """The red flags of the anamnesis, sharpened by the differential when one is given.
 
@@ -399,7 +447,14 @@ class AIClient:
         body: dict[str, Any] = {"anamnesis": dict(anamnesis)}
         if diagnoses is not None:
             body["diagnoses"] = [_jsonable(d) for d in diagnoses]
-        return self._call("POST", "/diagnosis/red_flags", body, RedFlags, request_id)
+        return self._call(
+            "POST",
+            "/diagnosis/red_flags",
+            body,
+            RedFlags,
+            request_id,
+            deadline_at=deadline_at or self._at(self.deadline),
+        )
 
     def triage(
         self,
@@ -408,6 +463,7 @@ class AIClient:
         red_flags: RedFlags | Mapping[str, Any],
         *,
         request_id: str | None = None,
+        deadline_at: float | None = None,
     ) -> Triage:
         """Priority and time window from the red-flag urgency and the top diagnosis.
 
@@ -419,7 +475,19 @@ class AIClient:
             "diagnoses": [_jsonable(d) for d in diagnoses],
             "redFlags": _jsonable(red_flags),
         }
-        return self._call("POST", "/diagnosis/triage", body, Triage, request_id)
+        return self._call(
+            "POST",
+            "/diagnosis/triage",
+            body,
+            Triage,
+            request_id,
+            deadline_at=deadline_at or self._at(self.deadline),
+        )
+
+    @staticmethod
+    def _at(seconds: float) -> float:
+        """The ``time.monotonic()`` value ``seconds`` from now: a call's deadline."""
+        return time.monotonic() + seconds
 
     def close(self) -> None:
         """Close the pooled connections of this process (a later call opens new ones)."""
@@ -448,7 +516,14 @@ class AIClient:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers.update({"User-Agent": "dermadetect-gateway", "Accept": "application/json"})
+        # identity: the byte budget counts what the service sent, never a decompressed bomb.
+        session.headers.update(
+            {
+                "User-Agent": "dermadetect-gateway",
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",
+            }
+        )
         if self._token:
             session.headers["Authorization"] = f"Bearer {self._token}"
         return session
@@ -460,12 +535,16 @@ class AIClient:
         body: dict[str, Any] | None,
         model: type[M],
         request_id: str | None,
+        *,
+        deadline_at: float,
     ) -> M:
         request_id = request_id or current_request_id() or uuid.uuid4().hex
         started = time.monotonic()
         try:
             payload = _JsonBody(body) if body is not None else None
-            response = self._retrying(self._attempt, method, endpoint, payload, request_id, started)
+            response = self._retrying(
+                self._attempt, method, endpoint, payload, request_id, deadline_at
+            )
         except _RetryableStatus as exc:
             self._log_failure(endpoint, exc.response.status_code, started, request_id)
             raise AIServiceUnavailable(
@@ -477,9 +556,16 @@ class AIClient:
                 "The AI Service cannot be reached; please try again shortly.",
                 details={"attempts": self._attempts()},
             ) from None
-        except requests.Timeout:
-            self._log_failure(endpoint, "timeout", started, request_id)
-            raise AIServiceTimeout(details={"timeout_seconds": self.read_timeout}) from None
+        except (requests.Timeout, DeadlinePassed) as exc:
+            self._log_failure(endpoint, type(exc).__name__, started, request_id)
+            waited = round(time.monotonic() - started, 1)
+            raise AIServiceTimeout(details={"timeout_seconds": waited}) from None
+        except ResponseTooLarge as exc:
+            self._log_failure(endpoint, "answer too large", started, request_id)
+            raise AIBadResponse(
+                "The AI Service's answer is larger than allowed (AI_MAX_RESPONSE_BYTES).",
+                details={"max_bytes": exc.max_bytes},
+            ) from None
         except requests.RequestException as exc:  # invalid URL, too many redirects, …
             self._log_failure(endpoint, type(exc).__name__, started, request_id)
             raise AIServiceUnavailable(details={"reason": type(exc).__name__}) from None
@@ -506,10 +592,11 @@ class AIClient:
         endpoint: str,
         body: _JsonBody | None,
         request_id: str,
-        started: float,
+        deadline_at: float,
     ) -> requests.Response:
-        """One try; a 502/503/504 is raised as ``_RetryableStatus`` for tenacity to repeat."""
-        remaining = max(self.read_timeout - (time.monotonic() - started), MIN_ATTEMPT_TIMEOUT)
+        """One try, its answer read whole (by the deadline, within the byte budget); a
+        502/503/504 is raised as ``_RetryableStatus`` for tenacity to repeat."""
+        remaining = max(deadline_at - time.monotonic(), MIN_ATTEMPT_TIMEOUT)
         headers = {"X-Request-ID": request_id}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -518,11 +605,19 @@ class AIClient:
             self._api + endpoint,
             data=body,
             headers=headers,
-            timeout=(min(self.connect_timeout, remaining), remaining),
+            timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
             allow_redirects=False,  # the contract has no redirects; a 3xx means a wrong URL
+            stream=True,  # the body is read below, by the deadline and within the budget
         )
         if response.status_code in RETRY_STATUSES:
+            response.close()
             raise _RetryableStatus(response)
+        read_body(
+            response,
+            deadline_at=deadline_at,
+            read_timeout=self.read_timeout,
+            max_bytes=self.max_response_bytes,
+        )
         return response
 
     def _attempts(self) -> int:
@@ -663,6 +758,11 @@ def _bad_response(endpoint: str, exc: ValidationError) -> AIBadResponse:
     fields = {".".join(map(str, e["loc"])) or "body": e["msg"] for e in errors[:10]}
     log.warning("AI %s answered with an invalid body: %s", endpoint, fields)
     return AIBadResponse(details={"fields": fields})
+
+
+def _stop_at_deadline(state: RetryCallState) -> bool:
+    """Stop retrying when the back-off would end past the call's deadline (``args[4]``)."""
+    return time.monotonic() + (state.upcoming_sleep or 0.0) >= state.args[4]
 
 
 def _log_retry(state: RetryCallState) -> None:

@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -138,8 +139,14 @@ class PendingPipeline:
         self._accept_low_quality = accept_low_quality
         self._request_id = request_id
         self._pool = _pool()
+        # One deadline for the whole pipeline (every round of calls), not one per call.
+        self._deadline_at = time.monotonic() + client.deadline
         self._quality: Future[ImageValidity] = self._pool.submit(
-            client.validate_image, image, content_type, request_id=request_id
+            client.validate_image,
+            image,
+            content_type,
+            request_id=request_id,
+            deadline_at=self._deadline_at,
         )
         self._prediction: Future[DiagnosisPrediction] | None = None
         self._flags: Future[RedFlags] | None = None
@@ -157,9 +164,13 @@ class PendingPipeline:
             self._anamnesis,
             [(self._image, self._content_type)],
             request_id=self._request_id,
+            deadline_at=self._deadline_at,
         )
         self._flags = self._pool.submit(
-            self._client.red_flags, self._anamnesis, request_id=self._request_id
+            self._client.red_flags,
+            self._anamnesis,
+            request_id=self._request_id,
+            deadline_at=self._deadline_at,
         )
 
     def discard(self) -> None:
@@ -191,7 +202,11 @@ class PendingPipeline:
             self.discard()
             raise
         triage = self._client.triage(
-            self._anamnesis, predicted.diagnoses, red_flags, request_id=self._request_id
+            self._anamnesis,
+            predicted.diagnoses,
+            red_flags,
+            request_id=self._request_id,
+            deadline_at=self._deadline_at,
         )
         return PipelineResult(validity, predicted, red_flags, triage)
 

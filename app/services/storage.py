@@ -16,8 +16,9 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.errors import NotFound, StorageUnavailable
+from app.services.s3_budget import call_within
 
 # boto3 clients are generated at run time; without the (optional) stubs they are untyped.
 S3Client = Any
@@ -123,7 +125,10 @@ class S3Storage:
     """Private, server-side-encrypted objects in one S3 (or S3-compatible) bucket.
 
     The boto3 client is created on first use (no network, no credential lookup at construction)
-    with explicit timeouts (connect 5 s, read 30 s) and "standard" retries, 3 attempts in all.
+    with explicit timeouts (``connect_timeout``, ``read_timeout`` seconds, per socket wait) and
+    no retries of its own: each operation is tried up to 3 times while a whole try still fits in
+    ``deadline`` seconds (``app.services.s3_budget``), and reading an object's body stops at the
+    same deadline, so a hung store answers ``StorageUnavailable`` within it.
     Pass ``client`` to inject one (tests, shared sessions).
     """
 
@@ -134,8 +139,15 @@ class S3Storage:
         endpoint_url: str | None = None,
         url_expiry_seconds: int = 300,
         client: S3Client | None = None,
+        *,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 3.0,
+        deadline: float = 10.0,
     ) -> None:
         self.bucket = bucket
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self.deadline = float(deadline)
         self.region = region or None
         self.endpoint_url = endpoint_url or None
         self.url_expiry_seconds = int(url_expiry_seconds)
@@ -156,10 +168,10 @@ class S3Storage:
 
     def _make_client(self) -> S3Client:
         options: dict[str, Any] = {
-            "connect_timeout": 5,
-            "read_timeout": 30,
-            # total_max_attempts counts the first try (Config's "max_attempts" would mean retries).
-            "retries": {"mode": "standard", "total_max_attempts": 3},
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            # One try per call: the retries are ours, within the deadline (s3_budget.py).
+            "retries": {"mode": "standard", "total_max_attempts": 1},
             "signature_version": "s3v4",
         }
         if self.endpoint_url:
@@ -175,6 +187,15 @@ class S3Storage:
             region_name=self.region,
             endpoint_url=self.endpoint_url,
             config=Config(**options),
+        )
+
+    def _within(self, call: Callable[[], Any], rewind: Callable[[], None] | None = None) -> Any:
+        """Run one S3 call with its retries inside ``deadline`` seconds from now."""
+        return call_within(
+            call,
+            deadline_at=time.monotonic() + self.deadline,
+            attempt_seconds=self.connect_timeout + self.read_timeout,
+            rewind=rewind,
         )
 
     @contextmanager
@@ -195,13 +216,20 @@ class S3Storage:
         One ``PutObject`` (images are far below its 5 GB limit): a single request, a single error.
         """
         validate_key(key)
+        rewind = None
+        if not isinstance(data, bytes | bytearray | memoryview):
+            start = data.tell()
+            rewind = lambda: data.seek(start)  # noqa: E731 - a retry sends the body again
         with self._errors("put", StorageUnavailable.message):
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=data,
-                ContentType=content_type,
-                ServerSideEncryption="AES256",
+            self._within(
+                lambda: self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentType=content_type,
+                    ServerSideEncryption="AES256",
+                ),
+                rewind,
             )
 
     def open(self, key: str) -> IO[bytes]:
@@ -211,14 +239,15 @@ class S3Storage:
         """
         validate_key(key)
         message = "The image could not be read from storage; please try again."
+        deadline_at = time.monotonic() + self.deadline
         with self._errors("get", message):
             try:
-                response = self.client.get_object(Bucket=self.bucket, Key=key)
+                response = self._within(lambda: self.client.get_object(Bucket=self.bucket, Key=key))
             except ClientError as exc:
                 if _client_error_code(exc) in _MISSING_OBJECT_CODES:
                     raise NotFound("The image was not found in storage.") from exc
                 raise
-        return io.BufferedReader(_GuardedBody(response["Body"], self, message))
+        return io.BufferedReader(_GuardedBody(response["Body"], self, message, deadline_at))
 
     def get(self, key: str) -> bytes:
         """Return the whole object; ``NotFound`` if there is none."""
@@ -239,7 +268,7 @@ class S3Storage:
         """Delete the object (S3 deletes are idempotent)."""
         validate_key(key)
         with self._errors("delete", "The image could not be deleted from storage."):
-            self.client.delete_object(Bucket=self.bucket, Key=key)
+            self._within(lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
 
     def exists(self, key: str) -> bool:
         """HEAD the object: True if present, False on 404."""
@@ -254,7 +283,9 @@ class S3Storage:
         validate_key(key)
         with self._errors("head", "Image storage could not be queried; please try again."):
             try:
-                response = self.client.head_object(Bucket=self.bucket, Key=key)
+                response = self._within(
+                    lambda: self.client.head_object(Bucket=self.bucket, Key=key)
+                )
             except ClientError as exc:
                 if _client_error_code(exc) in _MISSING_OBJECT_CODES:
                     raise NotFound("The image was not found in storage.") from exc
@@ -279,7 +310,7 @@ class S3Storage:
         """
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self._within(lambda: self.client.head_bucket(Bucket=self.bucket))
         except ClientError as exc:
             code = _client_error_code(exc)
             if code in ("404", "NoSuchBucket", "NotFound"):
@@ -310,16 +341,20 @@ def _client_error_code(exc: BaseException | None) -> str:
 class _GuardedBody(io.RawIOBase):
     """A botocore ``StreamingBody`` whose read errors surface as ``StorageUnavailable``."""
 
-    def __init__(self, body: Any, storage: S3Storage, message: str) -> None:
+    def __init__(self, body: Any, storage: S3Storage, message: str, deadline_at: float) -> None:
         self._body = body
         self._storage = storage
         self._message = message
+        self._deadline_at = deadline_at
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
+        if time.monotonic() > self._deadline_at:
+            logger.warning("S3 get on bucket %s: body not read in time", self._storage.bucket)
+            raise StorageUnavailable(self._message, details={"operation": "get"})
         with self._storage._errors("get", self._message):
             data = self._body.read(len(view))
         view[: len(data)] = data
@@ -480,6 +515,7 @@ def storage_from_config(config: Mapping[str, Any], instance_path: str) -> ImageS
 
     Keys: ``STORAGE_BACKEND`` (``s3`` | ``local``, default ``local``), ``S3_BUCKET`` (required
     for s3), ``S3_REGION``, ``S3_ENDPOINT_URL``, ``S3_URL_EXPIRY_SECONDS`` (default 300),
+    ``S3_CONNECT_TIMEOUT`` / ``S3_READ_TIMEOUT`` / ``S3_DEADLINE`` (2 / 3 / 10 s),
     ``LOCAL_STORAGE_PATH`` (default ``<instance_path>/images``).
 
     Raises:
@@ -498,6 +534,9 @@ def storage_from_config(config: Mapping[str, Any], instance_path: str) -> ImageS
             region=config.get("S3_REGION") or None,
             endpoint_url=config.get("S3_ENDPOINT_URL") or None,
             url_expiry_seconds=expiry,
+            connect_timeout=float(config.get("S3_CONNECT_TIMEOUT") or 2.0),
+            read_timeout=float(config.get("S3_READ_TIMEOUT") or 3.0),
+            deadline=float(config.get("S3_DEADLINE") or 10.0),
         )
     if backend == "local":
         root = config.get("LOCAL_STORAGE_PATH") or os.path.join(instance_path, "images")
