@@ -67,7 +67,8 @@ class Config:
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Accounts and tokens
-    ALLOW_REGISTRATION = env_bool("ALLOW_REGISTRATION", True)
+    # Self-registration (app/services/registration): open | invite | closed.
+    REGISTRATION = env_str("REGISTRATION", "open").lower()
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=env_int("JWT_ACCESS_TOKEN_SECONDS", 30 * 60))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(
         seconds=env_int("JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)
@@ -168,6 +169,8 @@ class Config:
             raise RuntimeError("STORAGE_BACKEND must be 's3' or 'local'")
         if config["LOG_FORMAT"] not in {"text", "json"}:
             raise RuntimeError("LOG_FORMAT must be 'text' or 'json'")
+        if config.get("REGISTRATION", "open") not in {"open", "invite", "closed"}:
+            raise RuntimeError("REGISTRATION must be 'open', 'invite' or 'closed'")
         _validate_throttling(config)
         if config["PORTAL_IDLE_MINUTES"] <= 0 or config["REMEMBER_DAYS"] <= 0:
             raise RuntimeError("PORTAL_IDLE_MINUTES and REMEMBER_DAYS must be positive")
@@ -230,6 +233,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     STORAGE_BACKEND = env_str("STORAGE_BACKEND", "s3")
     HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
+    REGISTRATION = env_str("REGISTRATION", "invite").lower()
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:

@@ -17,22 +17,35 @@ def register(client, email="new@example.org", password=STRONG_PASSWORD, full_nam
     )
 
 
-def test_register_returns_user_without_hash(client):
+def test_open_registration_accepts_and_the_account_logs_in(client):
     response = register(client, email="  Alice@Example.ORG ")
-    assert response.status_code == 201
+    assert response.status_code == 202
     body = response.get_json()
     assert body["email"] == "alice@example.org"
-    assert body["role"] == "physician"
-    assert body["is_active"] is True
-    assert "password" not in str(body) and "hash" not in str(body)
-    assert body["created_at"].endswith(("+00:00", "Z"))
+    assert set(body) == {"message", "email"}
+    login = client.post(
+        "/api/auth/login", json={"email": "alice@example.org", "password": STRONG_PASSWORD}
+    )
+    assert login.status_code == 200
+    me = client.get(
+        "/api/users/me", headers={"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    )
+    assert me.get_json()["role"] == "physician" and me.get_json()["is_active"] is True
+    assert me.get_json()["created_at"].endswith(("+00:00", "Z"))
 
 
-def test_duplicate_email_in_other_case_is_409(client):
-    assert register(client, email="bob@example.org").status_code == 201
-    response = register(client, email="BOB@Example.org")
-    assert response.status_code == 409
-    assert response.get_json()["error"]["code"] == "email_taken"
+def test_open_registration_of_a_taken_address_answers_the_same_and_changes_nothing(client):
+    first = register(client, email="bob@example.org")
+    again = register(client, email="BOB@Example.org", password="Another-horse-43", full_name="X")
+    assert (again.status_code, again.get_json()) == (first.status_code, first.get_json())
+    assert again.status_code == 202
+    old = client.post(
+        "/api/auth/login", json={"email": "bob@example.org", "password": STRONG_PASSWORD}
+    )
+    new = client.post(
+        "/api/auth/login", json={"email": "bob@example.org", "password": "Another-horse-43"}
+    )
+    assert (old.status_code, new.status_code) == (200, 401)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +68,7 @@ def test_register_with_invalid_email_and_missing_name(client):
 
 
 def test_registration_can_be_switched_off(make_app):
-    app = make_app(ALLOW_REGISTRATION=False)
+    app = make_app(REGISTRATION="closed")
     response = register(app.test_client())
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "registration_disabled"

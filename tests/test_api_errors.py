@@ -80,7 +80,7 @@ def test_internal_error_is_500_json_without_traceback(make_app, caplog):
 
 
 def test_forbidden_is_403_json(make_app):
-    app = make_app(ALLOW_REGISTRATION=False)
+    app = make_app(REGISTRATION="closed")
     response = app.test_client().post(
         "/api/auth/register",
         json={"email": "x@example.org", "password": "Correct-horse-42", "full_name": "X"},

@@ -73,7 +73,7 @@ def test_run_stack_serves_round_trip_on_sqlite(served):
         json={"email": "serve@example.org", "password": STRONG_PASSWORD, "full_name": "Dr. S"},
         timeout=10,
     )
-    assert registered.status_code == 201, registered.text
+    assert registered.status_code == 202, registered.text  # open registration (make run)
     tokens = requests.post(
         f"{base}/api/auth/login",
         json={"email": "serve@example.org", "password": STRONG_PASSWORD},

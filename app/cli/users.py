@@ -1,4 +1,4 @@
-"""``flask users``: create, list, change role, deactivate / activate, reset passwords.
+"""``flask users``: create, invite, list, change role, deactivate / activate, reset passwords.
 
 Passwords are never taken as an option value (they would land in shell history and ``ps``):
 they are prompted twice without echo, or read as one line from stdin with ``--password-stdin``.
@@ -17,12 +17,13 @@ from flask.cli import AppGroup
 from app.cli.common import fails_cleanly
 from app.models import Role, User
 from app.services import accounts
+from app.services.registration import invites
 
 ROLES = [role.value for role in Role]
 
 users = AppGroup(
     "users",
-    help="Manage accounts: create, list, set roles, deactivate/activate, reset passwords.",
+    help="Manage accounts: create, invite, list, set roles, deactivate/activate, reset passwords.",
 )
 
 _email_option = click.option(
@@ -230,4 +231,45 @@ def reset_password(email: str, password_stdin: bool) -> None:
     click.echo(
         f"Password of {user.email} reset; every token and portal session they held is revoked, "
         "so they log in again with the new password."
+    )
+
+
+@users.command(
+    "invite", short_help="Make a single-use invitation to register (REGISTRATION=invite)."
+)
+@click.option(
+    "--email", required=True, callback=_valid_email, help="The address the invitation is for."
+)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES, case_sensitive=False),
+    default=Role.PHYSICIAN.value,
+    show_default=True,
+    help="The role the new account gets.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 90),
+    default=invites.DEFAULT_DAYS,
+    show_default=True,
+    help="Days the invitation stays valid.",
+)
+@fails_cleanly
+def invite(email: str, role: str, days: int) -> None:
+    """Make a single-use invitation for one address; print its token (shown only this once).
+
+    \b
+    The invited person registers with the token:
+      POST /api/auth/register {"email": ..., "password": ..., "full_name": ..., "invite_token": ...}
+    Example:
+      flask users invite --email ada@example.org --role physician --days 7
+    """
+    if accounts.find_by_email(email) is not None:
+        raise click.ClickException(
+            f"An account with email {accounts.normalize_email(email)} already exists."
+        )
+    issued = invites.create_invite(email=email, role=role.lower(), days=days)
+    click.echo(
+        f"Invitation for {issued.invite.email} ({issued.invite.role}), valid until "
+        f"{_when(issued.invite.expires_at)}, usable once:\n{issued.token}"
     )

@@ -4,6 +4,7 @@ from app.models.analysis import Analysis, AnalysisStatus, IdempotencyRecord
 from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.case import Case, CaseImage, CaseReview
+from app.models.invite import Invite
 from app.models.session import Draft, PortalSession, RememberToken
 from app.models.user import Role, TokenBlocklist, User
 
@@ -17,6 +18,7 @@ __all__ = [
     "CaseReview",
     "Draft",
     "IdempotencyRecord",
+    "Invite",
     "PortalSession",
     "RememberToken",
     "Role",

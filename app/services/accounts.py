@@ -123,15 +123,8 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def create_user(
-    *, email: str, password: str, full_name: str, role: str = Role.PHYSICIAN.value
-) -> User:
-    """Create and commit a user.
-
-    Raises:
-        ValidationFailed: weak password (field ``password``), empty name, unknown role.
-        Conflict: ``email_taken`` when the email exists in any letter case.
-    """
+def check_new_account(*, password: str, full_name: str, role: str) -> None:
+    """Raise ``ValidationFailed`` (by field) for a weak password, an empty name, an unknown role."""
     problems: dict[str, str] = {}
     if (why := password_problem(password)) is not None:
         problems["password"] = why
@@ -141,6 +134,18 @@ def create_user(
         problems["role"] = f"Role must be one of: {', '.join(r.value for r in Role)}."
     if problems:
         raise ValidationFailed(problems)
+
+
+def create_user(
+    *, email: str, password: str, full_name: str, role: str = Role.PHYSICIAN.value
+) -> User:
+    """Create and commit a user.
+
+    Raises:
+        ValidationFailed: weak password (field ``password``), empty name, unknown role.
+        Conflict: ``email_taken`` when the email exists in any spelling (``normalize_email``).
+    """
+    check_new_account(password=password, full_name=full_name, role=role)
     email = normalize_email(email)
     if find_by_email(email) is not None:
         raise Conflict("An account with this email already exists.", code="email_taken")
@@ -157,17 +162,6 @@ def create_user(
         db.session.rollback()
         raise Conflict("An account with this email already exists.", code="email_taken") from None
     return user
-
-
-def register(*, email: str, password: str, full_name: str) -> User:
-    """Self-registration of a physician from a client (counted per client address).
-
-    Raises:
-        TooManyRequests: 429, this address registered too often (``AUTH_ADDRESS_RATE_LIMIT``).
-        ValidationFailed, Conflict: as :func:`create_user`.
-    """
-    auth_throttle().hit_address("register")
-    return create_user(email=email, password=password, full_name=full_name)
 
 
 def authenticate(*, email: str, password: str) -> User:

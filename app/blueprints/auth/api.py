@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
-from app.blueprints.auth.schemas import LoginIn, LogoutIn, Message, RegisterIn, TokenPair, UserOut
-from app.errors import PermissionDenied
+from app.blueprints.auth.schemas import (
+    LoginIn,
+    LogoutIn,
+    Message,
+    RegisterIn,
+    RegistrationAccepted,
+    TokenPair,
+    UserOut,
+)
 from app.openapi import responses, spec
 from app.security import public
-from app.services import accounts, sessions, tokens
+from app.services import accounts, registration, sessions, tokens
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api")
 
@@ -20,20 +27,26 @@ _TAG = "auth"
 @public
 @spec.validate(
     json=RegisterIn,
-    resp=responses((403, 409, 422, 429), HTTP_201=UserOut),
+    resp=responses((403, 409, 422, 429), HTTP_201=UserOut, HTTP_202=RegistrationAccepted),
     tags=[_TAG],
     security={},
 )
 def register(json: RegisterIn):  # type: ignore[no-untyped-def]
-    """Create a physician account (when self-registration is enabled)."""
-    if not current_app.config["ALLOW_REGISTRATION"]:
-        raise PermissionDenied(
-            "Self-registration is disabled; ask an administrator.", code="registration_disabled"
-        )
-    user = accounts.register(
-        email=str(json.email), password=json.password, full_name=json.full_name
+    """Register an account under the REGISTRATION policy.
+
+    `invite`: with the `invite_token` from `flask users invite` for this address, 201 and the
+    account (its role is the invitation's). `open`: 202 and the same message whether or not the
+    address already had an account (no account oracle); log in afterwards. `closed`: 403.
+    """
+    outcome = registration.register(
+        email=str(json.email),
+        password=json.password,
+        full_name=json.full_name,
+        invite_token=json.invite_token,
     )
-    return UserOut.model_validate(user), 201
+    if outcome.user is not None:
+        return UserOut.model_validate(outcome.user), 201
+    return RegistrationAccepted(message=registration.ACCEPTED_MESSAGE, email=outcome.email), 202
 
 
 @bp.post("/auth/login")

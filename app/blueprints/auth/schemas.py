@@ -16,6 +16,11 @@ class RegisterIn(BaseModel):
     email: EmailStr = Field(max_length=254)
     password: str = Field(min_length=1, max_length=256)
     full_name: str = Field(min_length=1, max_length=200)
+    invite_token: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The invitation from `flask users invite`; required when REGISTRATION=invite.",
+    )
 
     @field_validator("full_name")
     @classmethod
@@ -23,6 +28,13 @@ class RegisterIn(BaseModel):
         if not value.strip():
             raise ValueError("Full name is required.")
         return value.strip()
+
+
+class RegistrationAccepted(BaseModel):
+    """202 to an open registration: the same answer whether or not the address had an account."""
+
+    message: str
+    email: str = Field(description="The address as stored (normalised).")
 
 
 class LoginIn(BaseModel):
