@@ -172,7 +172,8 @@ class Config:
         if config.get("REGISTRATION", "open") not in {"open", "invite", "closed"}:
             raise RuntimeError("REGISTRATION must be 'open', 'invite' or 'closed'")
         _validate_throttling(config)
-        if config["PORTAL_IDLE_MINUTES"] <= 0 or config["REMEMBER_DAYS"] <= 0:
+        idle = config.get("PORTAL_IDLE_MINUTES", Config.PORTAL_IDLE_MINUTES)
+        if idle <= 0 or config.get("REMEMBER_DAYS", Config.REMEMBER_DAYS) <= 0:
             raise RuntimeError("PORTAL_IDLE_MINUTES and REMEMBER_DAYS must be positive")
         if config.get("AI_IMAGE_TRANSPORT", "inline") != "inline":
             # The contract's imageUrl transport (presigned S3 URLs) is not implemented yet.
