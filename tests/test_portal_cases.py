@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 import uuid
 
 import pytest
 
 from app.extensions import db
 from app.models import Case, User
-from app.services import cases, diagnosis
+from app.services import case_intake, cases, diagnosis, questionnaire
 from tests.fixtures.cases import MELANOMA
 from tests.fixtures.portal import HTMX, htmx, token_for
 
@@ -210,6 +212,103 @@ def test_htmx_posts_get_the_form_fragment_or_an_hx_redirect(logged_in):
     response = logged_in.post("/cases/new", data=new_case_form(logged_in), headers=htmx("new-case"))
     assert response.status_code == 204
     assert re.fullmatch(r"/cases/[0-9a-f-]{36}", response.headers["HX-Redirect"])
+
+
+def form_key_of(client) -> str:
+    match = re.search(r'name="form_key"[^>]*value="([^"]+)"', page_text(client.get("/cases/new")))
+    assert match, "the new-case form carries no form key"
+    return match.group(1)
+
+
+def test_a_double_submit_of_the_form_opens_one_case(logged_in, app):
+    form = new_case_form(logged_in, form_key=form_key_of(logged_in))
+    first = logged_in.post("/cases/new", data=form)
+    again = logged_in.post("/cases/new", data=form)  # the second click, or a reload of the post
+    over_htmx = logged_in.post("/cases/new", data=form, headers=htmx("new-case"))
+    assert first.status_code == again.status_code == 303
+    assert (
+        first.headers["Location"] == again.headers["Location"] == over_htmx.headers["HX-Redirect"]
+    )
+    with app.app_context():
+        assert db.session.query(Case).count() == 1
+    # A fresh form has a fresh key: the same patient facts open a second case.
+    logged_in.post("/cases/new", data=new_case_form(logged_in, form_key=form_key_of(logged_in)))
+    with app.app_context():
+        assert db.session.query(Case).count() == 2
+
+
+def test_a_repeat_waits_for_the_first_submit_still_running(logged_in, app, physician):
+    """The second post of a double click arrives while the first is still opening the case:
+    it waits, then leads to the same case."""
+    key = form_key_of(logged_in)
+    form = new_case_form(logged_in, form_key=key)
+    fields = {
+        "patient_reference": "PT-2026-0042",
+        "patient_age": 54,
+        "patient_sex": "female",
+        "body_site": "back",
+        "fitzpatrick_type": "II",
+        "chief_complaint": form["chief_complaint"],
+    }
+    fingerprint = diagnosis.request_fingerprint(diagnosis.canonical_json(fields))
+    with app.app_context():  # the first post has claimed the key and is still running
+        actor = db.session.get(User, physician.id)
+        claimed = diagnosis.claim_idempotency_key(
+            actor=actor, key=case_intake.KEY_PREFIX + key, fingerprint=fingerprint
+        )
+        assert claimed is None
+    answers = {}
+
+    def second_click() -> None:
+        answers["response"] = logged_in.post("/cases/new", data=form)
+
+    thread = threading.Thread(target=second_click)
+    thread.start()
+    time.sleep(0.5)
+    assert thread.is_alive()  # waiting for the first post
+    with app.app_context():  # the first post finishes: it opened this case
+        actor = db.session.get(User, physician.id)
+        case = questionnaire.open_case(actor=actor, **fields)
+        case_id = case.id
+        diagnosis.finish_idempotency_key(
+            actor=actor,
+            key=case_intake.KEY_PREFIX + key,
+            status_code=201,
+            body={"case_id": str(case_id)},
+        )
+    thread.join(timeout=30)
+    assert answers["response"].status_code == 303
+    assert answers["response"].headers["Location"] == f"/cases/{case_id}"
+    with app.app_context():
+        assert db.session.query(Case).count() == 1
+
+
+def test_a_form_edited_after_it_opened_a_case_says_so_and_gets_a_new_key(logged_in, app):
+    key = form_key_of(logged_in)
+    logged_in.post("/cases/new", data=new_case_form(logged_in, form_key=key))
+    edited = new_case_form(logged_in, form_key=key, patient_age="55")  # back button, edit, submit
+    response = logged_in.post("/cases/new", data=edited)
+    html = page_text(response)
+    assert response.status_code == 422
+    assert "This form already opened case PT-2026-0042" in html
+    new_key = re.search(r'name="form_key"[^>]*value="([^"]+)"', html).group(1)
+    assert new_key != key
+    response = logged_in.post("/cases/new", data={**edited, "form_key": new_key})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.query(Case).count() == 2
+
+
+def test_a_failed_submit_leaves_the_key_free(logged_in, app):
+    key = form_key_of(logged_in)
+    bad = logged_in.post(
+        "/cases/new", data=new_case_form(logged_in, form_key=key, patient_age="130")
+    )
+    assert bad.status_code == 422
+    good = logged_in.post("/cases/new", data=new_case_form(logged_in, form_key=key))
+    assert good.status_code == 303
+    with app.app_context():
+        assert db.session.query(Case).count() == 1
 
 
 # --- the case page ----------------------------------------------------------------------------

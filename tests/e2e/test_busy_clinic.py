@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 
 from tests.e2e.test_portal_flow import (
+    CASE_URL,
     DESKTOP,
     NEVUS,
     PHONE,
@@ -78,3 +79,50 @@ def test_a_saved_review_is_confirmed_in_view_with_the_report_at_hand(  # noqa: P
         focused = page.evaluate("document.activeElement.className")
         assert "review-saved" in focused
         assert page.problems == []
+
+
+def count_cases(app: Flask) -> int:
+    from app.extensions import db
+    from app.models import Case
+
+    with app.app_context():
+        count = db.session.query(Case).count()
+        db.session.remove()
+    return count
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+def test_a_double_click_on_open_case_opens_one_case(browser, live, ai_app, physician, javascript):
+    page = open_page(browser, javascript=javascript)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/new")
+    page.fill("#patient_reference", "PT-2026-0077")
+    page.fill("#patient_age", "61")
+    page.select_option("#patient_sex", "male")
+    page.select_option("#body_site", "back")
+    page.fill("#chief_complaint", "Changing mole on the back.")
+    page.locator("button:has-text('Open case and start the questionnaire')").dblclick()
+    page.wait_for_url(CASE_URL)
+    page.wait_for_selector("#questionnaire")
+    assert count_cases(ai_app) == 1
+    if javascript:
+        assert page.problems == []
+
+
+def test_a_plain_form_disables_its_button_once_sent(browser, live, physician):
+    page = open_page(browser)
+    page.goto(f"{live.url}/login")
+    page.fill("#email", physician.email)
+    page.fill("#password", "wrong password, twice")
+    # After app.js's own submit handler has run, note the button's state where the next page
+    # can read it (the post then leaves this page).
+    page.evaluate(
+        """document.addEventListener("submit", () => setTimeout(() => {
+             const button = document.querySelector("button[type=submit]");
+             sessionStorage.setItem("sent", JSON.stringify([button.disabled, button.ariaBusy]));
+           }, 0))"""
+    )
+    page.click("button[type=submit]")
+    page.wait_for_selector("#login-error")  # the wrong password: the form again, usable
+    assert page.evaluate("sessionStorage.getItem('sent')") == '[true,"true"]'
+    assert page.locator("button[type=submit]").is_enabled()

@@ -8,10 +8,20 @@ service's, and its ``ValidationFailed`` details are shown on the fields they nam
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Mapping
 
 from flask_wtf import FlaskForm
-from wtforms import Form, IntegerField, SearchField, SelectField, StringField, TextAreaField
+from wtforms import (
+    Form,
+    HiddenField,
+    IntegerField,
+    SearchField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
@@ -33,6 +43,9 @@ from app.services.clinical_terms import (
     PATIENT_SEXES,
     URGENCIES,
 )
+
+#: What a form key looks like (the hex of a UUID4, or any similar token of a few dozen characters).
+_FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -77,6 +90,21 @@ class NewCaseForm(FlaskForm):
         validators=[InputRequired("Describe the chief complaint in a sentence or two.")],
         render_kw={"maxlength": MAX_CHIEF_COMPLAINT, "rows": 3},
     )
+
+    #: This form's idempotency key: a double submit opens one case (see
+    #: :mod:`app.services.case_intake`); made when the form is first shown.
+    form_key = HiddenField(default=lambda: uuid.uuid4().hex)
+
+    @property
+    def key(self) -> str | None:
+        """The posted form key, or ``None`` when it is missing or malformed (then the case is
+        opened without the double-submit guard, as before the key existed)."""
+        key = self.form_key.data or ""
+        return key if _FORM_KEY.fullmatch(key) else None
+
+    def renew_key(self) -> None:
+        """Give the form a fresh key, so that its next submit opens another case."""
+        self.form_key.data = uuid.uuid4().hex
 
     def service_fields(self) -> dict:
         """The values to pass to the cases service."""

@@ -23,7 +23,7 @@ from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
 from app.blueprints.portal import after_post, is_htmx, render
 from app.blueprints.questionnaire.forms import AnswerForm, ChangeAnswerForm, sign_question
 from app.errors import ValidationFailed
-from app.services import case_images, case_record, questionnaire, sessions
+from app.services import case_images, case_intake, case_record, sessions
 from app.services.ai_client import NextQuestion
 from app.services.case_record import CaseRecord
 from app.services.clinical_record import headline
@@ -141,7 +141,12 @@ def new():  # type: ignore[no-untyped-def]
     form = NewCaseForm()
     if form.validate_on_submit():
         try:
-            case = questionnaire.open_case(actor=current_user, **form.service_fields())
+            case = case_intake.open_case_once(
+                actor=current_user, form_key=form.key, **form.service_fields()
+            )
+        except case_intake.FormAlreadyUsed as used:
+            form.renew_key()
+            show_problems(form, used.details)
         except ValidationFailed as failed:
             show_problems(form, failed.details)
         else:

@@ -74,6 +74,28 @@
     }
   });
 
+  // Plain forms that post (log in, log out): once sent, their buttons wait for the next page,
+  // so that a second click cannot post again (htmx forms use hx-disabled-elt instead). Disabled
+  // after the submit event, so that the clicked button's name and value are still sent.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || form.hasAttribute("hx-post") || form.method !== "post") { return; }
+    window.setTimeout(function () {
+      form.querySelectorAll("button:not([type=button])").forEach(function (button) {
+        button.disabled = true;
+        button.setAttribute("aria-busy", "true");
+      });
+    }, 0);
+  });
+  // Coming back to a page from the history cache: its buttons work again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("button[aria-busy=true]").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    });
+  });
+
   // A network failure during an htmx request: say so calmly instead of doing nothing.
   var banner = function () { return document.getElementById("connection-error"); };
   document.addEventListener("htmx:sendError", function () {
