@@ -280,3 +280,17 @@ def test_every_page_offers_log_out_everywhere(client, physician):
     log_in(client, physician.email)
     html = client.get("/").get_data(as_text=True)
     assert 'action="/logout/everywhere"' in html
+
+
+def test_a_login_deletes_the_users_dead_sessions_and_expired_tokens(app, physician):
+    old = app.test_client()
+    log_in(old, physician.email, remember="y")
+    age_sessions(app, physician, created_at=timedelta(hours=9))
+    with app.app_context():
+        db.session.execute(update(RememberToken).values(expires_at=utcnow()))
+        db.session.commit()
+        db.session.remove()
+    log_in(app.test_client(), physician.email)
+    [alive] = sessions_of(app, physician)
+    assert utcnow() - alive.created_at < timedelta(minutes=1)
+    assert tokens_of(app, physician) == []

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from app.extensions import db
-from app.models import PortalSession, User
+from app.models import PortalSession, RememberToken, User
 from app.models.base import utcnow
 from app.observability import current_client_address
 from app.services.sessions.keys import digest, new_secret
@@ -55,6 +55,7 @@ def start_portal_session(
     The one way a portal login begins: call it once the user is fully authenticated (password,
     and the second factor when one is asked). The client address is the request's.
     """
+    _forget_dead_sessions(user)
     key = new_secret()
     db.session.add(
         PortalSession(
@@ -67,6 +68,23 @@ def start_portal_session(
     token, expires_at = issue_remember_token(user) if remember else (None, None)
     db.session.commit()
     return PortalLogin(key, token, expires_at)
+
+
+def _forget_dead_sessions(user: User) -> None:
+    """Delete (not commit) ``user``'s sessions past their lifetime and expired remember-me
+    tokens: each login tidies up after its user, so no table grows without bound."""
+    now = utcnow()
+    oldest = now - current_app.config["PERMANENT_SESSION_LIFETIME"]
+    db.session.execute(
+        delete(PortalSession).where(
+            PortalSession.user_id == user.id, PortalSession.created_at < oldest
+        )
+    )
+    db.session.execute(
+        delete(RememberToken).where(
+            RememberToken.user_id == user.id, RememberToken.expires_at <= now
+        )
+    )
 
 
 def _find(session_key: str | None) -> PortalSession | None:
