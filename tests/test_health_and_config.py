@@ -120,3 +120,10 @@ def test_a_served_app_has_no_commands_and_does_not_load_alembic(tmp_path):
     assert listed.returncode == 0, listed.stderr
     for command in ("db", "users", "check", "demo", "cases", "storage"):
         assert f"\n  {command} " in listed.stdout
+
+
+@pytest.mark.parametrize("setting", ["PORTAL_IDLE_MINUTES", "REMEMBER_DAYS"])
+@pytest.mark.parametrize("value", [0, -1])
+def test_session_times_must_be_positive(make_app, setting, value):
+    with pytest.raises(RuntimeError, match=setting):
+        make_app(**{setting: value})
