@@ -509,7 +509,7 @@ def test_review_after_the_analysis(ai_client, ai_app, make_user, api_headers):
     assert case["status"] == "reviewed"
     assert case["review"]["final_diagnosis"] == "Superficial spreading melanoma"
     assert case["review"]["final_icd10"] == "C43.5"
-    assert case["review"]["agrees_with_ai"] is True
+    assert case["review"]["agreement"] == "top1"  # the old yes/no field, as migration 0006
     assert case["latest_analysis"]["status"] == "completed"
     with ai_app.app_context():
         actions = db.session.scalars(
@@ -524,7 +524,8 @@ def test_review_after_the_analysis(ai_client, ai_app, make_user, api_headers):
     [
         ({"final_diagnosis": "", "agrees_with_ai": True}, "final_diagnosis"),
         ({"final_diagnosis": "Nevus", "icd10": "nevus", "agrees_with_ai": True}, "icd10"),
-        ({"final_diagnosis": "Nevus"}, "agrees_with_ai"),
+        ({"final_diagnosis": "Nevus"}, "agreement"),
+        ({"final_diagnosis": "Nevus", "agreement": "maybe"}, "agreement"),
     ],
 )
 def test_review_validation(ai_client, make_user, api_headers, body, field):

@@ -60,7 +60,7 @@ def _demo_cases(app: Flask) -> dict[str, dict[str, Any]]:
                 "anamnesis": dict(case.anamnesis),
                 "final_diagnosis": case.final_diagnosis,
                 "final_icd10": case.final_icd10,
-                "agrees_with_ai": case.agrees_with_ai,
+                "ai_agreement": case.ai_agreement,
                 "images": len(case.images),
                 "analyses": [(a.status, a.model_version, a.predictions) for a in analyses],
             }
@@ -95,8 +95,14 @@ def test_seed_creates_the_demo_physician_and_cases_analysed_by_the_ai(ai_app: Fl
         case = cases[reference]
         assert case["final_diagnosis"] == spec.review.final_diagnosis
         assert case["final_icd10"] == spec.review.icd10
-        top = case["analyses"][-1][2][0]["disease"]
-        assert case["agrees_with_ai"] is (top == spec.review.final_diagnosis)
+        names = [entry["disease"] for entry in case["analyses"][-1][2]]
+        rank = (
+            names.index(spec.review.final_diagnosis)
+            if spec.review.final_diagnosis in names
+            else None
+        )
+        want = {0: "top1", None: "differs"}.get(rank, "in_differential")
+        assert case["ai_agreement"] == want
     for reference in AT_QUESTIONNAIRE:
         assert cases[reference]["status"] == "questionnaire"
         assert cases[reference]["analyses"] == []

@@ -46,7 +46,7 @@ _CASE_FIELDS = (
 _REVIEW_FIELDS = (
     "final_diagnosis",
     "final_icd10",
-    "agrees_with_ai",
+    "ai_agreement",
     "review_notes",
     "reviewed_by_id",
 )
@@ -80,7 +80,7 @@ def three_cases(
             case_id=analysed,
             final_diagnosis="Melanoma",
             icd10="C43.5",
-            agrees_with_ai=True,
+            agreement="top1",
             notes="Excision booked. Ünïcode stays as it is.",
         )
         cases_service.merge_answers(actor=actor, case_id=answered, answers={"pain": False})
@@ -146,7 +146,7 @@ def _assert_matches(record: dict[str, Any], expected: dict[str, Any]) -> None:
         review = record["review"]
         assert review["final_diagnosis"] == case["final_diagnosis"]
         assert review["icd10"] == case["final_icd10"]
-        assert review["agrees_with_ai"] is case["agrees_with_ai"]
+        assert review["agreement"] == case["ai_agreement"]
         assert review["notes"] == case["review_notes"]
         assert review["reviewed_by_id"] == case["reviewed_by_id"]
         assert _when(review["reviewed_at"]) == expected["reviewed_at"]
@@ -219,7 +219,7 @@ def test_csv_export_parses_back_to_the_cases(
             "review": {
                 "final_diagnosis": row["review_final_diagnosis"],
                 "icd10": row["review_icd10"],
-                "agrees_with_ai": {"true": True, "false": False}[row["review_agrees_with_ai"]],
+                "agreement": row["review_agreement"],
                 "notes": row["review_notes"],
                 "reviewed_at": row["review_reviewed_at"],
                 "reviewed_by_id": int(row["review_reviewed_by_id"]),

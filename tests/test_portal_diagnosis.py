@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Analysis, Case, CaseImage
@@ -331,7 +332,7 @@ def review_form(client, case_id, **overrides) -> dict[str, str]:
         "csrf_token": csrf_token(page(client, case_id)),
         "final_diagnosis": "Melanocytic nevus",
         "icd10": "d22.5",
-        "agrees_with_ai": "no",
+        "agreement": "differs",
         "notes": "Dermoscopy benign.\nFollow up in 12 months.",
         **overrides,
     }
@@ -343,10 +344,16 @@ def test_the_review_is_recorded_and_shown(client_ai, ai_app, analysed):
     assert response.headers["Location"].endswith("#review")
     case = case_row(ai_app, analysed)
     assert case.status == "reviewed"
-    assert (case.final_diagnosis, case.final_icd10, case.agrees_with_ai) == (
+    with ai_app.app_context():
+        analysis = db.session.scalars(select(Analysis).where(Analysis.case_id == analysed)).one()
+        names = [entry["disease"] for entry in analysis.predictions]
+        db.session.remove()
+    # Picked from the differential: the agreement is derived (the form's "differs" ignored).
+    derived = {0: "top1"}.get(names.index("Melanocytic nevus"), "in_differential")
+    assert (case.final_diagnosis, case.final_icd10, case.ai_agreement) == (
         "Melanocytic nevus",
         "D22.5",
-        False,
+        derived,
     )
     html = page(client_ai, analysed)
     assert "<strong>Melanocytic nevus</strong>" in html
@@ -380,12 +387,11 @@ def test_a_review_saved_over_htmx_focuses_the_confirmation_not_the_results(
 
 def test_an_invalid_review_is_a_422_with_inline_errors(client_ai, ai_app, analysed):
     form = review_form(client_ai, analysed, final_diagnosis="", icd10="nevus")
-    del form["agrees_with_ai"]
+    del form["agreement"]
     response = client_ai.post(f"/cases/{analysed}/review", data=form)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Enter the final diagnosis." in html
-    assert "Say whether your diagnosis agrees with the AI." in html
     assert case_row(ai_app, analysed).status == "analyzed"
     form = review_form(client_ai, analysed, icd10="nevus")
     response = client_ai.post(f"/cases/{analysed}/review", data=form, headers=htmx("case"))
@@ -399,7 +405,7 @@ def test_a_review_before_any_analysis_is_refused(client_ai, app, physician, make
     form = {
         "csrf_token": csrf_token(client_ai.get("/").get_data(as_text=True)),
         "final_diagnosis": "Nevus",
-        "agrees_with_ai": "yes",
+        "agreement": "top1",
     }
     response = client_ai.post(f"/cases/{case_id}/review", data=form)
     assert response.status_code == 409

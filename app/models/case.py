@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, JSONType, TZDateTime, utcnow
 from app.services.clinical_terms import (
+    AI_AGREEMENTS,
     BODY_SITES,
     CASE_STATUSES,
     FITZPATRICK_TYPES,
@@ -49,6 +49,10 @@ class Case(Base):
         CheckConstraint(_one_of("status", CASE_STATUSES), name="status"),
         CheckConstraint(f"urgency IS NULL OR {_one_of('urgency', URGENCIES)}", name="urgency"),
         CheckConstraint(_one_of("patient_sex", PATIENT_SEXES), name="patient_sex"),
+        CheckConstraint(
+            f"ai_agreement IS NULL OR {_one_of('ai_agreement', AI_AGREEMENTS)}",
+            name="ai_agreement",
+        ),
         CheckConstraint(_one_of("body_site", BODY_SITES), name="body_site"),
         CheckConstraint(
             f"fitzpatrick_type IS NULL OR {_one_of('fitzpatrick_type', FITZPATRICK_TYPES)}",
@@ -79,7 +83,8 @@ class Case(Base):
     # Review, recorded by the physician after reading the analysis.
     final_diagnosis: Mapped[str | None] = mapped_column(String(255), nullable=True)
     final_icd10: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    agrees_with_ai: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: ``clinical_terms.AI_AGREEMENTS``: top1 | in_differential | differs.
+    ai_agreement: Mapped[str | None] = mapped_column(String(20), nullable=True)
     review_notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     reviewed_by_id: Mapped[int | None] = mapped_column(
@@ -108,6 +113,12 @@ class CaseReview(Base):
     """
 
     __tablename__ = "case_reviews"
+    __table_args__ = (
+        CheckConstraint(
+            f"ai_agreement IS NULL OR {_one_of('ai_agreement', AI_AGREEMENTS)}",
+            name="ai_agreement",
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     case_id: Mapped[uuid.UUID] = mapped_column(
@@ -118,7 +129,7 @@ class CaseReview(Base):
     )
     final_diagnosis: Mapped[str] = mapped_column(String(255))
     final_icd10: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    agrees_with_ai: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    ai_agreement: Mapped[str | None] = mapped_column(String(20), nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     reviewed_by_id: Mapped[int | None] = mapped_column(

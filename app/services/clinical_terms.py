@@ -87,5 +87,9 @@ CASE_STATUSES: tuple[str, ...] = (
     "archived",
 )
 
+#: How the physician's final diagnosis agrees with the AI: its first suggestion, another of its
+#: suggestions, or none (see ``app.services.clinical_record.agreement``).
+AI_AGREEMENTS: tuple[str, ...] = ("top1", "in_differential", "differs")
+
 #: Urgency derived from the latest analysis's red flags (filled by the diagnosis service).
 URGENCIES: tuple[str, ...] = ("low", "medium", "high", "emergency")

@@ -54,7 +54,8 @@ class DemoSeedFailed(AppError):
 
 @dataclass(frozen=True)
 class DemoReview:
-    """The review recorded on a demo case (``agrees_with_ai`` is decided from the analysis)."""
+    """The review recorded on a demo case (its agreement with the AI is derived from the
+    analysis; "differs" when the diagnosis is not in the differential)."""
 
     final_diagnosis: str
     icd10: str
@@ -360,15 +361,13 @@ def _seed_case(user: User, spec: DemoCase, samples_dir: Path) -> CaseSeed:
     if spec.review is not None:
         case = cases.require_case(actor=user, case_id=case_id)
         if case.status == "analyzed":
-            analysis = _completed_analysis(case_id)
-            top = (analysis.predictions or [{}])[0].get("disease") if analysis else None
             diagnosis.review_case(
                 actor=user,
                 case_id=case_id,
                 final_diagnosis=spec.review.final_diagnosis,
                 icd10=spec.review.icd10,
                 notes=spec.review.notes,
-                agrees_with_ai=str(top or "").lower() == spec.review.final_diagnosis.lower(),
+                agreement="differs",  # used only when not derived from the differential
             )
             done.append("reviewed")
     return _describe(spec, case_id, done)

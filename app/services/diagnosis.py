@@ -54,6 +54,7 @@ from app.services.ai_client import (
     get_ai_client,
 )
 from app.services.clinical_record import inputs as record_inputs
+from app.services.clinical_record.agreement import settle_agreement
 from app.services.clinical_record.headline import headline_for_results
 from app.services.clinical_terms import BODY_SITES, MAX_PATIENT_AGE, PATIENT_SEXES
 
@@ -551,13 +552,17 @@ def review_case(
     actor: Any,
     case_id: uuid.UUID,
     final_diagnosis: str,
-    agrees_with_ai: bool,
+    agreement: str | None = None,
     icd10: str | None = None,
     notes: str | None = None,
 ) -> Case:
     """Record the physician's final diagnosis; the case becomes ``reviewed`` (audited).
 
     ``icd10`` is checked against the WHO ICD-10 code pattern (e.g. ``C43.9``, ``L40.0``).
+    ``agreement`` (``top1`` | ``in_differential`` | ``differs``) is derived when the diagnosis
+    is in the latest analysis's differential, which also fills an empty ``icd10`` with the
+    entry's code; otherwise the physician's ``agreement`` is required
+    (:func:`app.services.clinical_record.agreement.settle_agreement`).
 
     Raises:
         ValidationFailed: empty diagnosis, malformed ICD-10 code, notes over 10,000 characters.
@@ -583,10 +588,19 @@ def review_case(
         raise Conflict(
             "This case has no completed analysis to review yet.", code="case_not_analyzed"
         )
+    analysis = latest_analysis(case.id)
+    agreement, code, problem = settle_agreement(
+        final_diagnosis=final_diagnosis,
+        icd10=code,
+        given=agreement,
+        predictions=analysis.predictions if analysis is not None else None,
+    )
+    if problem:
+        raise ValidationFailed({"agreement": problem})
     cases.transition(case, "reviewed")
     case.final_diagnosis = final_diagnosis
     case.final_icd10 = code
-    case.agrees_with_ai = agrees_with_ai
+    case.ai_agreement = agreement
     case.review_notes = notes
     case.reviewed_at = utcnow()
     case.reviewed_by_id = getattr(actor, "id", None)
@@ -594,7 +608,7 @@ def review_case(
         actor,
         audit.CASE_REVIEW,
         case_id=case.id,
-        details={"final_icd10": code, "agrees_with_ai": agrees_with_ai},
+        details={"final_icd10": code, "ai_agreement": agreement},
     )
     db.session.commit()
     return case

@@ -22,7 +22,7 @@ A record (:func:`iter_case_records`)::
          "confidence" (0-1), "top_diagnosis", "predictions": [{disease, probability, ...}],
          "red_flags": {...}, "urgency", "triage": {...}, "image_validity": {...},
          "accepted_low_quality", "error_code", "created_at", "completed_at"}],
-     "review": null | {"final_diagnosis", "icd10", "agrees_with_ai", "notes",
+     "review": null | {"final_diagnosis", "icd10", "agreement", "notes",
                        "reviewed_at", "reviewed_by_id"}}
 
 Formats (:func:`export_cases`):
@@ -73,7 +73,7 @@ _CASE_COLUMNS = (
     Case.anamnesis,
     Case.final_diagnosis,
     Case.final_icd10,
-    Case.agrees_with_ai,
+    Case.ai_agreement,
     Case.review_notes,
     Case.reviewed_at,
     Case.reviewed_by_id,
@@ -116,7 +116,7 @@ CSV_COLUMNS = (
     "analyses",
     "review_final_diagnosis",
     "review_icd10",
-    "review_agrees_with_ai",
+    "review_agreement",
     "review_notes",
     "review_reviewed_at",
     "review_reviewed_by_id",
@@ -160,7 +160,7 @@ def _case_record(row: Any, analyses: list[dict[str, Any]]) -> dict[str, Any]:
         review = {
             "final_diagnosis": row.final_diagnosis,
             "icd10": row.final_icd10,
-            "agrees_with_ai": row.agrees_with_ai,
+            "agreement": row.ai_agreement,
             "notes": row.review_notes,
             "reviewed_at": _iso(row.reviewed_at),
             "reviewed_by_id": row.reviewed_by_id,

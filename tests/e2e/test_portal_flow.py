@@ -356,7 +356,7 @@ def test_readme_screenshots(browser, live, ai_app, physician):
             actor=db.session.get(User, physician.id),
             case_id=case_id,
             final_diagnosis="Dermatofibroma",
-            agrees_with_ai=True,
+            agreement="top1",
             icd10="D23.5",
         )
     ready_for_photo(ai_app, physician, patient_reference="PT-2026-0041", body_site="forearm")

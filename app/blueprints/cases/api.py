@@ -79,7 +79,7 @@ def case_out(case: Case) -> CaseOut:
         review = ReviewOut(
             final_diagnosis=case.final_diagnosis,
             final_icd10=case.final_icd10,
-            agrees_with_ai=case.agrees_with_ai,
+            agreement=case.ai_agreement,
             notes=case.review_notes,
             reviewed_at=case.reviewed_at,
             reviewed_by_id=case.reviewed_by_id,

@@ -186,7 +186,10 @@ class ReviewOut(BaseModel):
 
     final_diagnosis: str | None
     final_icd10: str | None
-    agrees_with_ai: bool | None
+    agreement: Literal["top1", "in_differential", "differs"] | None = Field(
+        description="how the final diagnosis compares with the AI: its first suggestion, "
+        "another of its suggestions, or none"
+    )
     notes: str | None
     reviewed_at: datetime
     reviewed_by_id: int | None

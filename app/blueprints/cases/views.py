@@ -27,6 +27,7 @@ from app.services import case_images, case_intake, case_record, sessions
 from app.services.ai_client import NextQuestion
 from app.services.case_record import CaseRecord
 from app.services.clinical_record import headline
+from app.services.clinical_record.agreement import AGREEMENT_WORDS
 
 bp = Blueprint("cases", __name__)
 
@@ -39,6 +40,7 @@ bp.add_app_template_global(TIER_WORDS, "tier_words")
 bp.add_app_template_global(PRIORITY_WORDS, "priority_words")
 bp.add_app_template_global(headline.ACTIONS, "headline_actions")
 bp.add_app_template_global(headline.headline_of, "headline_of")
+bp.add_app_template_global(AGREEMENT_WORDS, "agreement_words")
 
 
 # --- the case page, shared with the questionnaire and diagnosis views -------------------------
@@ -83,7 +85,7 @@ def _review_form(record: CaseRecord) -> ReviewForm:
     if case.reviewed_at is not None:  # editing a review starts from what was recorded
         form.final_diagnosis.data = case.final_diagnosis
         form.icd10.data = case.final_icd10
-        form.agrees_with_ai.data = "yes" if case.agrees_with_ai else "no"
+        form.agreement.data = case.ai_agreement
         form.notes.data = case.review_notes
     return form
 

@@ -236,7 +236,7 @@ def review(case_id: uuid.UUID, json: ReviewIn):  # type: ignore[no-untyped-def]
         case_id=case_id,
         final_diagnosis=json.final_diagnosis,
         icd10=json.icd10,
-        agrees_with_ai=json.agrees_with_ai,
+        agreement=json.agreement_given(),
         notes=json.notes,
     )
     return case_out(case)

@@ -8,6 +8,7 @@ from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
+from app.services.clinical_record.agreement import AGREEMENT_WORDS
 from app.services.clinical_terms import MAX_NOTES
 
 
@@ -34,7 +35,8 @@ class AnalyzeForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    """The physician's final diagnosis, agreement with the AI, and notes."""
+    """The physician's final diagnosis, agreement with the AI (asked only when the diagnosis
+    is not picked from the differential), and notes."""
 
     final_diagnosis = StringField(
         "Final diagnosis",
@@ -46,10 +48,11 @@ class ReviewForm(FlaskForm):
         validators=[Optional()],
         render_kw={"maxlength": 10, "autocomplete": "off", "class": "icd10-input"},
     )
-    agrees_with_ai = RadioField(
-        "Does your diagnosis agree with the AI's suggestions?",
-        choices=[SelectChoice("yes", "Yes, it agrees"), SelectChoice("no", "No, it differs")],
-        validators=[InputRequired("Say whether your diagnosis agrees with the AI.")],
+    agreement = RadioField(
+        "If you wrote your own diagnosis: how does it compare with the AI's suggestions?",
+        choices=[SelectChoice(value, words) for value, words in AGREEMENT_WORDS.items()],
+        validators=[Optional()],
+        validate_choice=False,  # the service checks the value and says what to do
     )
     notes = TextAreaField(
         "Notes (optional)", validators=[Optional()], render_kw={"maxlength": MAX_NOTES, "rows": 3}

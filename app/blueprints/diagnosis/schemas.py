@@ -17,6 +17,7 @@ from werkzeug.datastructures import FileStorage
 from app.blueprints.questionnaire.schemas import CheckedAnamnesis
 from app.errors import ValidationFailed
 from app.services.ai_client import Diagnosis, RedFlags
+from app.services.clinical_record.agreement import FROM_YES_NO
 
 
 class UploadedImage(BaseFile):
@@ -224,6 +225,26 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     final_diagnosis: str = Field(min_length=1, max_length=255)
-    icd10: str | None = Field(default=None, max_length=10, description="e.g. C43.9")
-    agrees_with_ai: bool
+    icd10: str | None = Field(
+        default=None,
+        max_length=10,
+        description="e.g. C43.9; filled from the differential when the diagnosis is picked from it",
+    )
+    agreement: Literal["top1", "in_differential", "differs"] | None = Field(
+        default=None,
+        description="derived when final_diagnosis matches the differential (by ICD-10 code or "
+        "name); required when it does not (422 on `agreement`)",
+    )
+    agrees_with_ai: bool | None = Field(
+        default=None,
+        json_schema_extra={"deprecated": True},
+        description="deprecated yes/no form of `agreement`: true = top1, false = differs",
+    )
     notes: str | None = Field(default=None, max_length=10_000)
+
+    def agreement_given(self) -> str | None:
+        """The agreement the client gave: ``agreement``, else the old yes/no mapped (true →
+        top1, false → differs, as migration 0006 did), else ``None``."""
+        if self.agreement is not None or self.agrees_with_ai is None:
+            return self.agreement
+        return FROM_YES_NO[self.agrees_with_ai]

@@ -126,7 +126,7 @@ def review(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
                 actor=current_user,
                 case_id=case_id,
                 final_diagnosis=form.final_diagnosis.data or "",
-                agrees_with_ai=form.agrees_with_ai.data == "yes",
+                agreement=form.agreement.data or None,
                 icd10=form.icd10.data,
                 notes=form.notes.data,
             )
