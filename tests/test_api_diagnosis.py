@@ -509,7 +509,7 @@ def test_review_after_the_analysis(ai_client, ai_app, make_user, api_headers):
     assert case["status"] == "reviewed"
     assert case["review"]["final_diagnosis"] == "Superficial spreading melanoma"
     assert case["review"]["final_icd10"] == "C43.5"
-    assert case["review"]["agreement"] == "top1"  # the old yes/no field, as migration 0006
+    assert case["review"]["agreement"] == "top1"  # the old yes/no field, as migration 0007
     assert case["latest_analysis"]["status"] == "completed"
     with ai_app.app_context():
         actions = db.session.scalars(

@@ -1,5 +1,5 @@
 """The review's agreement with the AI in three values: derived from the differential when the
-physician picks from it (which also fills the ICD-10 code), asked when not; migration 0006."""
+physician picks from it (which also fills the ICD-10 code), asked when not; migration 0007."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def test_portal_asks_only_when_not_picked(client, app, physician, portal_login, 
     assert "Agrees with the AI&#39;s first suggestion" in page
 
 
-def test_0006_carries_yes_no_over_and_back(make_app, scratch_url):  # noqa: F811
+def test_0007_carries_yes_no_over_and_back(make_app, scratch_url):  # noqa: F811
     app = make_app(SQLALCHEMY_DATABASE_URI=scratch_url)
     with app.app_context():
         upgrade(revision="0003")
@@ -135,7 +135,7 @@ def test_0006_carries_yes_no_over_and_back(make_app, scratch_url):  # noqa: F811
             {"case": ids["case"], "now": NOW},
         )
         db.session.commit()
-        upgrade(revision="0006")
+        upgrade(revision="0007")
         case = db.session.execute(
             text("SELECT ai_agreement FROM cases WHERE id = :id"), {"id": ids["case"]}
         ).scalar_one()
@@ -151,7 +151,7 @@ def test_0006_carries_yes_no_over_and_back(make_app, scratch_url):  # noqa: F811
             )
         )
         db.session.commit()
-        downgrade(revision="0005")
+        downgrade(revision="0006")
         back = dict(
             db.session.execute(
                 text("SELECT final_diagnosis, agrees_with_ai FROM case_reviews")

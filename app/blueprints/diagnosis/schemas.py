@@ -244,7 +244,7 @@ class ReviewIn(BaseModel):
 
     def agreement_given(self) -> str | None:
         """The agreement the client gave: ``agreement``, else the old yes/no mapped (true →
-        top1, false → differs, as migration 0006 did), else ``None``."""
+        top1, false → differs, as migration 0007 did), else ``None``."""
         if self.agreement is not None or self.agrees_with_ai is None:
             return self.agreement
         return FROM_YES_NO[self.agrees_with_ai]

@@ -19,7 +19,7 @@ from typing import Any
 
 from app.services.clinical_terms import AI_AGREEMENTS
 
-#: Old yes/no answers carried into the three values (migration 0006, the API's old field).
+#: Old yes/no answers carried into the three values (migration 0007, the API's old field).
 FROM_YES_NO: dict[bool, str] = {True: "top1", False: "differs"}
 
 #: How the three values read on a page and in the report.

@@ -8,8 +8,8 @@ stays null (the old question asked whether the diagnosis agreed with the AI's su
 Downgrade: ``top1`` → true; ``in_differential`` and ``differs`` → false (the yes/no column
 cannot hold "among the other suggestions"; it said "agrees" only for the first).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03 13:10:00
 
 """
@@ -18,8 +18,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
