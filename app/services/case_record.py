@@ -129,6 +129,8 @@ class CaseListing:
 
     page: cases.CasePage
     owners: dict[int, str]
+    #: Ids of the listed cases whose newest analysis is outdated (the case changed since).
+    outdated: frozenset[uuid.UUID] = frozenset()
 
     @property
     def pages(self) -> int:
@@ -156,4 +158,11 @@ def find_cases(
     owners = {}
     if getattr(actor, "is_admin", False):
         owners = user_names(case.owner_id for case in found.items)
-    return CaseListing(found, owners)
+    return CaseListing(found, owners, outdated_cases(found.items))
+
+
+def outdated_cases(items: Iterable[Case]) -> frozenset[uuid.UUID]:
+    """The ids of ``items`` whose newest analysis is outdated (one query for the analyses)."""
+    items = list(items)
+    latest = history.latest_by_case(case.id for case in items)
+    return frozenset(case.id for case in items if history.changes_since(latest.get(case.id), case))

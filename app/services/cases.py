@@ -191,14 +191,19 @@ def _not_found() -> NotFound:
     return NotFound("Case not found.", code="case_not_found")
 
 
-def require_case(*, actor: Any, case_id: uuid.UUID, for_edit: bool = False) -> Case:
+def require_case(
+    *, actor: Any, case_id: uuid.UUID, for_edit: bool = False, signed_ok: bool = False
+) -> Case:
     """Load a case the actor may view (or, with ``for_edit``, change); no audit, no commit.
 
     For other services (images, questionnaire, diagnosis) that audit and commit themselves.
+    A reviewed case is signed: its answers, fields, images and analyses may not change until
+    it is reopened (``signed_ok`` lets the review itself be amended).
 
     Raises:
         NotFound: ``case_not_found`` when it does not exist or the actor may not see it.
-        Conflict: ``case_archived`` when ``for_edit`` and the case is archived.
+        Conflict: ``case_archived`` when ``for_edit`` and the case is archived;
+            ``case_reviewed`` when ``for_edit`` and the case is reviewed (reopen it first).
     """
     case = db.session.get(Case, case_id)
     if case is None or not policies.can_view_case(actor, case):
@@ -209,6 +214,11 @@ def require_case(*, actor: Any, case_id: uuid.UUID, for_edit: bool = False) -> C
         if case.status == "archived":
             raise Conflict(
                 "This case is archived and can no longer be changed.", code="case_archived"
+            )
+        if case.status == "reviewed" and not signed_ok:
+            raise Conflict(
+                "This case is reviewed and signed; reopen it (with a reason) to change it.",
+                code="case_reviewed",
             )
     return case
 

@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -54,16 +53,16 @@ from app.services.ai_client import (
     get_ai_client,
 )
 from app.services.clinical_record import inputs as record_inputs
-from app.services.clinical_record.agreement import settle_agreement
 from app.services.clinical_record.headline import headline_for_results
+from app.services.clinical_record.reviews import ICD10_PATTERN, review_case
+
+__all__ = ["ICD10_PATTERN", "ImageRejected", "analyze_case", "diagnose_upload", "review_case"]
 from app.services.clinical_terms import BODY_SITES, MAX_PATIENT_AGE, PATIENT_SEXES
 
 logger = logging.getLogger(__name__)
 
 #: How long an ``Idempotency-Key`` is remembered.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-#: ICD-10 code as WHO writes it: letter, two digits, optional dot and up to 4 characters.
-ICD10_PATTERN = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 
 
 class ImageRejected(AppError):
@@ -545,73 +544,6 @@ def latest_analysis(case_id: uuid.UUID) -> Analysis | None:
         .order_by(Analysis.created_at.desc())
         .limit(1)
     ).first()
-
-
-def review_case(
-    *,
-    actor: Any,
-    case_id: uuid.UUID,
-    final_diagnosis: str,
-    agreement: str | None = None,
-    icd10: str | None = None,
-    notes: str | None = None,
-) -> Case:
-    """Record the physician's final diagnosis; the case becomes ``reviewed`` (audited).
-
-    ``icd10`` is checked against the WHO ICD-10 code pattern (e.g. ``C43.9``, ``L40.0``).
-    ``agreement`` (``top1`` | ``in_differential`` | ``differs``) is derived when the diagnosis
-    is in the latest analysis's differential, which also fills an empty ``icd10`` with the
-    entry's code; otherwise the physician's ``agreement`` is required
-    (:func:`app.services.clinical_record.agreement.settle_agreement`).
-
-    Raises:
-        ValidationFailed: empty diagnosis, malformed ICD-10 code, notes over 10,000 characters.
-        NotFound: ``case_not_found``. Conflict: ``case_archived``, ``case_not_analyzed`` (a
-            review needs a completed analysis to review).
-    """
-    problems: dict[str, str] = {}
-    final_diagnosis = (final_diagnosis or "").strip()
-    if not final_diagnosis:
-        problems["final_diagnosis"] = "Enter the final diagnosis."
-    elif len(final_diagnosis) > 255:
-        problems["final_diagnosis"] = "The final diagnosis may be at most 255 characters."
-    code = (icd10 or "").strip().upper() or None
-    if code is not None and not ICD10_PATTERN.match(code):
-        problems["icd10"] = "Enter an ICD-10 code such as C43.9 or L40.0 (or leave it empty)."
-    notes = (notes or "").strip() or None
-    if notes is not None and len(notes) > 10_000:
-        problems["notes"] = "Notes may be at most 10,000 characters."
-    if problems:
-        raise ValidationFailed(problems)
-    case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
-    if case.status not in ("analyzed", "reviewed"):
-        raise Conflict(
-            "This case has no completed analysis to review yet.", code="case_not_analyzed"
-        )
-    analysis = latest_analysis(case.id)
-    agreement, code, problem = settle_agreement(
-        final_diagnosis=final_diagnosis,
-        icd10=code,
-        given=agreement,
-        predictions=analysis.predictions if analysis is not None else None,
-    )
-    if problem:
-        raise ValidationFailed({"agreement": problem})
-    cases.transition(case, "reviewed")
-    case.final_diagnosis = final_diagnosis
-    case.final_icd10 = code
-    case.ai_agreement = agreement
-    case.review_notes = notes
-    case.reviewed_at = utcnow()
-    case.reviewed_by_id = getattr(actor, "id", None)
-    audit.record(
-        actor,
-        audit.CASE_REVIEW,
-        case_id=case.id,
-        details={"final_icd10": code, "ai_agreement": agreement},
-    )
-    db.session.commit()
-    return case
 
 
 # --- idempotency -------------------------------------------------------------------------------

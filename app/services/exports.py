@@ -21,7 +21,10 @@ A record (:func:`iter_case_records`)::
         {"id", "image_id", "status": "completed" | "failed", "model_version", "tier",
          "confidence" (0-1), "top_diagnosis", "predictions": [{disease, probability, ...}],
          "red_flags": {...}, "urgency", "triage": {...}, "image_validity": {...},
-         "accepted_low_quality", "error_code", "created_at", "completed_at"}],
+         "accepted_low_quality", "analysed_despite_low_quality", "action", "action_text",
+         "evidence", "inputs", "outdated", "outdated_fields", "error_code", "created_at",
+         "completed_at"}],
+     "answer_order": ["<fieldName>", ...],   # the anamnesis keys in the order asked
      "review": null | {"final_diagnosis", "icd10", "agreement", "notes",
                        "reviewed_at", "reviewed_by_id"}}
 
@@ -50,6 +53,9 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Analysis, Case
 from app.services import audit
+from app.services.clinical_record.answers import ordered_keys
+from app.services.clinical_record.headline import action_for_urgency
+from app.services.clinical_record.inputs import outdated_fields
 
 #: The formats :func:`export_cases` writes.
 FORMATS = ("json", "csv")
@@ -71,6 +77,7 @@ _CASE_COLUMNS = (
     Case.created_at,
     Case.updated_at,
     Case.anamnesis,
+    Case.answer_order,
     Case.final_diagnosis,
     Case.final_icd10,
     Case.ai_agreement,
@@ -95,6 +102,8 @@ _ANALYSIS_COLUMNS = (
     Analysis.error_code,
     Analysis.created_at,
     Analysis.completed_at,
+    Analysis.inputs,
+    Analysis.evidence,
 )
 
 #: CSV columns, in order.
@@ -134,6 +143,7 @@ def _id(value: uuid.UUID | None) -> str | None:
 def _analysis_record(row: Any) -> dict[str, Any]:
     predictions = row.predictions
     top = predictions[0].get("disease") if predictions else None
+    action = action_for_urgency(row.urgency) if row.status == "completed" else None
     return {
         "id": _id(row.id),
         "image_id": _id(row.image_id),
@@ -148,6 +158,12 @@ def _analysis_record(row: Any) -> dict[str, Any]:
         "triage": row.triage,
         "image_validity": row.image_validity,
         "accepted_low_quality": row.accepted_low_quality,
+        "analysed_despite_low_quality": bool(row.accepted_low_quality)
+        and (row.image_validity or {}).get("isValid") is False,
+        "action": action[0] if action else None,
+        "action_text": action[1] if action else None,
+        "evidence": row.evidence,
+        "inputs": row.inputs,
         "error_code": row.error_code,
         "created_at": _iso(row.created_at),
         "completed_at": _iso(row.completed_at),
@@ -180,9 +196,19 @@ def _case_record(row: Any, analyses: list[dict[str, Any]]) -> dict[str, Any]:
         "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at),
         "anamnesis": row.anamnesis or {},
-        "analyses": analyses,
+        "answer_order": ordered_keys(row.anamnesis, row.answer_order),
+        "analyses": [_with_outdated(analysis, row) for analysis in analyses],
         "review": review,
     }
+
+
+def _with_outdated(analysis: dict[str, Any], case_row: Any) -> dict[str, Any]:
+    """Mark an analysis record ``outdated`` when the case's answers or fields changed since
+    (a newer photo is not looked up here: the image rows are not read by the export)."""
+    changed = (
+        outdated_fields(analysis["inputs"], case_row) if analysis["status"] == "completed" else []
+    )
+    return {**analysis, "outdated": bool(changed), "outdated_fields": changed}
 
 
 # Built once, the ids passed as a parameter: a statement built per batch around its list of ids

@@ -68,6 +68,25 @@ def test_empty_anamnesis_and_a_real_photo_give_a_valid_distribution(client, path
     assert probs[0] > 2 * probs[-1]
 
 
+def test_evidence_is_the_photo_alone_and_the_answers_alone(client, mel_photo):
+    answers = {A.AGE: 25, A.SEX: "female"}
+    result = predict_over_http(client, answers, mel_photo)
+    evidence = result["evidence"]
+    assert len(evidence["image_only"]) == 5 and len(evidence["anamnesis_only"]) == 5
+    for side in evidence.values():
+        probs = [item["probability"] for item in side]
+        assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs)
+        assert all(item["icd10"] == ICD10[item["disease"]] for item in side)
+    # The photo's side does not move with the answers, and the answers' side not with the photo.
+    other_answers = predict_over_http(client, {A.AGE: 80}, mel_photo)["evidence"]
+    assert other_answers["image_only"] == evidence["image_only"]
+    assert other_answers["anamnesis_only"] != evidence["anamnesis_only"]
+    vascular = next(path for path in GOOD_PHOTOS if path.name.startswith("vasc"))
+    other_photo = predict_over_http(client, answers, vascular)["evidence"]
+    assert other_photo["anamnesis_only"] == evidence["anamnesis_only"]
+    assert other_photo["image_only"] != evidence["image_only"]
+
+
 def test_photos_move_the_differential(client):
     by_name = {path.name.split("_")[0]: path for path in GOOD_PHOTOS}
     assert predict_over_http(client, {}, by_name["mel"])["diagnoses"][0]["disease"] == "Melanoma"

@@ -22,6 +22,7 @@ from app.blueprints.cases.schemas import (
     CaseUpdate,
     ImageOut,
     ImageUpload,
+    ReviewHistoryOut,
     ReviewOut,
 )
 from app.blueprints.diagnosis.schemas import AnalysisOut
@@ -29,8 +30,8 @@ from app.blueprints.uploads import refuse_oversized_upload, require_form
 from app.errors import ValidationFailed
 from app.models import Analysis, Case, CaseImage
 from app.openapi import responses, spec
-from app.services import case_images, cases
-from app.services.clinical_record import history
+from app.services import case_images, case_record, cases
+from app.services.clinical_record import history, reviews
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
 
@@ -87,7 +88,9 @@ def case_out(case: Case) -> CaseOut:
     analyses = [analysis_out(analysis, case) for analysis in history.analyses_of(case.id)]
     latest = analyses[0] if analyses else None
     return CaseOut(
-        **CaseSummary.model_validate(case).model_dump(),
+        **CaseSummary.model_validate(case).model_dump(
+            exclude={"outdated", "action", "action_text"}
+        ),
         anamnesis=case.anamnesis or {},
         answer_order=ordered_keys(case.anamnesis, case.answer_order),
         physician_notes=case.physician_notes,
@@ -97,6 +100,7 @@ def case_out(case: Case) -> CaseOut:
         outdated=bool(latest and latest["outdated"]),
         outdated_fields=latest["outdated_fields"] if latest else [],
         review=review,
+        reviews=[ReviewHistoryOut.model_validate(item) for item in reviews.review_history(case.id)],
     )
 
 
@@ -123,8 +127,12 @@ def list_cases(query: CaseListQuery):  # type: ignore[no-untyped-def]
         page=query.page,
         per_page=query.per_page,
     )
+    outdated = case_record.outdated_cases(page.items)
     return CaseList(
-        items=[CaseSummary.model_validate(case) for case in page.items],
+        items=[
+            CaseSummary.model_validate(case).model_copy(update={"outdated": case.id in outdated})
+            for case in page.items
+        ],
         total=page.total,
         page=page.page,
         per_page=page.per_page,

@@ -195,6 +195,26 @@ class ReviewOut(BaseModel):
     reviewed_by_id: int | None
 
 
+class ReviewHistoryOut(BaseModel):
+    """One review in the case's history (``reopened_at`` set once the case was reopened)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    analysis_id: uuid.UUID | None
+    final_diagnosis: str
+    final_icd10: str | None
+    agreement: str | None = Field(
+        validation_alias="ai_agreement", description="top1 | in_differential | differs"
+    )
+    notes: str | None
+    reviewed_at: datetime
+    reviewed_by_id: int | None
+    reopened_at: datetime | None
+    reopened_by_id: int | None
+    reopen_reason: str | None
+
+
 class CaseSummary(BaseModel):
     """A case in the list (no anamnesis, no images)."""
 
@@ -215,6 +235,11 @@ class CaseSummary(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    outdated: bool = Field(
+        default=False,
+        description="The newest analysis was computed before the answers, case fields or "
+        "photo changed: analyse again.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -246,13 +271,15 @@ class CaseOut(CaseSummary):
     analyses: list[dict[str, Any]] = Field(
         default_factory=list, description="Every analysis of the case, newest first."
     )
-    outdated: bool = Field(
-        default=False,
-        description="The newest analysis was computed from answers, case fields or a photo "
-        "that have changed since (see outdated_fields); analyse again.",
+    outdated_fields: list[str] = Field(
+        default_factory=list,
+        description="What changed since the newest analysis: anamnesis.<fieldName>, a case "
+        "field name, or image.",
     )
-    outdated_fields: list[str] = Field(default_factory=list)
     review: ReviewOut | None = Field(default=None, description="Null until reviewed.")
+    reviews: list[ReviewHistoryOut] = Field(
+        default_factory=list, description="Every review, newest first (reopened ones kept)."
+    )
 
 
 class CaseList(BaseModel):
@@ -274,5 +301,6 @@ __all__ = [
     "CaseUpdate",
     "ImageOut",
     "ImageUpload",
+    "ReviewHistoryOut",
     "ReviewOut",
 ]

@@ -19,14 +19,14 @@ from flask_login import current_user
 from app.blueprints.cases.display import FILTERS, PRIORITY_WORDS, TIER_WORDS
 from app.blueprints.cases.drafts import restored_context
 from app.blueprints.cases.forms import CaseFilterForm, NewCaseForm, show_problems
-from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
+from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReopenForm, ReviewForm
 from app.blueprints.portal import after_post, is_htmx, render
 from app.blueprints.questionnaire.forms import AnswerForm, ChangeAnswerForm, sign_question
 from app.errors import ValidationFailed
 from app.services import case_images, case_intake, case_record, sessions
 from app.services.ai_client import NextQuestion
 from app.services.case_record import CaseRecord
-from app.services.clinical_record import headline
+from app.services.clinical_record import evidence, headline, reviews
 from app.services.clinical_record.agreement import AGREEMENT_WORDS
 
 bp = Blueprint("cases", __name__)
@@ -41,6 +41,7 @@ bp.add_app_template_global(PRIORITY_WORDS, "priority_words")
 bp.add_app_template_global(headline.ACTIONS, "headline_actions")
 bp.add_app_template_global(headline.headline_of, "headline_of")
 bp.add_app_template_global(AGREEMENT_WORDS, "agreement_words")
+bp.add_app_template_global(evidence.evidence_summary, "evidence_summary")
 
 
 # --- the case page, shared with the questionnaire and diagnosis views -------------------------
@@ -73,6 +74,8 @@ def render_case(record: CaseRecord, status: int = 200, **context: Any) -> Respon
         "review_restored": False,
         "info": None,
         "changing": False,
+        "reopen_form": ReopenForm(formdata=None),
+        "review_history": reviews.review_history(case_id),
     }
     return render(
         "cases/page.html", "cases/_fragment.html", status, target=CASE_REGION, **defaults | context

@@ -25,6 +25,7 @@ from app.blueprints.diagnosis.schemas import (
     ImageValidityIn,
     PredictDiagnosisIn,
     RedFlagsIn,
+    ReopenIn,
     ReviewIn,
     TriageIn,
 )
@@ -40,6 +41,7 @@ from app.services.ai_client import (
     Triage,
     get_ai_client,
 )
+from app.services.clinical_record import reviews
 from app.services.clinical_record.headline import action_for_urgency
 from app.services.images import ProcessedImage
 
@@ -239,4 +241,17 @@ def review(case_id: uuid.UUID, json: ReviewIn):  # type: ignore[no-untyped-def]
         agreement=json.agreement_given(),
         notes=json.notes,
     )
+    return case_out(case)
+
+
+@bp.post("/cases/<uuid:case_id>/reopen")
+@spec.validate(
+    json=ReopenIn,
+    resp=responses((401, 404, 409, 415, 422), HTTP_200=CaseOut),
+    tags=[_DIAGNOSIS_TAG],
+)
+def reopen(case_id: uuid.UUID, json: ReopenIn):  # type: ignore[no-untyped-def]
+    """Reopen a reviewed (signed) case with a reason; it returns to ``analyzed`` and its
+    earlier review stays in ``reviews``."""
+    case = reviews.reopen_case(actor=current_user, case_id=case_id, reason=json.reason)
     return case_out(case)

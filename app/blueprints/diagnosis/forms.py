@@ -57,3 +57,13 @@ class ReviewForm(FlaskForm):
     notes = TextAreaField(
         "Notes (optional)", validators=[Optional()], render_kw={"maxlength": MAX_NOTES, "rows": 3}
     )
+
+
+class ReopenForm(FlaskForm):
+    """Why a reviewed (signed) case is reopened (required, audited)."""
+
+    reason = TextAreaField(
+        "Why reopen this reviewed case?",
+        validators=[InputRequired("Say why the reviewed case is reopened.")],
+        render_kw={"maxlength": 2000, "rows": 2},
+    )

@@ -248,3 +248,11 @@ class ReviewIn(BaseModel):
         if self.agreement is not None or self.agrees_with_ai is None:
             return self.agreement
         return FROM_YES_NO[self.agrees_with_ai]
+
+
+class ReopenIn(BaseModel):
+    """``POST /api/cases/<id>/reopen``: why the reviewed (signed) case is reopened."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, description="required; audited")

@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from app.blueprints.cases.forms import show_problems
 from app.blueprints.cases.views import after_case_post, case_view
-from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReviewForm
+from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReopenForm, ReviewForm
 from app.blueprints.portal import after_post, is_htmx
 from app.blueprints.questionnaire.forms import read_question
 from app.blueprints.uploads import photo_too_large_message, refuse_oversized_upload
@@ -32,6 +32,7 @@ from app.errors import (
 )
 from app.portal_login import keeps_draft
 from app.services import case_record, diagnosis
+from app.services.clinical_record import reviews
 
 bp = Blueprint("diagnosis", __name__)
 
@@ -139,6 +140,20 @@ def review(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 #: The confirmation shown in the review section once a review is saved.
 REVIEW_SAVED = "review-saved"
+
+
+@bp.post("/cases/<uuid:case_id>/reopen")
+def reopen(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Reopen a reviewed case with a reason, so that its answers and photo may change."""
+    form = ReopenForm()
+    if form.validate():
+        try:
+            reviews.reopen_case(actor=current_user, case_id=case_id, reason=form.reason.data)
+        except ValidationFailed as failed:
+            show_problems(form, failed.details)
+        else:
+            return after_case_post(case_id, "review")
+    return case_view(case_id, 422, reopen_form=form)
 
 
 def _review_saved(case_id: uuid.UUID) -> Response:

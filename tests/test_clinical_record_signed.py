@@ -1,0 +1,147 @@
+"""A reviewed case is signed; reopening it; outdated results — the issue's "Done when"
+sequence against PostgreSQL and the reference AI over real HTTP."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+from app.extensions import db
+from app.models import AuditEvent
+from tests.conftest import SAMPLES
+from tests.fixtures.portal import log_in
+from tests.test_api_diagnosis import MELANOMA, diagnose
+
+NEVUS = sorted((SAMPLES / "images").glob("nv_*.jpg"))[0]
+REVIEW = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agrees_with_ai": True}
+
+
+def _case(client, headers, case_id):
+    return client.get(f"/api/cases/{case_id}", headers=headers).get_json()
+
+
+def test_done_when_review_signs_reopen_then_change_makes_the_analysis_outdated(
+    ai_client, ai_app, make_user, api_headers
+):
+    user = make_user()
+    headers = api_headers(user)
+    body = diagnose(ai_client, headers, MELANOMA, {"age": 70, "bleeding": True}).get_json()
+    case_id = body["case_id"]
+    assert body["urgency"] in ("high", "emergency")
+    url = f"/api/cases/{case_id}"
+    assert ai_client.post(f"{url}/review", json=REVIEW, headers=headers).status_code == 200
+
+    # Signed: answers, case fields, images and a re-analysis answer 409 case_reviewed.
+    refused = [
+        ai_client.post(f"{url}/answers", json={"bleeding": False, "age": 20}, headers=headers),
+        ai_client.patch(url, json={"patient_age": 20, "body_site": "face"}, headers=headers),
+        ai_client.post(
+            f"{url}/images",
+            data={"image": (io.BytesIO(NEVUS.read_bytes()), "n.jpg", "image/jpeg")},
+            headers=headers,
+            content_type="multipart/form-data",
+        ),
+        ai_client.delete(f"{url}/images/{body['image_id']}", headers=headers),
+        ai_client.post(f"{url}/analyze", json={}, headers=headers),
+    ]
+    for response in refused:
+        assert response.status_code == 409, response.get_json()
+        assert response.get_json()["error"]["code"] == "case_reviewed"
+    case = _case(ai_client, headers, case_id)
+    assert case["status"] == "reviewed"
+    assert case["anamnesis"] == {"age": 70, "bleeding": True}
+
+    # Reopen needs a reason; it is audited; the review stays in the history.
+    response = ai_client.post(f"{url}/reopen", json={"reason": ""}, headers=headers)
+    assert response.status_code == 422
+    response = ai_client.post(f"{url}/reopen", json={"reason": "Wrong age"}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    case = response.get_json()
+    assert case["status"] == "analyzed" and case["review"] is None
+    assert [r["final_diagnosis"] for r in case["reviews"]] == ["Melanoma"]
+    assert case["reviews"][0]["reopen_reason"] == "Wrong age"
+    assert case["reviews"][0]["analysis_id"] == body["analysis_id"]
+    with ai_app.app_context():
+        event = db.session.query(AuditEvent).filter_by(action="case.reopen").one()
+        assert event.details["reason"] == "Wrong age"
+        assert event.details["review"]["final_diagnosis"] == "Melanoma"
+    assert ai_client.post(f"{url}/reopen", json={"reason": "x"}, headers=headers).status_code == 409
+
+    # After reopening, the change is accepted and the analysis is outdated.
+    response = ai_client.post(
+        f"{url}/answers", json={"bleeding": False, "age": 20}, headers=headers
+    )
+    assert response.status_code == 200
+    response = ai_client.patch(url, json={"patient_age": 20, "body_site": "face"}, headers=headers)
+    assert response.status_code == 200
+    case = _case(ai_client, headers, case_id)
+    assert case["outdated"] is True
+    assert set(case["outdated_fields"]) == {
+        "anamnesis.age",
+        "anamnesis.bleeding",
+        "patient_age",
+        "body_site",
+    }
+    analysis = case["latest_analysis"]
+    assert analysis["outdated"] is True
+    assert analysis["inputs"]["anamnesis"] == {"age": 70, "bleeding": True}
+    assert analysis["inputs"]["case"]["patient_age"] == 70
+    listed = ai_client.get("/api/cases", headers=headers).get_json()["items"]
+    assert [item["outdated"] for item in listed] == [True]
+    with ai_app.app_context():
+        event = (
+            db.session.query(AuditEvent)
+            .filter_by(action="case.update")
+            .order_by(AuditEvent.id.desc())
+            .first()
+        )
+        assert event.details["changes"]["patient_age"] == {"before": 70, "after": 20}
+
+    # The report shows the analysis's own inputs, and says that the results are outdated.
+    portal = ai_app.test_client()
+    assert log_in(portal, user.email).status_code == 302
+    report = portal.get(f"/cases/{case_id}/report").get_data(as_text=True)
+    assert "These results are outdated" in report
+    assert "Anamnesis as analysed" in report
+    assert "70 years" in report and "20 years" not in report
+    page = portal.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "These results are outdated" in page
+    assert "Analyse again with the current answers" in page
+
+    # Re-analysis makes a new analysis; the old one stays readable in the history.
+    response = ai_client.post(f"{url}/analyze", json={}, headers=headers)
+    assert response.status_code == 200
+    assert response.get_json()["inputs"]["anamnesis"] == {"age": 20, "bleeding": False}
+    case = _case(ai_client, headers, case_id)
+    assert case["outdated"] is False
+    assert len(case["analyses"]) == 2
+    assert case["analyses"][1]["id"] == body["analysis_id"]
+    assert case["analyses"][1]["outdated"] is True
+    assert case["analyses"][0]["id"] == case["latest_analysis"]["id"]
+
+
+def test_a_review_can_be_amended_and_every_review_is_kept(
+    ai_client, ai_app, make_user, api_headers
+):
+    headers = api_headers(make_user())
+    case_id = diagnose(ai_client, headers).get_json()["case_id"]
+    url = f"/api/cases/{case_id}/review"
+    assert ai_client.post(url, json=REVIEW, headers=headers).status_code == 200
+    second = {**REVIEW, "final_diagnosis": "Atypical naevus", "icd10": "D22.5"}
+    response = ai_client.post(url, json=second, headers=headers)
+    assert response.status_code == 200
+    reviews = response.get_json()["reviews"]
+    assert [r["final_diagnosis"] for r in reviews] == ["Atypical naevus", "Melanoma"]
+
+
+def test_reopen_of_another_physicians_case_is_404(ai_client, make_user, api_headers):
+    headers = api_headers(make_user())
+    case_id = diagnose(ai_client, headers).get_json()["case_id"]
+    ai_client.post(f"/api/cases/{case_id}/review", json=REVIEW, headers=headers)
+    other = api_headers(make_user())
+    response = ai_client.post(f"/api/cases/{case_id}/reopen", json={"reason": "x"}, headers=other)
+    assert response.status_code == 404
+    missing = ai_client.post(
+        f"/api/cases/{uuid.uuid4()}/reopen", json={"reason": "x"}, headers=headers
+    )
+    assert missing.status_code == 404
