@@ -225,6 +225,11 @@ def test_a_case_analysed_again_after_its_review_has_an_amended_report(
     diagnose(ai_client, headers, case_id)
     review = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agrees_with_ai": True}
     post_review(ai_client, headers, case_id, review)
+    # A reviewed case is signed (#12): it is reopened, with a reason, before a re-analysis.
+    reopened = ai_client.post(
+        f"/api/cases/{case_id}/reopen", json={"reason": "New photo quality"}, headers=headers
+    )
+    assert reopened.status_code == 200, reopened.get_json()
     again = ai_client.post(f"/api/cases/{case_id}/analyze", json={}, headers=headers)
     assert again.status_code == 200, again.get_json()
 

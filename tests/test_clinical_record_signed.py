@@ -57,7 +57,8 @@ def test_done_when_review_signs_reopen_then_change_makes_the_analysis_outdated(
     response = ai_client.post(f"{url}/reopen", json={"reason": "Wrong age"}, headers=headers)
     assert response.status_code == 200, response.get_json()
     case = response.get_json()
-    assert case["status"] == "analyzed" and case["review"] is None
+    assert case["status"] == "analyzed"
+    assert case["review"]["final_diagnosis"] == "Melanoma"  # the latest review, now reopened
     assert [r["final_diagnosis"] for r in case["reviews"]] == ["Melanoma"]
     assert case["reviews"][0]["reopen_reason"] == "Wrong age"
     assert case["reviews"][0]["analysis_id"] == body["analysis_id"]

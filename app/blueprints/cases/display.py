@@ -70,8 +70,9 @@ TIER_WORDS: dict[str, tuple[str, str]] = {
         "No single suggestion is clear; the marked diagnoses are the shortlist to consider.",
     ),
     "refer": (
-        "Uncertain — refer to a specialist",
-        "The AI is not confident in any diagnosis; a dermatologist should assess the lesion.",
+        "Uncertain — a specialist should assess the lesion",
+        "The AI is not confident in any diagnosis, so this case is never routine: see the "
+        "recommended action above.",
     ),
 }
 

@@ -3,7 +3,8 @@
 A reviewed case is signed: its answers, case fields, images and analyses answer 409
 ``case_reviewed`` (:func:`app.services.cases.require_case`) until it is reopened with a reason.
 Every review is kept as a ``CaseReview`` row; the case's own review columns hold the current
-one, and reopening clears them (the row stays, marked with who reopened it, when and why).
+one (also after a reopen, until the next review); the row is marked with who reopened it,
+when and why.
 """
 
 from __future__ import annotations
@@ -121,8 +122,10 @@ def reopen_case(*, actor: Any, case_id: uuid.UUID, reason: str) -> Case:
     """Reopen a reviewed case with a reason: it returns to ``analyzed``, so that its answers,
     fields and photo may change and it can be analysed and reviewed again.
 
-    The current review stays in the history (marked reopened, by whom, when and why); the
-    case's review columns are cleared. The audit records the reason and the review reopened.
+    The current review stays in the history (marked reopened, by whom, when and why) and on
+    the case as its latest review (a case ``analyzed`` with a review is one reopened or
+    re-analysed after its review: it awaits a new review). The audit records the reason and
+    the review reopened.
 
     Raises:
         ValidationFailed: ``reason`` missing or over 2,000 characters.
@@ -154,10 +157,6 @@ def reopen_case(*, actor: Any, case_id: uuid.UUID, reason: str) -> Case:
         "reviewed_by_id": case.reviewed_by_id,
     }
     cases.transition(case, "analyzed")
-    case.final_diagnosis = case.final_icd10 = case.review_notes = None
-    case.ai_agreement = None
-    case.reviewed_at = None
-    case.reviewed_by_id = None
     audit.record(
         actor,
         audit.CASE_REOPEN,
