@@ -13,7 +13,7 @@ from tests.fixtures.portal import log_in
 from tests.test_api_diagnosis import MELANOMA, diagnose
 
 NEVUS = sorted((SAMPLES / "images").glob("nv_*.jpg"))[0]
-REVIEW = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agrees_with_ai": True}
+REVIEW = {"final_diagnosis": "Melanoma", "icd10": "C43.9"}  # agreement derived: top1
 
 
 def _case(client, headers, case_id):
@@ -128,7 +128,7 @@ def test_a_review_can_be_amended_and_every_review_is_kept(
     case_id = diagnose(ai_client, headers).get_json()["case_id"]
     url = f"/api/cases/{case_id}/review"
     assert ai_client.post(url, json=REVIEW, headers=headers).status_code == 200
-    second = {**REVIEW, "final_diagnosis": "Atypical naevus", "icd10": "D22.5"}
+    second = {"final_diagnosis": "Atypical naevus", "icd10": "D22.5", "agreement": "differs"}
     response = ai_client.post(url, json=second, headers=headers)
     assert response.status_code == 200
     reviews = response.get_json()["reviews"]
