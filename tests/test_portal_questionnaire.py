@@ -66,9 +66,13 @@ def test_the_first_question_not_yet_answered_is_asked_with_a_fieldset(client_ai,
     html, _token, _question = current(client_ai, case_id)
     assert "How long has it been present?" in html  # age, sex, site were seeded, not asked
     assert '<legend class="question-text"' in html
-    assert 'type="radio"' in html and 'value="1-3 months"' in html
+    # One click answers: each option is a submit button carrying its value, with its key.
+    assert 'type="radio"' not in html and "Save and continue" not in html
+    button = '<button type="submit" name="answer" value="1-3 months" class="choice" data-key="3">'
+    assert button in html
     assert "Since the patient first noticed it." in html  # the AI's help text
-    assert re.search(r"Question 4 of about \d+", html)
+    # Answered (age, sex, site from the case) and what the AI estimates remains.
+    assert re.search(r"<strong>3 answered</strong> · about 14 to go", html)
     assert "<progress" in html
     assert "Answers (3)" in html
     assert ">61<" in html and ">Male<" in html
@@ -77,7 +81,7 @@ def test_the_first_question_not_yet_answered_is_asked_with_a_fieldset(client_ai,
 def test_an_answer_is_saved_then_the_next_question_is_asked(client_ai, ai_app, case_id):
     response = answer(client_ai, case_id, "1-3 months")
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/cases/{case_id}#questionnaire")
+    assert response.headers["Location"].endswith(f"/cases/{case_id}?was=3-17#questionnaire")
     assert anamnesis(ai_app, case_id)["duration"] == "1-3 months"
     html, _token, _question = current(client_ai, case_id)
     assert "What does it look like?" in html
@@ -124,7 +128,7 @@ def test_an_altered_or_foreign_question_token_saves_nothing(client_ai, ai_app, c
     assert "duration" not in anamnesis(ai_app, case_id)
 
 
-FIRST_OPTION = re.compile(r'id="answer-1" name="answer" value="([^"]+)"')
+FIRST_OPTION = re.compile(r'<button type="submit" name="answer" value="([^"]+)"')
 
 
 def any_answer(html: str) -> str | list[str]:
@@ -133,7 +137,7 @@ def any_answer(html: str) -> str | list[str]:
         return "3"
     if 'type="checkbox"' in html:
         return []
-    if 'id="answer-no"' in html:
+    if 'name="answer" value="no" class="choice' in html:
         return "no"
     match = FIRST_OPTION.search(html)
     return unescape(match.group(1)) if match else "n/a"
@@ -239,3 +243,49 @@ def test_an_unreachable_ai_pauses_the_questionnaire_and_loses_nothing(
     assert "Nothing was lost" in html
     assert ">Try again</a>" in html and f'hx-get="/cases/{case_id}"' in html
     assert "ai_service_unavailable" in html
+
+
+def test_a_grown_estimate_is_explained_and_the_scale_is_a_row_of_buttons(
+    client_ai, ai_app, case_id
+):
+    path = ("1-3 months", "pigmented spot or mole", "flat", ["dark brown"], [], "8")
+    for values in path:
+        assert answer(client_ai, case_id, values).status_code == 303
+    html, _token, _question = current(client_ai, case_id)
+    assert "Has the lesion changed recently?" in html
+    assert "<strong>9 answered</strong> · about 9 to go" in html
+    assert "follow-up question" not in html  # no answer just given on a plain visit
+    # "Yes" brings the question what changed: one question more than before, and said so.
+    html = answer(client_ai, case_id, "yes", headers=htmx("case")).get_data(as_text=True)
+    assert "What has changed?" in html
+    assert "<strong>10 answered</strong> · about 9 to go" in html
+    assert "Your last answer brought 1 follow-up question, so the estimate grew." in html
+    # The bar never goes back: 10/19 after 9/18.
+    assert re.search(r'<progress value="(\d+)" max="100"', html).group(1) == "53"
+    # Without JavaScript the redirect carries the progress of the question answered.
+    response = answer(client_ai, case_id, ["size"])
+    assert "?was=10-19#" in response.headers["Location"]
+    html = client_ai.get(response.headers["Location"]).get_data(as_text=True)
+    assert "How itchy is it?" in html
+    assert "follow-up question" not in html
+    buttons = re.findall(r'<button type="submit" name="answer" value="(\d)" class="choice"', html)
+    assert buttons == ["0", "1", "2", "3", "4", "5"]
+    assert 'data-key="5"' in html and 'type="number"' not in html
+    assert answer(client_ai, case_id, "2").status_code == 303
+    assert anamnesis(ai_app, case_id)["itch.scale_0_to_5"] == 2
+
+
+def test_the_last_answer_can_be_taken_back_from_the_next_question(client_ai, ai_app, case_id):
+    answer(client_ai, case_id, "1-3 months")
+    html, token, _question = current(client_ai, case_id)
+    assert "Changed your mind? Go back to" in html
+    form = html[html.index('class="undo-form"') :]
+    assert 'name="field_name" value="duration"' in form[: form.index("</form>")]
+    response = client_ai.post(
+        f"/cases/{case_id}/answers/change", data={"csrf_token": token, "field_name": "duration"}
+    )
+    html = response.get_data(as_text=True)
+    assert "How long has it been present?" in html
+    # The earlier answer is marked; no undo while changing.
+    assert 'value="1-3 months" class="choice chosen"' in html
+    assert "Changed your mind?" not in html

@@ -115,27 +115,30 @@ WORRYING = {
 
 
 def answer_current_question(page: Any) -> None:
-    """Answer the question on the page like a physician would (worrying answers first)."""
+    """Answer the question on the page like a physician would (worrying answers first): a
+    single choice is one click on its button; other questions are filled in and saved."""
     form = page.locator("form.question-form")
     text = form.locator(".question-text").first.inner_text()
+    choices = form.locator("button.choice")
     for question, choice in WORRYING.items():
         if text.startswith(question):
-            form.get_by_label(choice, exact=True).check()
-            break
+            choices.filter(has_text=choice).first.click()
+            return
+    if form.locator("button.choice[value=no]").count():
+        form.locator("button.choice[value=no]").click()
+        return
+    if choices.count():
+        choices.nth(min(1, choices.count() - 1)).click()  # an itch of 1, the 2nd option
+        return
+    if form.locator("input[type=number]").count():
+        number = form.locator("input[type=number]")
+        top = float(number.get_attribute("max") or 100)
+        number.fill("8" if top >= 8 else f"{top // 2:g}")
+    elif form.locator("input[type=checkbox]").count():
+        form.locator("input[type=checkbox]").first.check()
     else:
-        if form.locator("input[type=number]").count():
-            number = form.locator("input[type=number]")
-            top = float(number.get_attribute("max") or 100)
-            number.fill("8" if top >= 8 else f"{top // 2:g}")
-        elif form.locator("input[type=checkbox]").count():
-            form.locator("input[type=checkbox]").first.check()
-        elif form.locator("#answer-no").count():
-            form.locator("#answer-no").check()
-        elif form.locator("input[type=radio]").count():
-            form.locator("input[type=radio]").first.check()
-        else:
-            form.locator("textarea").fill("No further details.")
-    form.get_by_role("button", name="Save and continue").click()
+        form.locator("textarea").fill("No further details.")
+    form.locator("button.save-answer").click()
 
 
 def walk_questionnaire(page: Any, shots: Shots, javascript: bool) -> int:

@@ -21,7 +21,12 @@ from app.blueprints.cases.drafts import restored_context
 from app.blueprints.cases.forms import CaseFilterForm, NewCaseForm, show_problems
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReopenForm, ReviewForm
 from app.blueprints.portal import after_post, is_htmx, render
-from app.blueprints.questionnaire.forms import AnswerForm, ChangeAnswerForm, sign_question
+from app.blueprints.questionnaire.forms import (
+    AnswerForm,
+    ChangeAnswerForm,
+    read_progress_param,
+    sign_question,
+)
 from app.errors import ValidationFailed
 from app.services import case_images, case_intake, case_record, sessions
 from app.services.ai_client import NextQuestion
@@ -71,6 +76,7 @@ def render_case(record: CaseRecord, status: int = 200, **context: Any) -> Respon
         "rejection": None,
         "notice": None,
         "review_saved": False,
+        "previous_progress": None,
         "review_restored": False,
         "info": None,
         "changing": False,
@@ -166,7 +172,9 @@ def show(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     was kept at the idle lock filled in)."""
     record = case_record.load_case_record(actor=current_user, case_id=case_id)
     kept = sessions.take_drafts(actor=current_user, case_id=case_id)
-    return render_case(record, **(restored_context(record, kept) if kept else {}))
+    previous = read_progress_param(flask_request.args.get("was"))  # after an answer, no JS
+    context = restored_context(record, kept) if kept else {}
+    return render_case(record, previous_progress=previous, **context)
 
 
 @bp.get("/cases/<uuid:case_id>/images/<uuid:image_id>")

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from wtforms import Field, HiddenField, SubmitField
 from wtforms.validators import InputRequired
 
-from app.services.ai_client import NextQuestion
+from app.services.ai_client import NextQuestion, Progress
 
 _SALT = "portal.questionnaire.question"
 
@@ -72,3 +72,20 @@ class ChangeAnswerForm(FlaskForm):
     """Which answer to take back, so that the questionnaire asks it again."""
 
     field_name = HiddenField(validators=[InputRequired()])
+
+
+def progress_param(progress: Progress | None) -> str | None:
+    """The progress of the question just answered as a URL value ("5-18": answered, estimated
+    total), so that the next page (after a redirect) can tell whether the estimate grew."""
+    if progress is None:
+        return None
+    return f"{progress.answered}-{progress.estimated_total}"
+
+
+def read_progress_param(value: str | None) -> Progress | None:
+    """The progress written by :func:`progress_param`, or ``None`` for anything else (it only
+    words the progress line, so a bad value is ignored)."""
+    parts = (value or "").split("-")
+    if len(parts) != 2 or not all(part.isdigit() and len(part) <= 4 for part in parts):
+        return None
+    return Progress(answered=int(parts[0]), estimated_total=int(parts[1]))

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash
+from flask import Blueprint, flash, url_for
 from flask_login import current_user
 
 from app.blueprints.cases.display import field_label
 from app.blueprints.cases.views import after_case_post, case_view
-from app.blueprints.portal import is_htmx
-from app.blueprints.questionnaire.forms import AnswerForm, ChangeAnswerForm, read_question
+from app.blueprints.portal import after_post, is_htmx
+from app.blueprints.questionnaire.forms import (
+    AnswerForm,
+    ChangeAnswerForm,
+    progress_param,
+    read_question,
+)
 from app.errors import AIServiceError, ValidationFailed
 from app.portal_login import keeps_draft
 from app.services import cases, questionnaire
@@ -53,12 +58,13 @@ def answer(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
         )
     except AIServiceError:
         saved = None  # the answer is saved; only the replay could not run
-    if saved is not None and saved.dropped:
-        message = dropped_message(saved.dropped)
-        if is_htmx():
-            return case_view(case_id, info=message)
+    message = dropped_message(saved.dropped) if saved is not None and saved.dropped else None
+    if is_htmx():  # the progress of the question answered: the next one says if it grew
+        return case_view(case_id, info=message, previous_progress=question.progress)
+    if message:
         flash(message, "info")
-    return after_case_post(case_id, "questionnaire")
+    was = progress_param(question.progress)
+    return after_post(url_for("cases.show", case_id=case_id, was=was, _anchor="questionnaire"))
 
 
 def dropped_message(dropped: list[str]) -> str:

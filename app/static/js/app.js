@@ -58,7 +58,7 @@
     });
   }
 
-  function init(root) { bindPhotoInputs(root); bindPrint(root); localTimes(root); }
+  function init(root) { bindPhotoInputs(root); bindPrint(root); localTimes(root); bindNoneLabels(root); }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
 
@@ -73,6 +73,45 @@
       focus.scrollIntoView({ block: focus.dataset.focusBlock || "nearest" });
     }
   });
+
+  // Questionnaire keys: 1-9 choose the numbered choice (a scale's buttons: their own digit; a
+  // choice button submits at once, a checkbox toggles); Enter saves a checkbox question. Not
+  // while typing in a field, nor with a modifier key.
+  var TYPING = "input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]";
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.target.closest && event.target.closest(TYPING)) { return; }
+    var group = document.querySelector("#questionnaire [data-shortcuts]");
+    if (!group) { return; }
+    if (/^[0-9]$/.test(event.key)) {
+      var control = group.querySelector('[data-key="' + event.key + '"]');
+      if (control && !control.disabled) {
+        event.preventDefault();
+        control.click();
+      }
+    } else if (event.key === "Enter" && !event.target.closest("button, a, summary")) {
+      var save = group.form && group.form.querySelector("button.save-answer");
+      if (save && !save.disabled) {
+        event.preventDefault();
+        group.form.requestSubmit(save);
+      }
+    }
+  });
+
+  // A checkbox question with nothing ticked: its button says that this answers "none".
+  function bindNoneLabels(root) {
+    root.querySelectorAll("button[data-none-label]").forEach(function (button) {
+      if (button.dataset.bound) { return; }
+      button.dataset.bound = "1";
+      var saveLabel = button.textContent;
+      var update = function () {
+        var ticked = button.form.querySelector("input[type=checkbox]:checked");
+        button.textContent = ticked ? saveLabel : button.dataset.noneLabel;
+      };
+      button.form.addEventListener("change", update);
+      update();
+    });
+  }
 
   // Plain forms that post (log in, log out): once sent, their buttons wait for the next page,
   // so that a second click cannot post again (htmx forms use hx-disabled-elt instead). Disabled
