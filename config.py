@@ -140,6 +140,9 @@ class Config:
     MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
     MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
     MIN_IMAGE_SIDE = env_int("MIN_IMAGE_SIDE", 64)
+    # The portal downscales a photo in the browser to this longest side (pixels) before the
+    # upload: the side the AI Service works with; a 12 MP phone photo becomes ~1 MB. 0: never.
+    PHOTO_UPLOAD_MAX_SIDE = env_int("PHOTO_UPLOAD_MAX_SIDE", 2048)
 
     # AI Service (see ../shared/ai-service-contract.md)
     AI_SERVICE_URL = env_str("AI_SERVICE_URL", "http://127.0.0.1:8090").rstrip("/")

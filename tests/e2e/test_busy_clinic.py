@@ -7,7 +7,9 @@ Screenshots go to the ``screenshot_dir`` fixture's folder, prefixed ``clinic-``.
 from __future__ import annotations
 
 import io
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from tests.e2e.test_portal_flow import (
     log_in,
     open_page,
 )
+from tests.fixtures.cases import MELANOMA
 from tests.fixtures.portal import ready_for_photo
 
 pytestmark = pytest.mark.browser
@@ -126,3 +129,187 @@ def test_a_plain_form_disables_its_button_once_sent(browser, live, physician):
     page.wait_for_selector("#login-error")  # the wrong password: the form again, usable
     assert page.evaluate("sessionStorage.getItem('sent')") == '[true,"true"]'
     assert page.locator("button[type=submit]").is_enabled()
+
+
+# --- the melanoma visit, counted --------------------------------------------------------------
+
+#: A melanoma visit as a physician answers it: question (its start) → the clicks that answer it.
+#: A string is one choice button; a list is the boxes ticked then the save button; a number
+#: is typed into the field (keyboard) then saved with a click.
+MELANOMA_VISIT: dict[str, Any] = {
+    "How long has it been present?": "3-12 months",
+    "What does it look like?": "Pigmented spot or mole",
+    "Is the lesion raised": "Raised, firm",
+    "Which colours does the lesion show?": ["Dark brown", "Black"],
+    "Which of these describe the pigmented lesion?": ["Asymmetric shape", "Irregular or blurred"],
+    "What is the largest diameter": 9,
+    "Has the lesion changed recently?": "Yes",
+    "What has changed?": ["Size", "Colour"],
+    "How itchy is it?": "1",
+    "Is it painful or tender?": "No",
+    "Does the lesion bleed without being injured?": "Yes",
+    "Which of these describe the lesion's surface?": [],
+    "Does the patient have a fever or feel unwell?": "No",
+    "Is the patient immunosuppressed?": "No",
+    "Has a first-degree relative had melanoma?": "Yes",
+}
+
+#: Counts every click and key press the page receives, kept across page loads of the tab.
+COUNT_INPUT = """() => {
+  if (window.__counting) return;
+  window.__counting = true;
+  for (const type of ["click", "keydown"]) {
+    document.addEventListener(type, event => {
+      if (!event.isTrusted) return;  // app.js's own .click() for a key is not a click
+      const key = "count-" + type;
+      sessionStorage.setItem(key, String(Number(sessionStorage.getItem(key) || 0) + 1));
+    }, true);
+  }
+}"""
+
+
+def answer_as_in_the_visit(page: Any) -> None:
+    form = page.locator("form.question-form")
+    text = form.locator(".question-text").first.inner_text()
+    plan = next(value for start, value in MELANOMA_VISIT.items() if text.startswith(start))
+    if isinstance(plan, str):
+        form.locator("button.choice").filter(has_text=plan).first.click()
+        return
+    if isinstance(plan, list):
+        for label in plan:
+            form.get_by_label(label).click()
+    else:
+        page.keyboard.type(str(plan))  # the field has the focus after the swap
+    form.locator("button.save-answer").click()
+
+
+def test_the_melanoma_visit_takes_at_most_22_clicks(browser, live, ai_app, physician):
+    from app.extensions import db
+    from app.models import Case
+    from app.services import questionnaire
+    from tests.fixtures.cases import case_payload
+
+    with ai_app.app_context():
+        from app.models import User
+
+        actor = db.session.get(User, physician.id)
+        fields = case_payload(patient_reference="PT-2026-0090", patient_age=67)
+        case_id = questionnaire.open_case(actor=actor, **fields).id
+        db.session.remove()
+    page = open_page(browser)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    page.wait_for_selector("#questionnaire")
+    page.evaluate(COUNT_INPUT)
+    started = time.monotonic()
+    for _ in range(len(MELANOMA_VISIT) + 1):
+        page.wait_for_selector("#questionnaire .question-text, #photo-step")
+        if page.locator("#photo-step").count():
+            break
+        label = page.locator("#progress-label").inner_text()
+        answer_as_in_the_visit(page)
+        page.wait_for_function(
+            "label => { const l = document.querySelector('#progress-label');"
+            " return !l || l.innerText !== label; }",
+            arg=label,
+        )
+    with page.expect_file_chooser() as chooser:
+        page.get_by_label("Take or choose a photo").click()
+    chooser.value.set_files(str(MELANOMA))  # the upload starts by itself
+    page.wait_for_selector("#results", timeout=60_000)
+    seconds = time.monotonic() - started
+    clicks = int(page.evaluate("sessionStorage.getItem('count-click')"))
+    keys = int(page.evaluate("sessionStorage.getItem('count-keydown') || 0"))
+    print(f"melanoma visit: {clicks} clicks, {keys} key presses, {seconds:.1f} s")
+    with ai_app.app_context():
+        anamnesis = db.session.get(Case, case_id).anamnesis
+    assert anamnesis["changed_recently"] is True and anamnesis["diameter_mm"] == 9
+    assert anamnesis["itch.scale_0_to_5"] == 1 and anamnesis["color"] == ["dark brown", "black"]
+    assert clicks <= 22
+    assert seconds <= 90
+    assert page.problems == []
+
+
+# --- photos from phones -----------------------------------------------------------------------
+
+
+def phone_photo(folder: Path) -> Path:
+    """A 12 MP phone photo: 4000×3000 pixels as stored, EXIF orientation 6 (the phone was held
+    upright, so it shows as 3000×4000)."""
+    from PIL import Image
+
+    path = folder / "phone-4000x3000-orientation6.jpg"
+    if not path.exists():
+        with Image.open(NEVUS) as sample:
+            photo = sample.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        exif = Image.Exif()
+        exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+        photo.save(path, "JPEG", quality=92, exif=exif.tobytes())
+    return path
+
+
+def stored_images(app: Flask, case_id: uuid.UUID) -> list[tuple[int, int, int]]:
+    from app.extensions import db
+    from app.models import CaseImage
+
+    with app.app_context():
+        rows = db.session.query(CaseImage).filter_by(case_id=case_id).all()
+        sizes = [(row.width, row.height, row.size_bytes) for row in rows]
+        db.session.remove()
+    return sizes
+
+
+#: Records the upload progress bar's value at every progress event (after photo-upload.js).
+RECORD_PROGRESS = """() => {
+  window.__bars = [];
+  document.addEventListener("htmx:xhr:progress", () => {
+    const bar = document.querySelector("#photo-progress progress");
+    if (bar && bar.hasAttribute("value")) window.__bars.push(bar.value);
+  });
+}"""
+
+
+def test_a_phone_photo_is_downscaled_upright_in_the_browser_with_a_progress_bar(
+    browser, live, ai_app, physician, screenshot_dir
+):
+    photo = phone_photo(screenshot_dir.parent)
+    case_id = ready_for_photo(ai_app, physician)
+    page = open_page(browser)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    assert page.locator("input[type=file][data-max-side='2048']").count() == 1
+    page.evaluate(RECORD_PROGRESS)
+    # A slow clinic Wi-Fi (about 2 Mbit/s up), so that the upload takes a moment.
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 250_000},
+    )
+    page.set_input_files("input[type=file][name=photo]", str(photo))
+    page.wait_for_selector("#photo-progress:not([hidden])")
+    page.wait_for_function(
+        "() => (window.__bars || []).some(value => value > 0 && value < 100)", timeout=30_000
+    )
+    Shots(screenshot_dir, "clinic-phone-photo")(page, "uploading")
+    page.wait_for_selector("#results, #rejected-title", timeout=60_000)
+    bars = page.evaluate("window.__bars")
+    assert bars == sorted(bars) and bars[-1] == 100  # a real bar: it only moves forward
+    [(width, height, _size)] = stored_images(ai_app, case_id)
+    assert (width, height) == (1536, 2048)  # upright, longest side 2048
+    assert page.problems == []
+
+
+def test_without_javascript_the_full_photo_is_sent(
+    browser, live, ai_app, physician, screenshot_dir
+):
+    photo = phone_photo(screenshot_dir.parent)
+    case_id = ready_for_photo(ai_app, physician)
+    page = open_page(browser, javascript=False)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    page.set_input_files("input[type=file][name=photo]", str(photo))
+    page.get_by_role("button", name="Upload and analyse").click()
+    page.wait_for_selector("#results, #rejected-title", timeout=60_000)
+    [(width, height, _size)] = stored_images(ai_app, case_id)
+    assert (width, height) == (3000, 4000)  # the server applied the orientation itself

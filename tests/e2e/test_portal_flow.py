@@ -163,9 +163,11 @@ def walk_questionnaire(page: Any, shots: Shots, javascript: bool) -> int:
 
 
 def upload_photo(page: Any, shots: Shots, path: Path) -> None:
+    """Choose the photo; with JavaScript its upload starts by itself, without it takes a click."""
     page.set_input_files("input[type=file][name=photo]", str(path))
-    shots(page, "photo-chosen")
-    page.get_by_role("button", name="Upload and analyse").click()
+    if not page.locator("html.js").count():
+        shots(page, "photo-chosen")
+        page.get_by_role("button", name="Upload and analyse").click()
     page.wait_for_selector("#results, #rejected-title", timeout=30_000)
 
 

@@ -6,36 +6,8 @@
   // Lets the CSS hide what only the no-JavaScript page needs (e.g. the filters' Apply button).
   document.documentElement.classList.add("js");
 
-  function megabytes(bytes) {
-    return (bytes / 1048576).toFixed(1).replace(/\.0$/, "") + " MB";
-  }
-
-  // Show a preview of the chosen lesion photo before it is uploaded, and refuse a file that is
-  // too large before it is sent (the server checks again).
-  function bindPhotoInputs(root) {
-    root.querySelectorAll("input[type=file][data-preview]").forEach(function (input) {
-      if (input.dataset.bound) { return; }
-      input.dataset.bound = "1";
-      input.addEventListener("change", function () {
-        var target = document.getElementById(input.dataset.preview);
-        var file = input.files && input.files[0];
-        var limit = Number(input.dataset.maxBytes || 0);
-        input.setCustomValidity("");
-        if (file && limit && file.size > limit) {
-          input.setCustomValidity("The photo is larger than " + megabytes(limit) + "; please choose a smaller one.");
-          input.reportValidity();
-        }
-        if (!target) { return; }
-        target.replaceChildren();
-        if (!file || !file.type.startsWith("image/")) { return; }
-        var img = document.createElement("img");
-        img.alt = "Preview of the selected photo";
-        img.src = URL.createObjectURL(file);
-        img.onload = function () { URL.revokeObjectURL(img.src); };
-        target.appendChild(img);
-      });
-    });
-  }
+  // The lesion photo (preview, downscale, progress, upload) is photo-upload.js's; the
+  // full-size viewer photo-viewer.js's.
 
   // Print button on the report page.
   function bindPrint(root) {
@@ -58,7 +30,7 @@
     });
   }
 
-  function init(root) { bindPhotoInputs(root); bindPrint(root); localTimes(root); bindNoneLabels(root); }
+  function init(root) { bindPrint(root); localTimes(root); bindNoneLabels(root); }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
 
