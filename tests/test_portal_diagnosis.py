@@ -435,3 +435,12 @@ def test_the_report_of_a_case_without_analysis(client_ai, physician, make_case):
     html = client_ai.get(f"/cases/{case_id}/report").get_data(as_text=True)
     assert "No completed analysis yet." in html
     assert "Not reviewed yet." in html
+
+
+def test_the_optional_agreement_is_not_marked_required(client_ai, ai_app, analysed):
+    """WTForms renders required=None as required="None", which browsers read as required: the
+    review could not be sent without the optional agreement."""
+    html = page(client_ai, analysed)
+    assert 'name="agreement"' in html
+    assert 'required="None"' not in html
+    assert not re.search(r'<input[^>]*name="agreement"[^>]*required', html)

@@ -68,7 +68,6 @@ def test_a_saved_review_is_confirmed_in_view_with_the_report_at_hand(  # noqa: P
     log_in(page, live, physician.email)
     page.goto(f"{live.url}/cases/{case_id}")
     page.fill("#final_diagnosis", "Melanocytic nevus")
-    page.get_by_label("Yes, it agrees").check()
     page.get_by_role("button", name="Save the review").click()
     page.wait_for_selector(".review-saved")
     page.wait_for_timeout(300)  # let a smooth scroll settle, if any

@@ -174,7 +174,7 @@ def upload_photo(page: Any, shots: Shots, path: Path) -> None:
 def review_and_report(page: Any, shots: Shots, live: LiveServer) -> None:
     page.fill("#final_diagnosis", "Melanocytic nevus")
     page.fill("#icd10", "D22.5")
-    page.get_by_label("No, it differs").check()
+    page.get_by_label("Differs from the AI's suggestions").check()
     page.fill("#notes", "Dermoscopy benign; the AI's red flags noted. Follow up in 3 months.")
     page.get_by_role("button", name="Save the review").click()
     page.wait_for_selector(".panel.reviewed")
