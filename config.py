@@ -114,6 +114,9 @@ class Config:
     # fraction (the browser test uses a few seconds).
     PORTAL_IDLE_MINUTES = env_float("PORTAL_IDLE_MINUTES", 15.0)
     PORTAL_IDLE_WARNING_SECONDS = env_int("PORTAL_IDLE_WARNING_SECONDS", 60)
+    # Worklist: days within which a routine (low urgency) case is due for review after its
+    # first analysis (the other windows are fixed: app.services.worklist.due).
+    WORKLIST_ROUTINE_DAYS = env_int("WORKLIST_ROUTINE_DAYS", 28)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     # Strict-Transport-Security max-age in seconds; 0 sends none (production: one year).
     HSTS_SECONDS = env_int("HSTS_SECONDS", 0)

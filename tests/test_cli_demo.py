@@ -128,7 +128,7 @@ def test_printed_credentials_log_in_and_show_the_demo_cases(ai_app: Flask) -> No
     portal = ai_app.test_client()
     page = log_in(portal, email, password)
     assert page.status_code in (302, 303), page.status_code
-    home = portal.get("/")
+    home = portal.get("/cases")
     assert home.status_code == 200
     for reference in REFERENCES:
         assert reference in home.get_data(as_text=True)

@@ -16,7 +16,7 @@ REMEMBER = "dd_remember"  # the remember-me cookie (config REMEMBER_ME_COOKIE)
 #: Every portal page (GET) with the address it lives at.
 PAGES = [
     "/",
-    "/?q=PT&status=reviewed",
+    "/cases?q=PT&status=reviewed",
     "/cases/new",
     f"/cases/{SOME_ID}",
     f"/cases/{SOME_ID}/report",

@@ -51,7 +51,7 @@ def page_text(response) -> str:
 
 
 def test_an_empty_list_invites_to_open_a_case(logged_in):
-    response = logged_in.get("/")
+    response = logged_in.get("/cases")
     html = page_text(response)
     assert response.status_code == 200
     assert "No cases yet" in html
@@ -69,7 +69,7 @@ def test_the_list_shows_my_cases_only_with_words_for_status_and_urgency(
         case = db.session.get(Case, mine)
         cases.set_urgency(case, "high")
         db.session.commit()
-    html = page_text(logged_in.get("/"))
+    html = page_text(logged_in.get("/cases"))
     assert "PT-MINE-1" in html
     assert "PT-THEIRS-1" not in html
     assert "Upper arm, shoulder or axilla" in html
@@ -83,7 +83,7 @@ def test_admins_see_every_case_with_its_physician(client, make_user, make_case, 
     make_case(make_user(full_name="Dr. Owner One"), patient_reference="PT-A")
     make_case(make_user(full_name="Dr. Owner Two"), patient_reference="PT-B")
     portal_login(make_user(role="admin", full_name="Ada Admin"), client)
-    html = page_text(client.get("/"))
+    html = page_text(client.get("/cases"))
     assert "All cases" in html
     assert '<th scope="col">Physician</th>' in html
     assert "Dr. Owner One" in html and "Dr. Owner Two" in html
@@ -94,26 +94,26 @@ def test_search_and_filters_narrow_the_list(logged_in, app, physician, make_case
     beta = make_case(physician, patient_reference="PT-BETA")
     with app.app_context():
         cases.mark_awaiting_image(actor=db.session.get(User, physician.id), case_id=beta)
-    html = page_text(logged_in.get("/?q=alp"))
+    html = page_text(logged_in.get("/cases?q=alp"))
     assert "PT-ALPHA" in html and "PT-BETA" not in html
-    html = page_text(logged_in.get("/?status=awaiting_image"))
+    html = page_text(logged_in.get("/cases?status=awaiting_image"))
     assert "PT-BETA" in html and "PT-ALPHA" not in html
-    html = page_text(logged_in.get("/?q=nobody"))
+    html = page_text(logged_in.get("/cases?q=nobody"))
     assert "No matching cases" in html
     assert "Show all cases" in html
 
 
 def test_unknown_filter_values_are_ignored_not_an_error(logged_in, physician, make_case):
     make_case(physician, patient_reference="PT-ANY")
-    response = logged_in.get("/?status=bogus&urgency=extreme&page=abc")
+    response = logged_in.get("/cases?status=bogus&urgency=extreme&page=abc")
     assert response.status_code == 200
     assert "PT-ANY" in page_text(response)
-    assert logged_in.get("/?page=999999999999").status_code == 200
+    assert logged_in.get("/cases?page=999999999999").status_code == 200
 
 
 def test_htmx_gets_the_table_fragment_only(logged_in, physician, make_case):
     make_case(physician, patient_reference="PT-FRAG")
-    response = logged_in.get("/?q=FRAG", headers=htmx("case-results"))
+    response = logged_in.get("/cases?q=FRAG", headers=htmx("case-results"))
     html = page_text(response)
     assert response.status_code == 200
     assert "PT-FRAG" in html
@@ -126,8 +126,8 @@ def test_htmx_gets_the_table_fragment_only(logged_in, physician, make_case):
 
 
 def test_the_filters_are_live_htmx_with_history_and_a_plain_get_without(logged_in):
-    html = page_text(logged_in.get("/"))
-    assert 'method="get" action="/"' in html
+    html = page_text(logged_in.get("/cases"))
+    assert 'method="get" action="/cases"' in html
     assert 'hx-trigger="input changed delay:300ms, search"' in html
     assert 'hx-target="#case-results"' in html
     assert 'hx-push-url="true"' in html
@@ -137,15 +137,15 @@ def test_the_filters_are_live_htmx_with_history_and_a_plain_get_without(logged_i
 def test_pages_of_twenty_with_links_that_keep_the_filters(logged_in, physician, make_case):
     for number in range(23):
         make_case(physician, patient_reference=f"PT-PAGE-{number:02d}")
-    first = page_text(logged_in.get("/?q=PAGE"))
+    first = page_text(logged_in.get("/cases?q=PAGE"))
     assert first.count("PT-PAGE-") == 20
     assert "page 1 of 2" in first
-    assert 'href="/?q=PAGE&amp;page=2" rel="next"' in first
-    second = page_text(logged_in.get("/?q=PAGE&page=2"))
+    assert 'href="/cases?q=PAGE&amp;page=2" rel="next"' in first
+    second = page_text(logged_in.get("/cases?q=PAGE&page=2"))
     assert second.count("PT-PAGE-") == 3
     assert "PT-PAGE-00" in second  # oldest last
     assert 'rel="prev"' in second
-    assert "No cases on this page" in page_text(logged_in.get("/?q=PAGE&page=7"))
+    assert "No cases on this page" in page_text(logged_in.get("/cases?q=PAGE&page=7"))
 
 
 # --- new case -----------------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def test_pages_carry_the_strict_csp_and_no_inline_code(logged_in, physician, mak
 
 
 def test_vendored_assets_are_served_with_pinned_names(logged_in):
-    html = page_text(logged_in.get("/"))
+    html = page_text(logged_in.get("/cases"))
     for asset in ("css/pico-2.1.1.min.css", "css/app.css", "js/htmx-2.0.11.min.js", "js/app.js"):
         assert f"/static/{asset}" in html
         with logged_in.get(f"/static/{asset}") as response:  # a file response: close it
@@ -448,7 +448,7 @@ def test_nul_characters_get_a_readable_422_and_open_no_case(logged_in, app):
     assert response.status_code == 422
     assert "NUL characters" in page_text(response)
     assert "Traceback" not in page_text(response)
-    response = logged_in.get("/?q=a%00b")
+    response = logged_in.get("/cases?q=a%00b")
     assert response.status_code == 422
     assert "NUL characters" in page_text(response)
     with app.app_context():
@@ -478,5 +478,5 @@ def test_a_database_failure_still_gets_the_readable_500_page(
 
 
 def test_the_search_field_stops_at_the_longest_patient_reference(logged_in):
-    html = logged_in.get("/").get_data(as_text=True)
+    html = logged_in.get("/cases").get_data(as_text=True)
     assert re.search(r'<input type="search" id="q" name="q"[^>]* maxlength="64"', html)

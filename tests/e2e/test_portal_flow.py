@@ -237,7 +237,7 @@ def test_the_whole_flow_with_javascript(browser, live, physician, screenshot_dir
     review_and_report(page, shots, live)
 
     # The list, its live search, and the back button after a pushed search.
-    page.goto(f"{live.url}/")
+    page.goto(f"{live.url}/cases")
     page.fill("#q", "0042")
     page.wait_for_url(re.compile(r".*\?.*q=0042"))
     assert page.locator("table.case-table tbody tr").count() == 1
@@ -263,7 +263,7 @@ def test_the_whole_flow_without_javascript(browser, live, physician, screenshot_
     shots(page, "results")
     review_and_report(page, shots, live)
     # Without JavaScript the filters are a plain GET form with an Apply button.
-    page.goto(f"{live.url}/")
+    page.goto(f"{live.url}/cases")
     page.fill("#q", "0042")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r".*\?q=0042"))
@@ -319,7 +319,9 @@ def test_every_step_fits_a_375px_phone(browser, live, ai_app, physician, screens
     shots(page, "results")
     page.goto(f"{live.url}/cases/{questionnaire_case}/report")
     no_horizontal_scroll(page)
-    page.goto(f"{live.url}/")
+    page.goto(f"{live.url}/cases")
+    no_horizontal_scroll(page)
+    page.goto(f"{live.url}/")  # the worklist
     no_horizontal_scroll(page)
     shots(page, "list")
     assert page.problems == []
@@ -376,7 +378,7 @@ def test_readme_screenshots(browser, live, ai_app, physician):
     upload_photo(page, Shots(folder, "unused"), NEVUS)
     page.locator("#results").screenshot(path=folder / "results.png")
     page.set_viewport_size({"width": 1100, "height": 640})
-    page.goto(f"{live.url}/")
+    page.goto(f"{live.url}/cases")
     page.screenshot(path=folder / "cases-list.png")
     for leftover in folder.glob("unused-*.png"):
         leftover.unlink()

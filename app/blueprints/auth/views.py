@@ -47,7 +47,7 @@ def safe_next(target: str | None) -> str | None:
 def login():  # type: ignore[no-untyped-def]
     """Show the login form; on success start a fresh session and go to ``next`` or my cases."""
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")) or url_for("cases.index"))
+        return redirect(safe_next(request.args.get("next")) or url_for("worklist.index"))
     form = LoginForm()
     error = None
     status = 200
@@ -59,7 +59,7 @@ def login():  # type: ignore[no-untyped-def]
         else:
             log_in_portal(user, remember=bool(form.remember.data))
             flash(f"Welcome, {user.full_name}.", "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("cases.index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("worklist.index"))
     elif form.is_submitted():
         status = 422
     else:

@@ -130,7 +130,7 @@ def after_case_post(case_id: uuid.UUID, anchor: str) -> Response:
 # --- pages ------------------------------------------------------------------------------------
 
 
-@bp.get("/")
+@bp.get("/cases")
 def index():  # type: ignore[no-untyped-def]
     """List my cases (everyone's for admins) with search, filters and pages."""
     form = CaseFilterForm(flask_request.args)

@@ -1,0 +1,1 @@
+"""The worklist: the portal home of a physician and ``GET /api/worklist``."""
