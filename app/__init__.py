@@ -130,12 +130,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.cases.api import bp as cases_api
     from app.blueprints.diagnosis.api import bp as diagnosis_api
     from app.blueprints.health.api import bp as health_api
+    from app.blueprints.outcomes.api import bp as outcomes_api
     from app.blueprints.questionnaire.api import bp as questionnaire_api
     from app.blueprints.worklist.api import bp as worklist_api
     from app.extensions import csrf
     from app.openapi import spec
 
-    apis = (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api, worklist_api)
+    apis = (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api)
+    apis += (worklist_api, outcomes_api)
     for blueprint in apis:
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
@@ -143,10 +145,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.auth.views import bp as auth_views
     from app.blueprints.cases.views import bp as cases_views
     from app.blueprints.diagnosis.views import bp as diagnosis_views
+    from app.blueprints.outcomes.views import bp as outcomes_views
     from app.blueprints.questionnaire.views import bp as questionnaire_views
     from app.blueprints.worklist.views import bp as worklist_views
 
     portal = (auth_views, worklist_views, cases_views, questionnaire_views, diagnosis_views)
+    portal += (outcomes_views,)
     for blueprint in portal:  # portal pages: session + CSRF
         app.register_blueprint(blueprint)
 

@@ -5,6 +5,7 @@ from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.case import Case, CaseImage, CaseReview
 from app.models.invite import Invite
+from app.models.outcome import CaseOutcome
 from app.models.session import Draft, PortalSession, RememberToken
 from app.models.user import Role, TokenBlocklist, User
 
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseImage",
+    "CaseOutcome",
     "CaseReview",
     "Draft",
     "IdempotencyRecord",

@@ -26,7 +26,9 @@ A record (:func:`iter_case_records`)::
          "completed_at"}],
      "answer_order": ["<fieldName>", ...],   # the anamnesis keys in the order asked
      "review": null | {"final_diagnosis", "icd10", "agreement", "notes",
-                       "reviewed_at", "reviewed_by_id"}}
+                       "reviewed_at", "reviewed_by_id"},
+     "outcome": null | {"diagnosis", "icd10", "outcome_date", "excised", "notes",
+                        "recorded_at", "recorded_by_id"}}   # the newest histology outcome
 
 Formats (:func:`export_cases`):
 
@@ -34,8 +36,8 @@ Formats (:func:`export_cases`):
   line, then one case object per line, each but the last followed by ``,``, and ``]`` last.
 * ``csv``: a header row, then one row per case (RFC 4180, ``\\r\\n``); scalars as they are
   (empty for null, ``true``/``false`` for booleans), ``anamnesis`` and ``analyses`` as JSON text,
-  the review as flat ``review_*`` columns. Cells are not escaped against spreadsheet formula
-  evaluation: import free-text columns as text.
+  the review and the outcome as flat ``review_*`` and ``outcome_*`` columns. Cells are not
+  escaped against spreadsheet formula evaluation: import free-text columns as text.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from sqlalchemy import bindparam, or_, select
 
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Analysis, Case
+from app.models import Analysis, Case, CaseOutcome
 from app.services import audit
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
@@ -129,6 +131,13 @@ CSV_COLUMNS = (
     "review_notes",
     "review_reviewed_at",
     "review_reviewed_by_id",
+    "outcome_diagnosis",
+    "outcome_icd10",
+    "outcome_outcome_date",
+    "outcome_excised",
+    "outcome_notes",
+    "outcome_recorded_at",
+    "outcome_recorded_by_id",
 )
 
 
@@ -170,7 +179,23 @@ def _analysis_record(row: Any) -> dict[str, Any]:
     }
 
 
-def _case_record(row: Any, analyses: list[dict[str, Any]]) -> dict[str, Any]:
+def _outcome_record(row: Any | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "diagnosis": row.diagnosis,
+        "icd10": row.icd10,
+        "outcome_date": row.outcome_date.isoformat(),
+        "excised": row.excised,
+        "notes": row.notes,
+        "recorded_at": _iso(row.recorded_at),
+        "recorded_by_id": row.recorded_by_id,
+    }
+
+
+def _case_record(
+    row: Any, analyses: list[dict[str, Any]], outcome: Any | None = None
+) -> dict[str, Any]:
     review = None
     if row.reviewed_at is not None:
         review = {
@@ -199,6 +224,7 @@ def _case_record(row: Any, analyses: list[dict[str, Any]]) -> dict[str, Any]:
         "answer_order": ordered_keys(row.anamnesis, row.answer_order),
         "analyses": [_with_outdated(analysis, row) for analysis in analyses],
         "review": review,
+        "outcome": _outcome_record(outcome),
     }
 
 
@@ -230,6 +256,19 @@ def _analyses_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str
     return grouped
 
 
+def _outcomes_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The newest outcome row (plain columns) of each of ``case_ids`` that has one."""
+    newest: dict[uuid.UUID, Any] = {}
+    rows = db.session.execute(
+        select(*CaseOutcome.__table__.columns)
+        .where(CaseOutcome.case_id.in_(list(case_ids)))
+        .order_by(CaseOutcome.case_id, CaseOutcome.recorded_at.desc())
+    )
+    for row in rows:
+        newest.setdefault(row.case_id, row)
+    return newest
+
+
 def since_start(since: date) -> datetime:
     """Return the start of ``since`` (00:00 UTC) as an aware ``datetime``."""
     return datetime.combine(since, time.min, tzinfo=UTC)
@@ -256,9 +295,10 @@ def iter_case_records(
         stmt = stmt.where(or_(Case.updated_at >= start, Case.id.in_(analysed_since)))
     result = db.session.execute(stmt.execution_options(yield_per=batch_size))
     for batch in result.partitions():
-        analyses = _analyses_of([row.id for row in batch])
+        ids = [row.id for row in batch]
+        analyses, outcomes = _analyses_of(ids), _outcomes_of(ids)
         for row in batch:
-            yield _case_record(row, analyses.pop(row.id, []))
+            yield _case_record(row, analyses.pop(row.id, []), outcomes.pop(row.id, None))
 
 
 def write_json(records: Iterable[dict[str, Any]], out: TextIO) -> int:
@@ -289,8 +329,9 @@ def _cell(value: Any) -> Any:
 
 def csv_row(record: dict[str, Any]) -> list[Any]:
     """Return the CSV cells of one export record, in :data:`CSV_COLUMNS` order."""
-    review = record["review"] or {}
+    review, outcome = record["review"] or {}, record.get("outcome") or {}
     flat = {**record, **{f"review_{name}": value for name, value in review.items()}}
+    flat |= {f"outcome_{name}": value for name, value in outcome.items()}
     return [_cell(flat.get(column)) for column in CSV_COLUMNS]
 
 

@@ -222,7 +222,7 @@ def test_the_whole_flow_with_javascript(browser, live, physician, screenshot_dir
     shots = Shots(screenshot_dir, "js")
     page = open_page(browser)
     log_in(page, live, physician.email)
-    assert page.get_by_text("No cases yet").is_visible()
+    assert page.get_by_text("Nothing waiting").is_visible()  # the worklist, the home page
     shots(page, "empty-list")
     open_case(page, shots)
     assert page.locator("#questionnaire legend, #questionnaire label.question-text").count()

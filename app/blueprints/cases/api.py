@@ -26,11 +26,12 @@ from app.blueprints.cases.schemas import (
     ReviewOut,
 )
 from app.blueprints.diagnosis.schemas import AnalysisOut
+from app.blueprints.outcomes.schemas import OutcomeOut
 from app.blueprints.uploads import refuse_oversized_upload, require_form
 from app.errors import ValidationFailed
-from app.models import Analysis, Case, CaseImage
+from app.models import Analysis, Case, CaseImage, CaseOutcome
 from app.openapi import responses, spec
-from app.services import case_images, case_record, cases
+from app.services import case_images, case_record, cases, outcomes
 from app.services.clinical_record import history, reviews
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
@@ -101,7 +102,12 @@ def case_out(case: Case) -> CaseOut:
         outdated_fields=latest["outdated_fields"] if latest else [],
         review=review,
         reviews=[ReviewHistoryOut.model_validate(item) for item in reviews.review_history(case.id)],
+        outcome=_outcome_out(outcomes.outcome_of(case.id)),
     )
+
+
+def _outcome_out(outcome: CaseOutcome | None) -> OutcomeOut | None:
+    return OutcomeOut.model_validate(outcome) if outcome is not None else None
 
 
 def _case_location(case: Case) -> dict[str, str]:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
+from app.blueprints.outcomes.schemas import OutcomeOut
 from app.services import anamnesis
 from app.services.cases import MAX_PAGE
 from app.services.clinical_record.headline import action_for_urgency
@@ -279,6 +280,9 @@ class CaseOut(CaseSummary):
     review: ReviewOut | None = Field(default=None, description="Null until reviewed.")
     reviews: list[ReviewHistoryOut] = Field(
         default_factory=list, description="Every review, newest first (reopened ones kept)."
+    )
+    outcome: OutcomeOut | None = Field(
+        default=None, description="The newest histology outcome; null until recorded."
     )
 
 

@@ -1,0 +1,1 @@
+"""Histology outcomes of reviewed cases: the case page form and the JSON endpoint."""
