@@ -14,19 +14,25 @@ class OutcomeForm(FlaskForm):
 
     diagnosis = StringField(
         "Histology diagnosis",
+        id="outcome-diagnosis",  # ids apart from the review form's on the same page
         validators=[InputRequired("Enter the histology diagnosis.")],
         render_kw={"maxlength": 255, "autocomplete": "off"},
     )
     icd10 = StringField(
         "ICD-10 code (optional)",
+        id="outcome-icd10",
         validators=[Optional()],
         render_kw={"maxlength": 10, "autocomplete": "off", "class": "icd10-input"},
     )
     outcome_date = DateField(
         "Date of the histology report",
+        id="outcome-date",
         validators=[InputRequired("Enter the date of the histology report.")],
     )
-    excised = BooleanField("The lesion was excised")
+    excised = BooleanField("The lesion was excised", id="outcome-excised")
     notes = TextAreaField(
-        "Notes (optional)", validators=[Optional()], render_kw={"maxlength": MAX_NOTES, "rows": 2}
+        "Notes (optional)",
+        id="outcome-notes",
+        validators=[Optional()],
+        render_kw={"maxlength": MAX_NOTES, "rows": 2},
     )
