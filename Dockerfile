@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# DermaDetect API Gateway: gunicorn (gthread) serving wsgi:app on port 8080 as a non-root user.
+# DermaDetect API Gateway: gunicorn (gevent workers) serving wsgi:app on port 8080 as a non-root user.
 # The same image runs the migrations (`flask db upgrade`) and, for local stacks only, the
 # reference AI service (`python -m reference_ai`).
 #   docker build -t dermadetect-gateway .

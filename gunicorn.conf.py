@@ -1,13 +1,26 @@
 """gunicorn settings for the gateway, read from the environment (documented in .env.example).
 
-Why gthread: the gateway spends its time waiting on the AI Service, S3 and PostgreSQL (I/O), not
-on the CPU. Threads let one worker process hold many slow AI calls at once without a process per
-request, so a slow model cannot exhaust the server; a few processes use both cores for the CPU
-parts (image checks, JSON). Capacity = workers x threads concurrent requests.
+Why gevent (issue #15, measured in bench/README.md): the gateway spends its time waiting on the AI
+Service, S3 and PostgreSQL, not on the CPU. Under gunicorn's gevent worker a request waiting on a
+socket holds a greenlet (a few KB), not an OS thread, so a slow model cannot exhaust the worker:
+with the AI at 2 s and 256 diagnoses in flight, ``/healthy`` and ``/api/users/me`` still answer
+at once. The earlier gthread worker (2 x 16 threads) let a 2 s model push ``/healthy`` to seconds,
+and the liveness probe would have restarted pods exactly when they were needed. CPU-bound work
+(image decoding and re-encoding, password hashing) runs in a native thread pool
+(:mod:`app.concurrency`), so it cannot stall the worker's other requests either.
+
+The process is patched here, first thing: gunicorn reads this file in the master before it
+imports ``wsgi`` (``preload_app``), so ``socket``, ``ssl``, ``threading``, ``time.sleep``,
+``select`` and ``subprocess`` are gevent's before requests, urllib3, botocore, psycopg, redis or
+SQLAlchemy take references to them (patching after they are imported breaks ssl). The workers are
+forked from the patched master; gevent's worker patches again (a no-op) and re-initialises its hub.
 """
 
+from gevent import monkey
+
+monkey.patch_all()
+
 import os
-import signal
 
 
 def _int(name: str, default: int) -> int:
@@ -19,26 +32,21 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or '8080'}"
-worker_class = "gthread"
+worker_class = "gevent"
 workers = _int("WEB_CONCURRENCY", 2)
-# Sizing (measured in bench/, README there): a request waiting on the AI holds a thread but no
-# CPU, so threads, not processes, absorb a slow model. By Little's law the threads needed are
-# arrival rate x time in the gateway: a diagnosis with the AI at 200 ms per call takes ~0.45 s,
-# so 2 x 16 threads carry 32 concurrent diagnoses (~70/s) without queueing, more than the two
-# cores can feed (their CPU, not the threads, limits the rate), and the 32-connection, 30 s soak
-# with the AI at 200 ms fails no request. A model slower still makes requests wait in the accept
-# queue (backlog 2048), not fail, until the AI client's own timeout answers 504. More threads
-# would cost little CPU, but each in-flight diagnosis holds its image (up to MAX_IMAGE_BYTES):
-# threads bound the worker's memory, and pods x workers x threads is what the HPA scales.
-# Two processes use the two cores; the rule of thumb (2 x cores + 1) is for sync workers.
-threads = _int("GUNICORN_THREADS", 16)
+# Two processes use the two cores; within each, requests are greenlets. Concurrent requests per
+# worker: a request waiting on the AI costs a greenlet and its socket, and by Little's law the
+# connections needed are arrival rate x time in the gateway (256 diagnoses waiting on a 2 s model
+# fit in 2 x 1000). Memory is what bounds it: each in-flight diagnosis holds its image (up to
+# MAX_IMAGE_BYTES), so pods x workers is what the HPA scales, not this number.
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 
 # A diagnosis makes up to three sequential rounds of AI calls (quality with prediction and red
 # flags, then triage), each bounded by AI_SERVICE_TIMEOUT; the worker timeout must exceed that.
-# With gthread the worker's main loop keeps sending its heartbeat while request threads wait, so
-# this timeout only kills a worker that is truly stuck (e.g. the GIL held by a C extension); the
-# AI client's own timeouts bound each request. It still stays above the slowest diagnosis so that
-# switching to sync workers (which are killed mid-request) could not cut a diagnosis short.
+# The gevent worker's heartbeat is a greenlet that runs whenever requests wait, so this timeout only
+# kills a worker that is truly stuck (e.g. a greenlet computing without yielding, or the GIL held
+# by a C extension); the AI client's own timeouts bound each request. It still stays above the
+# slowest diagnosis so that switching to sync workers (killed mid-request) could not cut one short.
 _ai_timeout = float(os.environ.get("AI_SERVICE_TIMEOUT") or "30")
 timeout = int(max(60, 3 * _ai_timeout + 15))
 # Seconds in-flight requests get after SIGTERM (a rolling update); Kubernetes'
@@ -55,9 +63,10 @@ max_requests_jitter = max_requests // 10
 # Load the app once in the master and fork the workers from it: a worker (re)start is then a
 # fork, not a fresh import of Flask, SQLAlchemy, boto3 and pydantic (about 1.3 s of CPU each
 # time on these 2-core machines, which max_requests made happen every few seconds under load),
-# and the workers share the imported code's pages. Safe because create_app opens no connection
-# and starts no thread: the database pool, the AI session, its thread pool and the S3 client are
-# made on first use in each worker (the AI session and pool check the pid).
+# and the workers share the imported code's pages. Safe because the master is patched by gevent
+# before the import (top of this file) and create_app opens no connection and starts no thread or
+# greenlet: the database pool, the AI session, the AI call pool, the CPU thread pool, the token
+# check's listener and the S3 client are made on first use in each worker (each checks the pid).
 preload_app = True
 
 
@@ -130,28 +139,6 @@ def pre_fork(server, worker):  # type: ignore[no-untyped-def]
     import gc
 
     gc.freeze()
-
-
-def post_fork(server, worker):  # type: ignore[no-untyped-def]
-    """Make the worker's quick exit (SIGINT, SIGQUIT) safe to run from a signal handler.
-
-    gunicorn's gthread handler shuts its thread pool down inside the signal handler, and that
-    takes the pool's lock, which is not re-entrant. When the signal lands while the main thread
-    holds the lock (handing a connection to the pool; or a second SIGINT, which Ctrl-C delivers
-    to the whole process group and the master relays again), the worker deadlocks until the
-    master SIGKILLs it after graceful_timeout: `make run` hung for 30 s on Ctrl-C about every
-    other time. Here the handler runs once and only raises SystemExit (gunicorn's base worker
-    behaviour); the pool is then shut down by Python's exit hooks, outside any handler.
-    Set right after the fork, before the worker installs its handlers, so the boot is covered.
-    """
-    from gunicorn.workers.base import Worker
-
-    def handle_quit_once(sig, frame):  # type: ignore[no-untyped-def]
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
-        Worker.handle_quit(worker, sig, frame)
-
-    worker.handle_quit = handle_quit_once
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]

@@ -7,6 +7,12 @@ PostgreSQL, user ``postgres``).
 
 from __future__ import annotations
 
+# The suite runs under the concurrency model production uses: gunicorn's gevent worker patches the
+# process (gunicorn.conf.py) before the app is imported, and so does this, before anything else.
+from gevent import monkey
+
+monkey.patch_all()
+
 import os
 import socket
 import uuid

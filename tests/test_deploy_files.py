@@ -466,14 +466,14 @@ def test_dockerfile_copies_what_the_image_needs_and_dockerignore_keeps_it() -> N
 
 def test_gunicorn_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
-    monkeypatch.setenv("GUNICORN_THREADS", "24")
     monkeypatch.setenv("PORT", "9000")
     monkeypatch.setenv("AI_SERVICE_TIMEOUT", "40")
     monkeypatch.setenv("GUNICORN_KEEPALIVE", "75")
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    monkeypatch.setenv("GUNICORN_WORKER_CONNECTIONS", "500")
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    assert settings["worker_class"] == "gthread"
-    assert (settings["workers"], settings["threads"]) == (3, 24)
+    assert settings["worker_class"] == "gevent"
+    assert (settings["workers"], settings["worker_connections"]) == (3, 500)
     assert settings["bind"] == "0.0.0.0:9000"
     assert settings["keepalive"] == 75
     # Above a diagnosis: up to three sequential rounds of AI calls.
@@ -485,35 +485,3 @@ def test_gunicorn_rejects_a_malformed_number(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("WEB_CONCURRENCY", "two")
     with pytest.raises(ValueError, match="WEB_CONCURRENCY"):
         runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-
-
-def test_gunicorn_worker_quits_once_without_touching_its_thread_pool() -> None:
-    """The quick-exit handler must not take the thread pool's lock inside a signal handler."""
-    import signal
-    from types import SimpleNamespace
-
-    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    interrupted: list[object] = []
-
-    class Pool:
-        def shutdown(self, wait: bool = True) -> None:
-            raise AssertionError("shutdown() from a signal handler can deadlock")
-
-    worker = SimpleNamespace(
-        alive=True,
-        tpool=Pool(),
-        cfg=SimpleNamespace(worker_int=interrupted.append),
-        handle_quit=lambda sig, frame: Pool().shutdown(),  # what gthread would do
-    )
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGQUIT)}
-    try:
-        settings["post_fork"](None, worker)
-        with pytest.raises(SystemExit):
-            worker.handle_quit(signal.SIGINT, None)
-        assert worker.alive is False
-        assert interrupted == [worker]
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # a repeat is ignored
-        assert signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)

@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.concurrency import run_cpu_bound
 from app.errors import Conflict, NotFound, PermissionDenied, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.models import Role, User
@@ -81,13 +82,15 @@ def password_work(operation: Callable[[], T]) -> T:
     """Run ``operation``, an argon2 hash or verification: the one place passwords are hashed.
 
     Holds one of the worker's ``PASSWORD_HASH_CONCURRENCY`` slots for the duration (argon2id
-    at the production cost is 64 MiB and tens of milliseconds of CPU per call).
+    at the production cost is 64 MiB and tens of milliseconds of CPU per call). The work itself
+    runs in a native thread (:mod:`app.concurrency`): argon2 releases the GIL, so the worker's
+    other requests go on meanwhile.
 
     Raises:
         ServerBusy: 429 at once when every slot of this worker is taken; nothing was hashed.
     """
     with password_hash_slot():
-        return operation()
+        return run_cpu_bound(operation)
 
 
 def hash_password(password: str) -> str:

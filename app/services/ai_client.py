@@ -73,8 +73,9 @@ API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({502, 503, 504})
 #: Statuses that mean "your input is wrong": the service's ``detail`` goes to the caller.
 REJECTED_STATUSES = frozenset({400, 413, 422})
-#: Connections kept per host; gthread workers × threads should not exceed it.
-POOL_MAXSIZE = 64
+#: Connections kept per host and worker: as many as AI calls in flight at once (the diagnosis
+#: pool's ``AI_MAX_PARALLEL_CALLS``), or calls beyond it would each open and drop a connection.
+POOL_MAXSIZE = 256
 #: Back-off between tries, seconds: ``multiplier * 2**n + uniform(0, jitter)``, at most ``max``.
 BACKOFF_MULTIPLIER = 0.1
 BACKOFF_JITTER = 0.1

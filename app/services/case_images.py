@@ -23,6 +23,7 @@ from typing import IO, Any, BinaryIO
 
 from flask import current_app
 
+from app.concurrency import run_cpu_bound
 from app.errors import NotFound
 from app.extensions import db
 from app.models import CaseImage
@@ -115,7 +116,10 @@ def intake(stream: BinaryIO) -> ProcessedImage:
             ImageCorrupt: see :func:`app.services.images.process_image`.
     """
     config = current_app.config
-    return process_image(
+    # Decoding, rotating and re-encoding a photo is CPU work: in a native thread, so the worker's
+    # other requests go on meanwhile (app.concurrency).
+    return run_cpu_bound(
+        process_image,
         stream,
         max_bytes=config["MAX_IMAGE_BYTES"],
         max_pixels=config["MAX_IMAGE_PIXELS"],

@@ -101,7 +101,9 @@ def _pool() -> ThreadPoolExecutor:
         return current[1]
     with _executor_lock:
         if _executor is None or _executor[0] != os.getpid():
-            workers = int(current_app.config.get("AI_MAX_PARALLEL_CALLS", 64))
+            # Under gevent a pool "thread" is a greenlet waiting on a socket: 256 cost ~1 MB and
+            # let ~85 diagnoses per worker run their three concurrent calls without queueing.
+            workers = int(current_app.config.get("AI_MAX_PARALLEL_CALLS", 256))
             _executor = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="ai-call"))
         return _executor[1]
 

@@ -1,0 +1,61 @@
+"""Where CPU-bound work runs, so that it cannot stall a gevent worker's other requests.
+
+The gateway is served by gunicorn's gevent worker (``gunicorn.conf.py``): every request of a worker
+is a greenlet on one OS thread, and a greenlet that computes for 300 ms (decoding and re-encoding a
+10 MB photo, an argon2id hash) keeps every other request of that worker waiting for those 300 ms,
+``/healthy`` included. :func:`run_cpu_bound` runs such work in a small pool of native threads
+(gevent's :class:`gevent.threadpool.ThreadPool`) and parks only the calling greenlet until it is
+done. Pillow and argon2-cffi release the GIL while they decode, encode and hash, so the hub keeps
+serving the worker's other greenlets meanwhile.
+
+Outside a gevent-patched process (the ``flask`` CLI, scripts) the function is simply called.
+
+Rules for what is passed in: plain data and files, no Flask context (``current_app``, ``request``,
+``db.session`` belong to the calling greenlet), no sockets (gevent's sockets belong to the hub's
+thread). Read the configuration before the call and pass the values.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Native threads per worker process for CPU-bound work. Two cores: two threads keep both busy
+#: while the worker's own thread serves greenlets; more would only hold more decoded images in
+#: memory at once (a 12 MP photo decodes to ~36 MB).
+CPU_THREADS = 2
+
+_pool: tuple[int, Any] | None = None
+
+
+def gevent_patched() -> bool:
+    """Tell whether gevent has monkey-patched this process (``threading`` is gevent's)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
+def _native_pool() -> Any:
+    """The process's native thread pool (made on first use, again after a fork)."""
+    global _pool  # noqa: PLW0603 - one pool per process
+    current = _pool
+    if current is None or current[0] != os.getpid():
+        from gevent.threadpool import ThreadPool
+
+        # No lock: greenlets of one hub do not preempt each other between the check and the set.
+        current = _pool = (os.getpid(), ThreadPool(CPU_THREADS))
+    return current[1]
+
+
+def run_cpu_bound(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Return ``function(*args, **kwargs)``, computed in a native thread under gevent.
+
+    The calling greenlet waits; the worker's other greenlets keep running. Whatever
+    ``function`` raises is raised here, with its traceback.
+    """
+    if not gevent_patched():
+        return function(*args, **kwargs)
+    return _native_pool().apply(function, args, kwargs)
