@@ -69,6 +69,9 @@ class Config:
     # Accounts and tokens
     # Self-registration (app/services/registration): open | invite | closed.
     REGISTRATION = env_str("REGISTRATION", "open").lower()
+    # Each worker remembers access tokens that passed the revocation check (PostgreSQL only; a
+    # change reaches every worker within a second through LISTEN/NOTIFY, app/services/revocation).
+    TOKEN_CHECK_CACHE = env_bool("TOKEN_CHECK_CACHE", True)
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=env_int("JWT_ACCESS_TOKEN_SECONDS", 30 * 60))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(
         seconds=env_int("JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)

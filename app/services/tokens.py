@@ -13,14 +13,16 @@ from typing import Any
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from jwt import PyJWTError
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.errors import Unauthorized
 from app.extensions import db
 from app.models import TokenBlocklist, User
 from app.models.base import utcnow
 from app.services.rate_limits import auth_throttle
+from app.services import revocation
 
 
 def issue_pair(user: User) -> dict[str, Any]:
@@ -44,20 +46,49 @@ def token_holder(payload: dict[str, Any]) -> User | None:
 
     One query answers both questions asked on every API request: is the token on the blocklist,
     and is its user still active with the session version the token carries (a deactivation or
-    password reset bumps it)?
+    password reset bumps it)? An access token that passed this check before in this worker needs
+    no query: the answer is remembered until the database announces a change to the user or
+    the token (:mod:`app.services.revocation`; within a second in every worker).
     """
     try:
         user_id = int(payload["sub"])
     except (KeyError, TypeError, ValueError):
         return None
-    revoked = exists().where(TokenBlocklist.jti == payload.get("jti", ""))
+    jti = str(payload.get("jti", ""))
+    checks = revocation.token_checks() if payload.get("type") == "access" and jti else None
+    if checks is not None:
+        remembered = checks.lookup(jti)
+        if remembered is not None and remembered[0] == user_id:
+            user = _attached(remembered[1])
+            return user if _holds(user, payload) else None
+        generation = checks.generation
+    revoked = exists().where(TokenBlocklist.jti == jti)
     row = db.session.execute(select(User, revoked).where(User.id == user_id)).first()
     if row is None:
         return None
     user, revoked_flag = row
-    if revoked_flag or not user.is_active or payload.get("sv") != user.session_version:
+    if revoked_flag or not _holds(user, payload):
         return None
+    if checks is not None:
+        checks.remember(jti, user_id, _row_of(user), generation=generation)
     return user
+
+
+def _holds(user: User, payload: dict[str, Any]) -> bool:
+    """Whether ``user`` may still use a token with ``payload`` (active, same session version)."""
+    return bool(user.is_active) and payload.get("sv") == user.session_version
+
+
+def _attached(row: dict[str, Any]) -> User:
+    """A ``User`` in the request's session built from a remembered row, without a query."""
+    user = User(**row)
+    make_transient_to_detached(user)  # as if loaded: no pending changes, nothing to insert
+    return db.session.merge(user, load=False)
+
+
+def _row_of(user: User) -> dict[str, Any]:
+    """The user's column values, ``{attribute key: value}``, as loaded."""
+    return {column.key: getattr(user, column.key) for column in inspect(User).column_attrs}
 
 
 def revoke(payload: dict[str, Any], *, commit: bool = True) -> bool:
