@@ -112,6 +112,11 @@ def _resolve_database(app: Flask) -> None:
     if uri.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 2}
         options["pool_size"] = int(os.environ.get("DB_POOL_SIZE", "10"))
+        # No overflow: under gevent hundreds of requests may want a connection at once; beyond
+        # the pool they wait for one (cooperatively, up to pool_timeout) instead of each opening
+        # and closing a connection of its own (a PostgreSQL backend started per checkout, and
+        # "too many clients" at the server: measured with 256 diagnoses in flight, issue #15).
+        options["max_overflow"] = 0
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
 
 
