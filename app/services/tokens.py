@@ -21,8 +21,8 @@ from app.errors import Unauthorized
 from app.extensions import db
 from app.models import TokenBlocklist, User
 from app.models.base import utcnow
+from app.services import token_checks
 from app.services.rate_limits import auth_throttle
-from app.services import revocation
 
 
 def issue_pair(user: User) -> dict[str, Any]:
@@ -46,32 +46,51 @@ def token_holder(payload: dict[str, Any]) -> User | None:
 
     One query answers both questions asked on every API request: is the token on the blocklist,
     and is its user still active with the session version the token carries (a deactivation or
-    password reset bumps it)? An access token that passed this check before in this worker needs
-    no query: the answer is remembered until the database announces a change to the user or
-    the token (:mod:`app.services.revocation`; within a second in every worker).
+    password reset bumps it)? It runs on a pooled connection of its own that goes back to the
+    pool at once, so the request holds no connection (nor transaction) while it reads its body
+    or waits on the AI; the user is attached to the request's session from the row read. An
+    access token that passed this check before in this worker needs no query at all: the answer
+    is remembered until the database announces a change to the user or the token
+    (:mod:`app.services.token_checks`; within a second in every worker).
     """
     try:
         user_id = int(payload["sub"])
     except (KeyError, TypeError, ValueError):
         return None
     jti = str(payload.get("jti", ""))
-    checks = revocation.token_checks() if payload.get("type") == "access" and jti else None
+    checks = token_checks.for_current_app() if payload.get("type") == "access" and jti else None
     if checks is not None:
         remembered = checks.lookup(jti)
         if remembered is not None and remembered[0] == user_id:
             user = _attached(remembered[1])
             return user if _holds(user, payload) else None
         generation = checks.generation
-    revoked = exists().where(TokenBlocklist.jti == jti)
-    row = db.session.execute(select(User, revoked).where(User.id == user_id)).first()
-    if row is None:
+    found = _read_check(user_id, jti)
+    if found is None:
         return None
-    user, revoked_flag = row
+    row, revoked_flag = found
+    user = _attached(row)
     if revoked_flag or not _holds(user, payload):
         return None
     if checks is not None:
-        checks.remember(jti, user_id, _row_of(user), generation=generation)
+        checks.remember(jti, user_id, row, generation=generation)
     return user
+
+
+def _read_check(user_id: int, jti: str) -> tuple[dict[str, Any], bool] | None:
+    """Read ``(the user's row {attribute key: value}, is jti on the blocklist)``, or ``None``.
+
+    One statement in autocommit on a connection of its own (no BEGIN/ROLLBACK round trips),
+    returned to the pool before this returns.
+    """
+    attributes = inspect(User).column_attrs
+    revoked = exists().where(TokenBlocklist.jti == jti).label("revoked")
+    statement = select(*(a.columns[0] for a in attributes), revoked).where(User.id == user_id)
+    with db.engine.connect() as conn:
+        found = conn.execution_options(isolation_level="AUTOCOMMIT").execute(statement).first()
+    if found is None:
+        return None
+    return {a.key: value for a, value in zip(attributes, found, strict=False)}, bool(found[-1])
 
 
 def _holds(user: User, payload: dict[str, Any]) -> bool:
@@ -84,11 +103,6 @@ def _attached(row: dict[str, Any]) -> User:
     user = User(**row)
     make_transient_to_detached(user)  # as if loaded: no pending changes, nothing to insert
     return db.session.merge(user, load=False)
-
-
-def _row_of(user: User) -> dict[str, Any]:
-    """The user's column values, ``{attribute key: value}``, as loaded."""
-    return {column.key: getattr(user, column.key) for column in inspect(User).column_attrs}
 
 
 def revoke(payload: dict[str, Any], *, commit: bool = True) -> bool:

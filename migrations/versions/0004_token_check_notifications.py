@@ -1,6 +1,6 @@
 """token check notifications: users and blocklist changes are announced on channel token_check
 
-Every worker keeps the token checks it has made (app/services/revocation); these triggers tell
+Every worker keeps the token checks it has made (app/services/token_checks); these triggers tell
 every worker, in the transaction that makes the change, which checks no longer hold. They sit in
 the database, the lowest common place: whatever changes a user row (a deactivation, a role
 change, a password reset, a session-version bump by any service, a CLI command or an

@@ -5,7 +5,7 @@ commits, every change that can revoke an access token: a ``users`` row updated o
 (deactivation, role change, password reset, any session-version bump), a token put on the
 blocklist, the users table emptied. One listener per worker process and database holds its own
 connection (outside the pool, in autocommit) and applies each announcement to that process's
-:class:`~app.services.revocation.checks.TokenChecks`. PostgreSQL delivers a notification within
+:class:`~app.services.token_checks.memory.TokenChecks`. PostgreSQL delivers a notification within
 milliseconds of the commit, so a revocation reaches every worker well within a second.
 
 The listener runs in a daemon thread: a greenlet in a gevent worker (psycopg waits
@@ -22,7 +22,7 @@ import time
 
 import psycopg
 
-from app.services.revocation.checks import TokenChecks
+from app.services.token_checks.memory import TokenChecks
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """Forget token checks in the process that commits a revoking change, at the commit.
 
-The database's announcement (:mod:`app.services.revocation.listener`) reaches every worker within
+The database's announcement (:mod:`app.services.token_checks.listener`) reaches every worker within
 milliseconds, but not synchronously: a worker that has just committed a logout must not accept
 the same token on its very next request. SQLAlchemy session events note, at each flush, the
 ``User`` rows updated or deleted and the ``TokenBlocklist`` rows inserted; after the commit the
-process forgets them in every :class:`~app.services.revocation.checks.TokenChecks` it holds. A
+process forgets them in every :class:`~app.services.token_checks.memory.TokenChecks` it holds. A
 rollback drops the notes. Bulk SQL (``session.execute(update(User))``) is not seen here: the
 announcement covers it.
 """

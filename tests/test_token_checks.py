@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -22,9 +23,10 @@ from flask import Flask
 from sqlalchemy import event
 
 from app.extensions import db
-from app.services import revocation
-from app.services.revocation.checks import TokenChecks
+from app.services import token_checks
+from app.services.token_checks.memory import TokenChecks
 from tests.conftest import REPO_ROOT
+from tests.test_services_ai_client import QUESTION
 
 #: The bound of the issue: a change reaches every worker within this many seconds.
 REACH_SECONDS = 1.0
@@ -162,10 +164,10 @@ def test_a_deactivation_in_this_process_is_refused_at_once(app, client, make_use
 def test_without_postgresql_nothing_is_remembered(make_app, tmp_path):
     app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")
     with app.app_context():
-        assert revocation.token_checks() is None
+        assert token_checks.for_current_app() is None
     off = make_app(TOKEN_CHECK_CACHE=False)
     with off.app_context():
-        assert revocation.token_checks() is None
+        assert token_checks.for_current_app() is None
 
 
 # --- the memory itself ---------------------------------------------------------------------
@@ -271,3 +273,24 @@ def test_migration_0004_adds_and_removes_the_triggers_with_rows_present(make_app
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_no_connection_is_held_while_the_ai_is_called(
+    fake_ai_app, fake_ai_client, httpserver, make_user, api_headers
+):
+    """The token check's connection is back in the pool before the request waits on the AI."""
+    from werkzeug import Response
+
+    headers = api_headers(make_user())
+    with fake_ai_app.app_context():
+        pool = db.engine.pool
+    seen: list[int] = []
+
+    def answer(_request):  # type: ignore[no-untyped-def]
+        seen.append(pool.checkedout())
+        return Response(json.dumps(QUESTION), content_type="application/json")
+
+    httpserver.expect_request("/api/v1/questionnaire/next").respond_with_handler(answer)
+    response = fake_ai_client.post("/api/ai/next_question", json={"age": 54}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert seen == [0]

@@ -19,11 +19,11 @@ import threading
 from flask import current_app
 
 from app.extensions import db
-from app.services.revocation import local
-from app.services.revocation.checks import TokenChecks
-from app.services.revocation.listener import NotificationListener
+from app.services.token_checks import local
+from app.services.token_checks.listener import NotificationListener
+from app.services.token_checks.memory import TokenChecks
 
-__all__ = ["TokenChecks", "token_checks"]
+__all__ = ["TokenChecks", "for_current_app"]
 
 _lock = threading.Lock()
 #: conninfo -> (pid, checks, listener), one per database and process (made again after a fork).
@@ -35,7 +35,7 @@ def _all_checks() -> list[TokenChecks]:
     return [checks for owner, checks, _ in list(_memories.values()) if owner == pid]
 
 
-def token_checks() -> TokenChecks | None:
+def for_current_app() -> TokenChecks | None:
     """The current app's memory of token checks (listener started on first use), or ``None``.
 
     ``None`` when ``TOKEN_CHECK_CACHE`` is off or the database is not PostgreSQL.

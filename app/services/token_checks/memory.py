@@ -4,9 +4,9 @@ An entry says "token ``jti`` was checked: not on the blocklist, its user active 
 session version it carries" and keeps the user's row, so that the next request with that token
 needs no database round trip. Entries are forgotten
 
-- when the database announces a change (:mod:`app.services.revocation.listener`: the user's row
+- when the database announces a change (:mod:`app.services.token_checks.listener`: the user's row
   changed or was deleted, the token was put on the blocklist, the users table was emptied);
-- at once, in the process that committed such a change (:mod:`app.services.revocation.local`);
+- at once, in the process that committed such a change (:mod:`app.services.token_checks.local`);
 - after :data:`TTL_SECONDS`, and the oldest first beyond :data:`MAX_ENTRIES`.
 
 Nothing is remembered while no listener is connected, and everything is forgotten when it
