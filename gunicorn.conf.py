@@ -141,6 +141,13 @@ def pre_fork(server, worker):  # type: ignore[no-untyped-def]
     gc.freeze()
 
 
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Warm the worker up before it accepts connections (``app.concurrency.warm_up_worker``)."""
+    from app.concurrency import warm_up_worker
+
+    warm_up_worker(worker.wsgi)
+
+
 def when_ready(server):  # type: ignore[no-untyped-def]
     """Warn at start-up when several workers would each keep their own throttle counts.
 

@@ -59,3 +59,41 @@ def run_cpu_bound(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
     if not gevent_patched():
         return function(*args, **kwargs)
     return _native_pool().apply(function, args, kwargs)
+
+
+def cache_redis_version_lookup() -> None:
+    """Make redis-py look its own version up once per process, not once per new connection.
+
+    redis-py (7.x) names itself to the server on every new connection and reads its version
+    with ``importlib.metadata.version("redis")``, a scan of the installed packages' metadata:
+    tens of milliseconds of CPU each time on these machines. Under gevent that is spent on the
+    worker's one OS thread, so a burst of 32 logins opening their Redis connections at once kept
+    every other request of the worker (``/healthy`` included) waiting for seconds
+    (tests/test_throttling_served.py). The version cannot change while the process runs.
+    """
+    import functools
+
+    import redis.utils
+
+    lookup = redis.utils.get_lib_version
+    if not hasattr(lookup, "cache_info"):
+        redis.utils.get_lib_version = functools.cache(lookup)
+
+
+def warm_up_worker(app: Any) -> None:
+    """Do a worker's first-request work before it accepts connections (gunicorn post_worker_init).
+
+    A worker's first requests import what Flask, SQLAlchemy, psycopg and redis import lazily,
+    build the native thread pool, open the first database connection and initialise the
+    dialect: a few hundred milliseconds of CPU. Under gevent that CPU is spent on the worker's
+    one OS thread, so the burst of requests a new worker receives (a restart under load after
+    ``max_requests``) waited behind it, ``/healthy`` too. Failures (database down) are ignored:
+    the requests report them as usual.
+    """
+    run_cpu_bound(int)  # the native thread pool
+    client = app.test_client()
+    for path in ("/healthy", "/health"):  # Flask's request path, JSON; a pooled connection
+        try:
+            client.get(path)
+        except Exception as exc:  # a warm-up never stops a worker
+            app.logger.warning("warm-up of %s failed: %s", path, exc)

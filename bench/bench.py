@@ -198,6 +198,7 @@ class Stack:
             JWT_SECRET_KEY=secrets.token_urlsafe(48),
             AI_SERVICE_URL=f"http://{HOST}:{self.ai_port}",
             FLASK_APP="wsgi",
+            REGISTRATION="open",  # the bench registers its own users (production: invite)
             PYTHONUNBUFFERED="1",
             PYTHONDONTWRITEBYTECODE="1",
         )

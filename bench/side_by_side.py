@@ -140,6 +140,7 @@ class Sides:
             GUNICORN_BIND=f"{HOST}:{self.ports['gateway']}",
             GUNICORN_ACCESS_LOG="",
             FLASK_APP="wsgi",
+            REGISTRATION="open",  # the bench registers its user as the anchor's run.sh does
         )
         subprocess.run(
             [str(gw.VENV_BIN / "flask"), "db", "upgrade"],

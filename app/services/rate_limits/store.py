@@ -18,6 +18,8 @@ from limits import RateLimitItem
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from app.concurrency import cache_redis_version_lookup
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,6 +37,8 @@ class CounterStore:
         Raises ``ValueError`` (from ``limits``) for an unknown scheme. Nothing connects yet.
         """
         options = {"key_prefix": key_prefix} if uri.startswith(("redis", "rediss")) else {}
+        if options:
+            cache_redis_version_lookup()
         storage = storage_from_string(uri, **options)
         return cls(storage=storage, limiter=MovingWindowRateLimiter(storage))
 
