@@ -97,3 +97,10 @@ def warm_up_worker(app: Any) -> None:
             client.get(path)
         except Exception as exc:  # a warm-up never stops a worker
             app.logger.warning("warm-up of %s failed: %s", path, exc)
+    try:  # the login throttle's store (Redis: its client, parser and Lua scripts are loaded)
+        from app.services.rate_limits.login import auth_throttle
+
+        with app.app_context():
+            auth_throttle().store.count("warm-up")
+    except Exception as exc:
+        app.logger.warning("warm-up of the throttle's store failed: %s", exc)
