@@ -3,7 +3,7 @@
 - A token that verifies costs no database query the second time (statements counted on the
   engine).
 - A logout, deactivation, role change or password reset made by **another process** reaches
-  this one within 1 s (PostgreSQL NOTIFY from the triggers of migration 0008); made by this
+  this one within 1 s (PostgreSQL NOTIFY from the triggers of migration 0009); made by this
   process, at once.
 - The memory itself: nothing kept while nobody listens, nor from a query that raced an
   announcement; per-user and per-token forgetting; expiry.
@@ -226,10 +226,10 @@ def test_entries_expire_and_the_oldest_go_first():
     assert small.lookup("b") is not None and small.lookup("c") is not None
 
 
-# --- migration 0008 ----------------------------------------------------------------------------
+# --- migration 0009 ----------------------------------------------------------------------------
 
 
-def test_migration_0008_adds_and_removes_the_triggers_with_rows_present(make_app):
+def test_migration_0009_adds_and_removes_the_triggers_with_rows_present(make_app):
     import uuid
 
     import psycopg
@@ -249,7 +249,7 @@ def test_migration_0008_adds_and_removes_the_triggers_with_rows_present(make_app
     )
     try:
         with app.app_context():
-            upgrade(revision="0007")
+            upgrade(revision="0008")  # main's head before ours
             db.session.execute(
                 text(
                     "INSERT INTO users (email, password_hash, full_name, role, is_active,"
@@ -258,11 +258,11 @@ def test_migration_0008_adds_and_removes_the_triggers_with_rows_present(make_app
                 )
             )
             db.session.commit()
-            upgrade(revision="0008")
+            upgrade(revision="0009")
             assert db.session.scalar(triggers) == 3
             assert db.session.scalar(text("SELECT count(*) FROM users")) == 1
             db.session.remove()
-            downgrade(revision="0007")
+            downgrade(revision="0008")
             assert db.session.scalar(triggers) == 0
             assert db.session.scalar(text("SELECT email FROM users")) == "m@example.org"
             db.session.remove()

@@ -25,7 +25,7 @@ from app.errors import Conflict, NotFound, PermissionDenied, Unauthorized, Valid
 from app.extensions import db
 from app.models import Role, User
 from app.models.base import utcnow
-from app.services.rate_limits import auth_throttle, password_hash_slot
+from app.services.rate_limits import auth_throttle, password_hash_slot, refuse_when_no_hash_slot
 from app.services.sessions import revoke_everything
 
 T = TypeVar("T")
@@ -186,6 +186,7 @@ def authenticate(*, email: str, password: str) -> User:
     throttle = auth_throttle()
     throttle.hit_address("login")
     throttle.check(email)
+    refuse_when_no_hash_slot()  # a busy worker answers 429 before looking the account up
     user = find_by_email(email)
     if user is None:
         _verify(_dummy_hash(), password)

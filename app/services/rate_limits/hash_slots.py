@@ -33,6 +33,23 @@ def _slots() -> threading.BoundedSemaphore:
     return slots
 
 
+def refuse_when_no_hash_slot() -> None:
+    """Refuse at once (before any lookup) when no hash slot is free right now.
+
+    A cheap early answer for a burst: the attempt would be refused by :func:`password_hash_slot`
+    anyway, after an account lookup that costs the worker CPU. Under gevent that CPU is spent on
+    the worker's one thread, ``/healthy`` waiting behind it (tests/test_throttling_served.py).
+    The slot is not kept: the hash still takes one (and may still find none).
+
+    Raises:
+        ServerBusy: every slot is taken (429, ``Retry-After: 1``).
+    """
+    slots = _slots()
+    if not slots.acquire(blocking=False):
+        raise ServerBusy(1)
+    slots.release()
+
+
 @contextmanager
 def password_hash_slot() -> Iterator[None]:
     """Hold one of this process's hash slots for the ``with`` block.

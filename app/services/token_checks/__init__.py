@@ -3,7 +3,7 @@
 Every API request presents an access token; checking it against the blocklist and the user's
 state cost a query per request. Each worker process now remembers the checks that passed
 (:mod:`.checks`) and forgets them as soon as PostgreSQL announces a change that could revoke
-them (:mod:`.listener`, triggers of migration 0008) or, in the committing process, at the
+them (:mod:`.listener`, triggers of migration 0009) or, in the committing process, at the
 commit (:mod:`.local`). A logout, deactivation, role change or password reset therefore reaches
 every worker within a second, and a token that verifies costs no query.
 

@@ -1,6 +1,6 @@
 """Receive the database's token-check announcements (PostgreSQL ``LISTEN token_check``).
 
-Migration 0008 makes PostgreSQL announce, on channel ``token_check`` and only when the change
+Migration 0009 makes PostgreSQL announce, on channel ``token_check`` and only when the change
 commits, every change that can revoke an access token: a ``users`` row updated or deleted
 (deactivation, role change, password reset, any session-version bump), a token put on the
 blocklist, the users table emptied. One listener per worker process and database holds its own

@@ -10,16 +10,16 @@ Payloads: ``user:<id>`` (a users row updated or deleted), ``jti:<jti>`` (a token
 ``all`` (users truncated). PostgreSQL only; SQLite (development) has no NOTIFY, and there the
 gateway keeps no token checks.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03 12:40:00
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
