@@ -164,6 +164,10 @@ class Config:
     AI_IMAGE_TRANSPORT = env_str("AI_IMAGE_TRANSPORT", "inline")
     AI_SPECULATIVE_DIAGNOSIS = env_bool("AI_SPECULATIVE_DIAGNOSIS", True)
 
+    # Where the portal is served (printed by `flask demo seed`; `make run` sets it through
+    # instance/run.env, see app/cli/run_env.py)
+    GATEWAY_URL = env_str("GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
+
     # Logging
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
     LOG_FORMAT = env_str("LOG_FORMAT", "text")

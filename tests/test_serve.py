@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -26,15 +27,25 @@ def wait_for(url: str, timeout: float = 30.0) -> requests.Response:
             time.sleep(0.2)
 
 
-@pytest.fixture
-def served(tmp_path):
-    port, ai_port = free_port(), free_port()
+def stack_env(tmp_path, port: int, ai_port: int) -> dict[str, str]:
+    """The environment of a ``make run`` on ``port`` / ``ai_port`` with its own instance."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_URL", "AI_SERVICE", "APP_ENV", "STORAGE_"))
+        if not key.startswith(("DATABASE_URL", "AI_SERVICE", "APP_ENV", "STORAGE_", "GATEWAY_"))
     }
     env.update(PORT=str(port), AI_PORT=str(ai_port), INSTANCE_PATH=str(tmp_path / "instance"))
+    return env
+
+
+def _ignore_sigint() -> None:
+    # As for a command started in the background (`make test &`, nohup under a
+    # non-interactive shell): SIGINT ignored on entry, so bash cannot trap it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_stack(tmp_path, env: dict[str, str], *, ignore_sigint: bool = False):  # type: ignore[no-untyped-def]
+    """Start ``scripts/run-stack`` in a session of its own; output to ``run-stack.log``."""
     log = (tmp_path / "run-stack.log").open("wb")  # a file, not a pipe nobody reads
     process = subprocess.Popen(
         [str(REPO_ROOT / "scripts" / "run-stack")],
@@ -43,7 +54,17 @@ def served(tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_ignore_sigint if ignore_sigint else None,  # noqa: PLW1509 - no threads here
     )
+    log.close()
+    return process
+
+
+@pytest.fixture
+def served(tmp_path, request):  # type: ignore[no-untyped-def]
+    port, ai_port = free_port(), free_port()
+    env = stack_env(tmp_path, port, ai_port)
+    process = start_stack(tmp_path, env, ignore_sigint=getattr(request, "param", False))
     try:
         wait_for(f"http://127.0.0.1:{port}/healthy")
         yield {
@@ -51,6 +72,8 @@ def served(tmp_path):
             "ai": f"http://127.0.0.1:{ai_port}",
             "process": process,
             "instance": tmp_path / "instance",
+            "env": env,
+            "log": tmp_path / "run-stack.log",
         }
     finally:
         if process.poll() is None:
@@ -60,7 +83,6 @@ def served(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        log.close()
 
 
 def test_run_stack_serves_round_trip_on_sqlite(served):
@@ -91,6 +113,9 @@ def test_run_stack_serves_round_trip_on_sqlite(served):
     assert ai["model_version"].startswith("reference-")
 
 
+@pytest.mark.parametrize(
+    "served", [False, True], indirect=True, ids=["foreground", "sigint-ignored"]
+)
 def test_ctrl_c_stops_both_processes(served):
     process = served["process"]
     os.killpg(process.pid, signal.SIGINT)
@@ -98,3 +123,54 @@ def test_ctrl_c_stops_both_processes(served):
     for url in (served["base"] + "/healthy", served["ai"] + "/api/v1/health"):
         with pytest.raises(requests.ConnectionError):
             requests.get(url, timeout=1)
+    assert not (served["instance"] / "run.env").exists()
+
+
+def test_running_is_printed_after_healthy_and_run_env_names_the_urls(served):
+    # wait_for saw /healthy; run-stack prints "running" after its own check, so allow a moment.
+    deadline = time.monotonic() + 20
+    while "is running" not in served["log"].read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"is running on {served['base']}" in served["log"].read_text()
+    run_env = (served["instance"] / "run.env").read_text()
+    assert f"GATEWAY_URL={served['base']}" in run_env
+    assert f"AI_SERVICE_URL={served['ai']}" in run_env
+
+
+def test_flask_check_in_a_second_terminal_follows_ai_port(served):
+    env = {**served["env"], "FLASK_APP": "wsgi"}
+    deadline = time.monotonic() + 20
+    while not (served["instance"] / "run.env").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    result = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "flask"), "check"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    ai_line = next(line for line in result.stdout.splitlines() if "AI Service" in line)
+    assert ai_line.startswith("PASS"), result.stdout + result.stderr
+    assert served["ai"] in ai_line
+
+
+@pytest.mark.parametrize("busy", ["PORT", "AI_PORT"])
+def test_a_busy_port_fails_at_once_with_one_line(tmp_path, busy):
+    port, ai_port = free_port(), free_port()
+    env = stack_env(tmp_path, port, ai_port)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(env[busy])))
+        taken.listen(1)
+        process = start_stack(tmp_path, env)
+        try:
+            assert process.wait(timeout=30) == 1
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    output = (tmp_path / "run-stack.log").read_text().strip().splitlines()
+    assert output == [
+        line for line in output if f"port {env[busy]}" in line and "already in use" in line
+    ]
+    assert len(output) == 1

@@ -13,12 +13,16 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    """Add every command group to ``app.cli`` (imports are local: nothing loads before use)."""
+    """Add every command group to ``app.cli`` (imports are local: nothing loads before use), and
+    take the URLs of a running ``make run`` (``app/cli/run_env.py``)."""
     from app.cli.cases import cases
     from app.cli.check import check
     from app.cli.demo import demo
+    from app.cli.run_env import apply_run_env
     from app.cli.storage import storage
     from app.cli.users import users
+
+    apply_run_env(app)
 
     for command in (users, check, demo, cases, storage):
         app.cli.add_command(command)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.cli.common import fails_cleanly, quiet_logs
 from app.services import demo as demo_service
-
-#: Where ``make run`` serves the portal (``scripts/run-stack``, PORT 8080 by default).
-PORTAL_LOGIN_HINT = "http://127.0.0.1:8080/login"
 
 demo = AppGroup("demo", help="Demo data for trying the portal (never real patient data).")
 
@@ -76,7 +74,8 @@ def seed(samples: Path | None, password: str, verbose: bool) -> None:
     else:
         click.echo("\nNothing new: the demo physician and every demo case were already there.")
 
-    click.echo(f"\nLog in to the Physician Portal at {PORTAL_LOGIN_HINT} (as `make run` serves it)")
+    login = f"{current_app.config['GATEWAY_URL']}/login"
+    click.echo(f"\nLog in to the Physician Portal at {login} (as `make run` serves it)")
     click.echo(f"  email:     {result.email}")
     if result.password_works:
         click.echo(f"  password:  {result.password}")
