@@ -168,3 +168,14 @@ def when_ready(server):  # type: ignore[no-untyped-def]
             server.cfg.workers,
             server.cfg.workers,
         )
+
+
+# Request line and header limits (issue 14): gunicorn's own maximum request line (8190 bytes;
+# 0 would mean unlimited), headers up to 16 KB (long JWTs and cookies); what gunicorn still
+# refuses is answered in the API's JSON error shape, not an HTML page (app/server_errors.py).
+limit_request_line = 8190
+limit_request_field_size = 16384
+
+from app.server_errors import answer_in_json  # noqa: E402 - after the settings it explains
+
+answer_in_json()

@@ -7,6 +7,7 @@ error handlers → CLI. Nothing here opens a connection; that happens on first u
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
@@ -139,7 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.questionnaire.api import bp as questionnaire_api
     from app.blueprints.worklist.api import bp as worklist_api
     from app.extensions import csrf
-    from app.openapi import spec
+    from app.openapi import init_request_checks, spec
 
     apis = (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api)
     apis += (worklist_api, outcomes_api)
@@ -160,6 +161,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
     spec.register(app)
+    init_request_checks(app)
 
     @app.get("/api/openapi.json")
     def openapi_document():  # type: ignore[no-untyped-def]
@@ -173,28 +175,45 @@ def _register_blueprints(app: Flask) -> None:
 
 
 NUL_MESSAGE = "Text may not contain NUL characters (U+0000); remove them and try again."
+SURROGATE_MESSAGE = (
+    "Text may not contain unpaired surrogates (U+D800 to U+DFFF): they are not characters."
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _nul_paths(value: object, path: str) -> list[str]:
-    """The paths in a parsed JSON ``value`` whose key or text contains a NUL character."""
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored (PostgreSQL's text and jsonb refuse NUL and lone
+    surrogates, which are not Unicode characters), or None."""
+    if "\x00" in text:
+        return NUL_MESSAGE
+    if _SURROGATE.search(text):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _unstorable_paths(value: object, path: str) -> dict[str, str]:
+    """The paths in a parsed JSON ``value`` whose key or text cannot be stored, with why."""
     if isinstance(value, str):
-        return [path or "body"] if "\x00" in value else []
+        problem = text_problem(value)
+        return {path or "body": problem} if problem else {}
     if isinstance(value, dict):
-        found: list[str] = []
+        found: dict[str, str] = {}
         for key, item in value.items():
             name = f"{path}.{key}" if path else str(key)
-            found += [name] if "\x00" in str(key) else _nul_paths(item, name)
+            problem = text_problem(str(key))
+            found.update({name: problem} if problem else _unstorable_paths(item, name))
         return found
     if isinstance(value, list):
-        return [
-            hit for index, item in enumerate(value) for hit in _nul_paths(item, f"{path}.{index}")
-        ]
-    return []
+        found = {}
+        for index, item in enumerate(value):
+            found.update(_unstorable_paths(item, f"{path}.{index}"))
+        return found
+    return {}
 
 
 def _refuse_nul_characters(app: Flask) -> None:
-    """Answer 422 to any query, form or JSON text with a NUL character: PostgreSQL's text and
-    jsonb cannot store one, so it would otherwise fail as a 500 at the database."""
+    """Answer 422 to any query, form or JSON text with a NUL character or a lone surrogate:
+    PostgreSQL's text and jsonb cannot store them, so they would otherwise fail as a 500."""
     from app.errors import ValidationFailed
 
     @app.before_request
@@ -204,16 +223,16 @@ def _refuse_nul_characters(app: Flask) -> None:
         sources = (
             [request.args] if request.path.startswith("/api/") else [request.args, request.form]
         )
-        found = [
-            key or "body"
-            for source in sources
-            for key, value in source.items(multi=True)
-            if "\x00" in key or "\x00" in value
-        ]
+        found: dict[str, str] = {}
+        for source in sources:
+            for key, value in source.items(multi=True):
+                problem = text_problem(key) or text_problem(value)
+                if problem:
+                    found[key or "body"] = problem
         if request.is_json:
-            found += _nul_paths(request.get_json(silent=True), "")
+            found.update(_unstorable_paths(request.get_json(silent=True), ""))
         if found:
-            raise ValidationFailed(dict.fromkeys(found, NUL_MESSAGE), message=NUL_MESSAGE)
+            raise ValidationFailed(found, message=next(iter(found.values())))
 
 
 CONTENT_SECURITY_POLICY = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app, request
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
@@ -53,6 +53,38 @@ def _check_request(req, resp, err, instance, *args: Any) -> None:  # type: ignor
             raise BadRequest("The JSON body must be an object.", code="json_not_object")
     if err is not None:
         raise ValidationFailed(validation_details(err.errors()))
+
+
+def _file_fields(model_name: str) -> frozenset[str]:
+    """The fields of a multipart model (by spectree's model name) that take a file
+    (``format: binary`` in its JSON schema)."""
+    properties = spec.models.get(model_name, {}).get("properties", {})
+    return frozenset(name for name, field in properties.items() if field.get("format") == "binary")
+
+
+def refuse_files_in_text_fields() -> None:
+    """``before_request``: a file part sent where a multipart ``/api`` form expects text (e.g.
+    ``-F anamnesis=@a.json``) is a 422 naming the field; spectree would put the file object
+    into the model and fail while reporting it (a 500)."""
+    if not request.path.startswith("/api/") or request.mimetype != "multipart/form-data":
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    meta = spec.get_function_metadata(view) if view is not None else None
+    if meta is None or meta.form is None:
+        return
+    fields = set(spec.models.get(meta.form, {}).get("properties", {}))
+    wrong = (set(request.files) & fields) - _file_fields(meta.form)
+    if wrong:
+        raise ValidationFailed(
+            dict.fromkeys(sorted(wrong), "Send this field as text, not as a file."),
+            message=f"Only {', '.join(sorted(_file_fields(meta.form))) or 'no field'} may be "
+            f"a file here; send {', '.join(sorted(wrong))} as text.",
+        )
+
+
+def init_request_checks(app: Flask) -> None:
+    """Register the request checks that must run before spectree validates a body."""
+    app.before_request(refuse_files_in_text_fields)
 
 
 spec = SpecTree(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -174,3 +175,40 @@ def test_a_busy_port_fails_at_once_with_one_line(tmp_path, busy):
         line for line in output if f"port {env[busy]}" in line and "already in use" in line
     ]
     assert len(output) == 1
+
+
+def _raw(base: str, request: bytes) -> tuple[int, bytes, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and b"Connection: close" not in answer:
+                head, _, body = answer.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                if len(body) >= length:
+                    break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head, body
+
+
+def test_gunicorn_limits_answer_in_the_json_error_shape(served):
+    base = served["base"]
+    # Over gunicorn's longest request line: its 414, as JSON.
+    status, head, body = _raw(base, b"GET /api/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 414
+    assert b"application/json" in head
+    assert json.loads(body)["error"]["code"] == "uri_too_long"
+    # 4,094 to 8,190 bytes reach the app (the case): its own JSON 404.
+    status, head, body = _raw(
+        base, b"GET /api/" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "not_found"
+    # A header over 16 KB: 431, as JSON.
+    status, head, body = _raw(
+        base, b"GET /api/users/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n"
+    )
+    assert status == 431
+    assert json.loads(body)["error"]["code"] == "header_fields_too_large"

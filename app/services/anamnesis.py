@@ -9,6 +9,7 @@ they are plain keys, not paths. The AI Service owns the key set; the gateway che
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from pydantic import RootModel
@@ -19,8 +20,10 @@ MAX_KEYS = 200
 MAX_KEY_LENGTH = 100
 MAX_STRING_LENGTH = 2000
 MAX_LIST_ITEMS = 100
-#: PostgreSQL's jsonb cannot store U+0000.
+#: PostgreSQL's jsonb cannot store U+0000, nor a lone surrogate (not a Unicode character).
 NUL_PROBLEM = "Text may not contain NUL characters (U+0000)."
+SURROGATE_PROBLEM = "Text may not contain unpaired surrogates (U+D800 to U+DFFF)."
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 AnswerValue = str | int | float | bool | list[str]
 
@@ -34,6 +37,8 @@ def _text_problem(text: str) -> str | None:
         return f"Text answers may be at most {MAX_STRING_LENGTH} characters."
     if "\x00" in text:
         return NUL_PROBLEM
+    if _SURROGATE.search(text):
+        return SURROGATE_PROBLEM
     return None
 
 
@@ -79,6 +84,9 @@ def validate_anamnesis(data: Any, *, field: str = "anamnesis") -> dict[str, Answ
             continue
         if "\x00" in key:
             problems[f"{field}"] = f"Field names: {NUL_PROBLEM}"
+            continue
+        if _SURROGATE.search(key):
+            problems[f"{field}"] = f"Field names: {SURROGATE_PROBLEM}"
             continue
         if len(key) > MAX_KEY_LENGTH:
             problems[f"{field}.{key[:40]}…"] = (
