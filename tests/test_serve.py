@@ -17,7 +17,7 @@ from tests.conftest import REPO_ROOT, STRONG_PASSWORD, free_port
 pytestmark = pytest.mark.slow
 
 
-def wait_for(url: str, timeout: float = 30.0) -> requests.Response:
+def wait_for(url: str, timeout: float = 90.0) -> requests.Response:
     deadline = time.monotonic() + timeout
     while True:
         try:
