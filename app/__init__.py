@@ -140,7 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.questionnaire.api import bp as questionnaire_api
     from app.blueprints.worklist.api import bp as worklist_api
     from app.extensions import csrf
-    from app.openapi import init_request_checks, spec
+    from app.openapi import api_document, init_request_checks, spec
 
     apis = (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api)
     apis += (worklist_api, outcomes_api)
@@ -166,7 +166,7 @@ def _register_blueprints(app: Flask) -> None:
     @app.get("/api/openapi.json")
     def openapi_document():  # type: ignore[no-untyped-def]
         """Return the OpenAPI 3 document generated from the pydantic models."""
-        return jsonify(spec.spec)
+        return jsonify(api_document())
 
     @app.get("/api/docs")
     def openapi_docs():  # type: ignore[no-untyped-def]

@@ -9,9 +9,12 @@ Request problems are raised as :mod:`app.errors` exceptions so they share the on
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 from flask import Flask, current_app, request
+from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
@@ -31,28 +34,58 @@ def validation_details(errors: list[dict[str, Any]]) -> dict[str, str]:
     return details
 
 
+#: Operations whose JSON body may be left out, validated as ``{}`` (every other JSON body is
+#: required): all their fields are optional and clients call them bare (logout; the first
+#: question; the analysis of the newest image). By endpoint and as the document names them.
+OPTIONAL_BODIES = frozenset(
+    {"diagnosis_api.analyze", "auth_api.logout", "questionnaire_api.next_question"}
+)
+_OPTIONAL_BODY_OPERATIONS = frozenset(
+    {
+        ("post", "/api/cases/{case_id}/analyze"),
+        ("post", "/api/auth/logout"),
+        ("post", "/api/ai/next_question"),
+    }
+)
+
+
 def _check_request(req, resp, err, instance, *args: Any) -> None:  # type: ignore[no-untyped-def]
     """spectree ``before`` hook: 415 / 400 for the body itself, 422 for invalid fields.
 
-    An empty body is validated as ``{}``, so missing required fields answer 422 by name.
+    A JSON body is required (400 ``body_required``) except on :data:`OPTIONAL_BODIES`, where
+    none is validated as ``{}``. Booleans and numbers are strict (``"probability": false`` or
+    ``"hasRedFlags": 0`` are 422, not coerced): the body is validated again in pydantic's strict
+    JSON mode once the lax validation passed.
     """
     view = current_app.view_functions.get(req.endpoint)
     meta = spec.get_function_metadata(view) if view is not None else None
-    has_body = bool(req.get_data(cache=True))
-    if meta is not None and meta.json is not None and has_body:
+    wants_json = meta is not None and meta.json is not None
+    raw = req.get_data(cache=True)
+    if wants_json and not raw and req.endpoint not in OPTIONAL_BODIES:
+        raise BadRequest(
+            "This operation needs a JSON object as its body (send {} for an empty one).",
+            code="body_required",
+        )
+    if wants_json and raw:
         if not req.is_json:
             raise UnsupportedMediaType(
                 "Send the body as JSON with 'Content-Type: application/json'.",
                 code="unsupported_media_type",
             )
         try:
-            body = current_app.json.loads(req.get_data(cache=True) or b"null")
+            body = current_app.json.loads(raw)
         except ValueError:
             raise BadRequest("The body is not valid JSON.", code="malformed_json") from None
         if not isinstance(body, dict):
             raise BadRequest("The JSON body must be an object.", code="json_not_object")
     if err is not None:
         raise ValidationFailed(validation_details(err.errors()))
+    validated = getattr(getattr(req, "context", None), "json", None)
+    if wants_json and raw and isinstance(validated, BaseModel):
+        try:
+            type(validated).model_validate_json(raw, strict=True)
+        except ValidationError as strict_error:
+            raise ValidationFailed(validation_details(strict_error.errors())) from None
 
 
 def _file_fields(model_name: str) -> frozenset[str]:
@@ -145,3 +178,61 @@ class MediaResponse(Response):
         generated = super().generate_spec(*args, **kwargs)
         generated["200"]["content"] = self.media
         return generated
+
+
+#: Statuses any operation of a kind may answer besides those its view declares.
+_ERROR_TEXT = {
+    "400": "Bad Request: the body is missing, not JSON, or not a JSON object",
+    "401": "Unauthorized: no valid access token",
+    "404": "Not Found",
+    "413": "Payload Too Large: the body is over its limit (MAX_CONTENT_LENGTH, MAX_JSON_BYTES)",
+    "415": "Unsupported Media Type",
+    "422": "Unprocessable Content: a field is invalid",
+    "503": "Service Unavailable: the database cannot be reached (Retry-After)",
+}
+
+
+def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[str]:
+    """The error statuses every operation like this one can answer (see :data:`_ERROR_TEXT`)."""
+    statuses = {"422"}
+    if path not in {"/healthy", "/health"}:
+        statuses.add("503")  # database_unavailable
+    body = operation.get("requestBody")
+    if body:
+        statuses |= {"413", "415"}
+        if "application/json" in body.get("content", {}):
+            statuses.add("400")
+    if operation.get("security") != []:  # None: the document's bearer token applies
+        statuses.add("401")
+    if "{" in path:
+        statuses.add("404")
+    return statuses
+
+
+@functools.cache
+def api_document() -> dict[str, Any]:
+    """The OpenAPI document served at ``/api/openapi.json``: spectree's, with every status an
+    operation can answer (body limits, media type, missing token, database down, …) in the one
+    error shape, and ``requestBody.required`` as the request check applies it."""
+    document = copy.deepcopy(spec.spec)
+    error_schema = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody")
+            if body is not None:
+                body["required"] = (method, path) not in _OPTIONAL_BODY_OPERATIONS
+            responses = operation["responses"]
+            if "ValidationError" in str(responses.get("422", {})):  # spectree's own 422 shape
+                responses["422"] = {
+                    "description": _ERROR_TEXT["422"],
+                    "content": {"application/json": error_schema},
+                }
+            for status in _statuses(path, method, operation):
+                operation["responses"].setdefault(
+                    status,
+                    {
+                        "description": _ERROR_TEXT[status],
+                        "content": {"application/json": error_schema},
+                    },
+                )
+    return document
