@@ -176,6 +176,6 @@ def when_ready(server):  # type: ignore[no-untyped-def]
 limit_request_line = 8190
 limit_request_field_size = 16384
 
-from app.server_errors import answer_in_json  # noqa: E402 - after the settings it explains
+from app.server_errors import answer_in_json
 
 answer_in_json()
