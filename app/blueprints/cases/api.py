@@ -198,10 +198,11 @@ def merge_answers(case_id: uuid.UUID, json: AnswersIn):  # type: ignore[no-untyp
 # --- images ---------------------------------------------------------------------------------
 
 
-@bp.before_request
-def _limit_upload_size() -> None:
-    """Refuse an oversized image upload before its body is read (413 in the error shape)."""
-    if request.endpoint != "cases_api.upload_image":
+@bp.url_value_preprocessor
+def _limit_upload_size(endpoint: str | None, _values: dict | None) -> None:
+    """Refuse an oversized image upload before its body is read (413 in the error shape); a
+    URL value preprocessor runs before every before_request function (some read the form)."""
+    if endpoint != "cases_api.upload_image":
         return
     refuse_oversized_upload()
 

@@ -57,10 +57,11 @@ _PHOTO_ENDPOINTS = frozenset(
 )
 
 
-@bp.before_request
-def _limit_photo_size() -> None:
-    """Refuse an oversized photo before its body is read (413 in the error shape)."""
-    if request.endpoint in _PHOTO_ENDPOINTS:
+@bp.url_value_preprocessor
+def _limit_photo_size(endpoint: str | None, _values: dict | None) -> None:
+    """Refuse an oversized photo before its body is read (413 in the error shape); a URL value
+    preprocessor runs before every before_request function (some read the form)."""
+    if endpoint in _PHOTO_ENDPOINTS:
         refuse_oversized_upload()
 
 
