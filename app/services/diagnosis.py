@@ -13,320 +13,67 @@ The order keeps what the physician sent safe (../shared/design.md, "The main job
    answers and the image are kept). With speculation off, prediction and red flags start only
    after a usable image;
 3. triage runs with the differential and the red flags;
-4. the analysis is stored (``completed``) and the case moves to ``analyzed`` with the urgency of
-   the red flags. Any AI failure stores a ``failed`` analysis with its error code, moves the case
-   to ``analysis_failed`` and re-raises: no result is ever returned without its red flags.
+4. the analysis is stored (``completed``) with its inputs and the AI's responses, and the case
+   moves to ``analyzed`` with the headline urgency (red flags × triage × tier). Any AI failure
+   stores a ``failed`` analysis with its error code, moves the case to ``analysis_failed`` and
+   re-raises: no result is ever returned without its red flags.
+
+The parts live beside this module: :mod:`app.services.ai_pipeline` (the concurrent AI calls),
+:mod:`app.services.analysis_records` (storing a run), :mod:`app.services.idempotency`
+(``Idempotency-Key``) and :mod:`app.services.clinical_record.reviews` (the review); their
+public names are re-exported here for the callers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import threading
-import time
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import IO, Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from app.errors import AIServiceError, AppError, Conflict, StorageUnavailable, ValidationFailed
+from app.errors import AIServiceError, Conflict, StorageUnavailable
 from app.extensions import db
-from app.models import Analysis, AnalysisStatus, Case, CaseImage, IdempotencyRecord
-from app.models.base import utcnow
+from app.models import Analysis, Case, CaseImage
 from app.observability import current_request_id
 from app.services import anamnesis as anamnesis_rules
-from app.services import audit, case_images, cases
+from app.services import case_images, cases
 from app.services.ai_client import (
-    AIClient,
-    DiagnosisPrediction,
-    ImageValidity,
-    RedFlags,
-    Triage,
     get_ai_client,
 )
-from app.services.clinical_record import inputs as record_inputs
-from app.services.clinical_record.headline import headline_for_results
+from app.services.ai_pipeline import ImageRejected, PendingPipeline, PipelineResult
+from app.services.analysis_records import latest_analysis, record_completed, record_failed
 from app.services.clinical_record.reviews import ICD10_PATTERN, review_case
-
-__all__ = ["ICD10_PATTERN", "ImageRejected", "analyze_case", "diagnose_upload", "review_case"]
 from app.services.clinical_terms import BODY_SITES, MAX_PATIENT_AGE, PATIENT_SEXES
+from app.services.idempotency import (
+    IDEMPOTENCY_WINDOW,
+    Replay,
+    canonical_json,
+    claim_idempotency_key,
+    finish_idempotency_key,
+    request_fingerprint,
+)
+
+__all__ = [
+    "ICD10_PATTERN",
+    "IDEMPOTENCY_WINDOW",
+    "ImageRejected",
+    "PendingPipeline",
+    "PipelineResult",
+    "Replay",
+    "analyze_case",
+    "canonical_json",
+    "claim_idempotency_key",
+    "diagnose_upload",
+    "finish_idempotency_key",
+    "latest_analysis",
+    "request_fingerprint",
+    "review_case",
+]
 
 logger = logging.getLogger(__name__)
-
-#: How long an ``Idempotency-Key`` is remembered.
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
-
-
-class ImageRejected(AppError):
-    """422: the AI Service judged the photo unusable; ``details`` carries its feedback."""
-
-    status = 422
-    code = "image_rejected"
-    message = (
-        "The photo is not good enough for an analysis. Please take another one "
-        "(or accept the low quality explicitly)."
-    )
-
-
-# --- the AI pipeline ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PipelineResult:
-    """Everything the AI returned for one image: all four parts, never fewer."""
-
-    validity: ImageValidity
-    prediction: DiagnosisPrediction
-    red_flags: RedFlags
-    triage: Triage
-
-
-_executor_lock = threading.Lock()
-_executor: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The process's pool for concurrent AI calls (made on first use, again after a fork)."""
-    global _executor  # noqa: PLW0603 - one pool per process
-    current = _executor
-    if current is not None and current[0] == os.getpid():
-        return current[1]
-    with _executor_lock:
-        if _executor is None or _executor[0] != os.getpid():
-            # Under gevent a pool "thread" is a greenlet waiting on a socket: 256 cost ~1 MB and
-            # let ~85 diagnoses per worker run their three concurrent calls without queueing.
-            workers = int(current_app.config.get("AI_MAX_PARALLEL_CALLS", 256))
-            _executor = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="ai-call"))
-        return _executor[1]
-
-
-def _discard(future: Future[Any]) -> None:
-    """Let a speculative call finish in the background; its result or error is dropped."""
-    future.add_done_callback(lambda done: done.exception())
-
-
-class PendingPipeline:
-    """The AI pipeline of one image, started: its first round is in flight.
-
-    Constructing it starts image quality on the process's AI pool (with ``speculative``:
-    prediction and red flags too; without, they start once the image is known to be usable or
-    low quality was accepted). :meth:`result` waits for the first round and asks for triage;
-    :meth:`discard` abandons the calls (they finish in the background, results dropped).
-    Starting the AI early lets the caller store the case and the image while the AI works.
-    """
-
-    def __init__(
-        self,
-        client: AIClient,
-        *,
-        anamnesis: Mapping[str, Any],
-        image: bytes,
-        content_type: str,
-        accept_low_quality: bool,
-        speculative: bool,
-        request_id: str | None,
-    ) -> None:
-        self._client = client
-        self._anamnesis = anamnesis
-        self._image = image
-        self._content_type = content_type
-        self._accept_low_quality = accept_low_quality
-        self._request_id = request_id
-        self._pool = _pool()
-        # One deadline for the whole pipeline (every round of calls), not one per call.
-        self._deadline_at = time.monotonic() + client.deadline
-        self._quality: Future[ImageValidity] = self._pool.submit(
-            client.validate_image,
-            image,
-            content_type,
-            request_id=request_id,
-            deadline_at=self._deadline_at,
-        )
-        self._prediction: Future[DiagnosisPrediction] | None = None
-        self._flags: Future[RedFlags] | None = None
-        if speculative:
-            self._start_prediction_and_flags()
-
-    @property
-    def anamnesis(self) -> dict[str, Any]:
-        """The anamnesis exactly as sent to the AI (a copy)."""
-        return dict(self._anamnesis)
-
-    def _start_prediction_and_flags(self) -> None:
-        self._prediction = self._pool.submit(
-            self._client.predict,
-            self._anamnesis,
-            [(self._image, self._content_type)],
-            request_id=self._request_id,
-            deadline_at=self._deadline_at,
-        )
-        self._flags = self._pool.submit(
-            self._client.red_flags,
-            self._anamnesis,
-            request_id=self._request_id,
-            deadline_at=self._deadline_at,
-        )
-
-    def discard(self) -> None:
-        """Abandon the calls in flight: they finish in the background; results are dropped."""
-        for future in (self._quality, self._prediction, self._flags):
-            if future is not None:
-                _discard(future)
-
-    def result(self) -> PipelineResult:
-        """Wait for quality, prediction and red flags, then ask for triage.
-
-        Raises:
-            ImageRejected: the photo is unusable and low quality was not accepted (``details``:
-                ``image_validity``); prediction and red flags, if started, are discarded.
-            AIServiceError: any call failed (unavailable, timeout, rejected input, bad response).
-        """
-        try:
-            validity = self._quality.result()
-            if not validity.is_valid and not self._accept_low_quality:
-                raise ImageRejected(
-                    details={"image_validity": validity.model_dump(mode="json", by_alias=True)}
-                )
-            if self._prediction is None or self._flags is None:
-                self._start_prediction_and_flags()
-            assert self._prediction is not None and self._flags is not None
-            predicted = self._prediction.result()
-            red_flags = self._flags.result()
-        except BaseException:
-            self.discard()
-            raise
-        triage = self._client.triage(
-            self._anamnesis,
-            predicted.diagnoses,
-            red_flags,
-            request_id=self._request_id,
-            deadline_at=self._deadline_at,
-        )
-        return PipelineResult(validity, predicted, red_flags, triage)
-
-
-# --- storing analyses --------------------------------------------------------------------------
-
-
-def _store_analysis(
-    *,
-    actor: Any,
-    case_id: uuid.UUID,
-    image_id: uuid.UUID,
-    case_status: str,
-    anamnesis_sent: Mapping[str, Any],
-    audit_details: dict[str, Any] | None = None,
-    **fields: Any,
-) -> Analysis:
-    """Add an analysis of ``image_id``, move its case to ``case_status`` (with the analysis's
-    ``urgency``, when it has one) and audit it, in one commit. ``fields`` are the analysis's own
-    columns (status, results, meta); its ``inputs`` are the anamnesis as sent, the case's
-    fields and the image (:func:`app.services.clinical_record.inputs.snapshot`)."""
-    case = db.session.get(Case, case_id)
-    image = db.session.get(CaseImage, image_id) if image_id is not None else None
-    analysis = Analysis(
-        id=uuid.uuid4(),
-        case_id=case_id,
-        image_id=image_id,
-        requested_by_id=getattr(actor, "id", None),
-        completed_at=utcnow(),
-        inputs=record_inputs.snapshot(anamnesis=anamnesis_sent, case=case, image=image),
-        **fields,
-    )
-    cases.transition(case, case_status)
-    if fields.get("urgency") is not None:
-        cases.set_urgency(case, fields["urgency"])
-    db.session.add(analysis)
-    audit.record(
-        actor,
-        audit.CASE_ANALYZE,
-        case_id=case_id,
-        image_id=image_id,
-        details={
-            "analysis_id": str(analysis.id),
-            "status": fields["status"],
-            **(audit_details or {}),
-        },
-    )
-    db.session.commit()
-    return analysis
-
-
-def _record_completed(
-    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, result: PipelineResult, **meta: Any
-) -> Analysis:
-    """Store a completed analysis: the AI's responses as validated (``ai_responses``), the
-    differential, red flags, triage and evidence, the tier (never ``confident`` for a photo
-    analysed despite low quality) and the headline urgency of
-    :func:`app.services.clinical_record.headline.headline_action`."""
-    prediction = result.prediction
-    overridden = bool(meta.get("accepted_low_quality")) and not result.validity.is_valid
-    tier = "possible" if overridden and prediction.tier == "confident" else prediction.tier
-    red_flags = result.red_flags.model_dump(mode="json", by_alias=True, exclude_none=True)
-    triage = result.triage.model_dump(mode="json", by_alias=True)
-    headline = headline_for_results(
-        red_flags=red_flags,
-        triage=triage,
-        tier=tier,
-        refer_to_specialist=prediction.refer_to_specialist,
-        low_quality_override=overridden,
-    )
-    validity = result.validity.model_dump(mode="json", by_alias=True)
-    return _store_analysis(
-        actor=actor,
-        case_id=case_id,
-        image_id=image_id,
-        case_status="analyzed",
-        status=AnalysisStatus.COMPLETED,
-        model_version=prediction.metadata.model_version,
-        image_validity=validity,
-        predictions=[d.model_dump(mode="json", exclude_none=True) for d in prediction.diagnoses],
-        tier=tier,
-        confidence=prediction.confidence,
-        refer_to_specialist=prediction.refer_to_specialist,
-        highlight_count=prediction.highlight_count,
-        red_flags=red_flags,
-        urgency=headline.urgency,
-        triage=triage,
-        evidence=(
-            prediction.evidence.model_dump(mode="json", exclude_none=True)
-            if prediction.evidence is not None
-            else None
-        ),
-        ai_responses={
-            "image_validity": validity,
-            "prediction": prediction.model_dump(mode="json", exclude_none=True),
-            "red_flags": red_flags,
-            "triage": triage,
-            "model_version": prediction.metadata.model_version,
-            "reconstructed": False,
-        },
-        **meta,
-    )
-
-
-def _record_failed(
-    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, error: AppError, **meta: Any
-) -> Analysis:
-    return _store_analysis(
-        actor=actor,
-        case_id=case_id,
-        image_id=image_id,
-        case_status="analysis_failed",
-        audit_details={"error": error.code},
-        status=AnalysisStatus.FAILED,
-        error_code=error.code,
-        error_message=error.message,
-        **meta,
-    )
 
 
 def _start(
@@ -375,16 +122,14 @@ def _analyze(
         raise
     except AIServiceError as error:
         logger.warning("analysis of case %s failed: %s", case_id, error.code)
-        failed = _record_failed(
-            actor=actor, case_id=case_id, image_id=image_id, error=error, **meta
-        )
+        failed = record_failed(actor=actor, case_id=case_id, image_id=image_id, error=error, **meta)
         # Nothing is lost: tell the client where the answers and the photo are kept, so that a
         # retry (POST /api/cases/<id>/analyze) does not open a second case.
         error.details.update(
             case_id=str(case_id), image_id=str(image_id), analysis_id=str(failed.id)
         )
         raise
-    return _record_completed(actor=actor, case_id=case_id, image_id=image_id, result=result, **meta)
+    return record_completed(actor=actor, case_id=case_id, image_id=image_id, result=result, **meta)
 
 
 # --- use cases ---------------------------------------------------------------------------------
@@ -536,103 +281,3 @@ def analyze_case(
         pipeline=pipeline,
         accept_low_quality=accept_low_quality,
     )
-
-
-def latest_analysis(case_id: uuid.UUID) -> Analysis | None:
-    """Return the newest analysis of a case (completed or failed), or ``None``."""
-    return db.session.scalars(
-        select(Analysis)
-        .where(Analysis.case_id == case_id)
-        .order_by(Analysis.created_at.desc())
-        .limit(1)
-    ).first()
-
-
-# --- idempotency -------------------------------------------------------------------------------
-
-
-def request_fingerprint(*parts: bytes | str | None) -> str:
-    """Return the sha256 hex of the request's parts (order matters; ``None`` counts as empty)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else (part or b"")
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces, so equal objects give equal fingerprints."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Replay:
-    """The stored first answer to an idempotent request."""
-
-    status_code: int
-    body: dict[str, Any]
-
-
-def claim_idempotency_key(*, actor: Any, key: str, fingerprint: str) -> Replay | None:
-    """Claim ``key`` for this request, or return the first answer to replay.
-
-    Returns ``None`` when the caller should process the request (the key is now claimed).
-
-    Raises:
-        ValidationFailed: ``idempotency_key_reused``: the key came with a different body.
-        Conflict: ``idempotency_in_progress``: the first request with this key is still running.
-    """
-    if not 1 <= len(key) <= 255:
-        raise ValidationFailed({"Idempotency-Key": "Use 1 to 255 characters."})
-    user_id = actor.id
-    for _ in range(2):
-        record = db.session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-            )
-        )
-        if record is not None and record.created_at < utcnow() - IDEMPOTENCY_WINDOW:
-            db.session.delete(record)
-            db.session.commit()
-            record = None
-        if record is None:
-            db.session.add(IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprint))
-            try:
-                db.session.commit()
-            except IntegrityError:  # a concurrent request claimed it first: look again
-                db.session.rollback()
-                continue
-            return None
-        if record.fingerprint != fingerprint:
-            raise ValidationFailed(
-                {"Idempotency-Key": "This key was already used with a different request body."},
-                code="idempotency_key_reused",
-            )
-        if record.status_code is None:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                code="idempotency_in_progress",
-            )
-        return Replay(record.status_code, dict(record.response or {}))
-    raise Conflict("Could not claim the Idempotency-Key; retry.", code="idempotency_in_progress")
-
-
-def finish_idempotency_key(
-    *, actor: Any, key: str, status_code: int, body: dict[str, Any] | None
-) -> None:
-    """Store the answer for ``key`` (2xx/4xx), or release the key (5xx: a retry may run again)."""
-    db.session.rollback()
-    record = db.session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == actor.id, IdempotencyRecord.key == key
-        )
-    )
-    if record is None:
-        return
-    if status_code >= 500 or body is None:
-        db.session.delete(record)
-    else:
-        record.status_code = status_code
-        record.response = body
-    db.session.commit()
