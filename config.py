@@ -72,6 +72,10 @@ class Config:
     # Each worker remembers access tokens that passed the revocation check (PostgreSQL only; a
     # change reaches every worker within a second through LISTEN/NOTIFY, app/services/revocation).
     TOKEN_CHECK_CACHE = env_bool("TOKEN_CHECK_CACHE", True)
+    # Second factor (TOTP): who must use it (none | admin | all), and how long the MFA token
+    # between the password and the code is valid (seconds).
+    MFA_REQUIRED_FOR = env_str("MFA_REQUIRED_FOR", "none").lower()
+    MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=env_int("JWT_ACCESS_TOKEN_SECONDS", 30 * 60))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(
         seconds=env_int("JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)
@@ -184,6 +188,10 @@ class Config:
             raise RuntimeError("LOG_FORMAT must be 'text' or 'json'")
         if config.get("REGISTRATION", "open") not in {"open", "invite", "closed"}:
             raise RuntimeError("REGISTRATION must be 'open', 'invite' or 'closed'")
+        if config.get("MFA_REQUIRED_FOR", "none") not in {"none", "admin", "all"}:
+            raise RuntimeError("MFA_REQUIRED_FOR must be 'none', 'admin' or 'all'")
+        if not 30 <= config.get("MFA_TOKEN_SECONDS", 300) <= 3600:
+            raise RuntimeError("MFA_TOKEN_SECONDS must be between 30 and 3600")
         _validate_throttling(config)
         idle = config.get("PORTAL_IDLE_MINUTES", Config.PORTAL_IDLE_MINUTES)
         if idle <= 0 or config.get("REMEMBER_DAYS", Config.REMEMBER_DAYS) <= 0:
@@ -248,6 +256,7 @@ class ProductionConfig(Config):
     STORAGE_BACKEND = env_str("STORAGE_BACKEND", "s3")
     HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
     REGISTRATION = env_str("REGISTRATION", "invite").lower()
+    MFA_REQUIRED_FOR = env_str("MFA_REQUIRED_FOR", "admin").lower()
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:

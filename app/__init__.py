@@ -148,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
 
+    from app.blueprints.auth.mfa_views import bp as mfa_views
     from app.blueprints.auth.views import bp as auth_views
     from app.blueprints.cases.views import bp as cases_views
     from app.blueprints.diagnosis.views import bp as diagnosis_views
@@ -155,8 +156,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.questionnaire.views import bp as questionnaire_views
     from app.blueprints.worklist.views import bp as worklist_views
 
-    portal = (auth_views, worklist_views, cases_views, questionnaire_views, diagnosis_views)
-    portal += (outcomes_views,)
+    portal = (auth_views, mfa_views, worklist_views, cases_views, questionnaire_views)
+    portal += (diagnosis_views, outcomes_views)
     for blueprint in portal:  # portal pages: session + CSRF
         app.register_blueprint(blueprint)
 

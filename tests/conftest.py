@@ -31,7 +31,12 @@ from app.extensions import db
 from config import TestConfig
 
 # Feature fixtures live beside this file, one module per feature.
-pytest_plugins = ["tests.fixtures.ai", "tests.fixtures.cases", "tests.fixtures.portal"]
+pytest_plugins = [
+    "tests.fixtures.ai",
+    "tests.fixtures.cases",
+    "tests.fixtures.mfa",
+    "tests.fixtures.portal",
+]
 
 ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

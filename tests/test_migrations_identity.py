@@ -62,3 +62,40 @@ def test_invites_upgrade_and_downgrade_with_rows(scratch_app):
         upgrade()
         assert rows("SELECT email FROM users") == [("a@example.org",)]
         db.session.remove()
+
+
+def test_mfa_upgrades_and_downgrades_with_rows(scratch_app):
+    with scratch_app.app_context():
+        upgrade(revision="0009")
+        db.session.execute(
+            text(
+                "INSERT INTO users (email, password_hash, full_name, role, is_active, created_at,"
+                " session_version) VALUES ('a@example.org', 'h', 'Dr. A', 'admin', true,"
+                " now(), 3)"
+            )
+        )
+        db.session.commit()
+        upgrade(revision="0010")
+        assert rows("SELECT email, mfa_secret, mfa_enabled_at FROM users") == [
+            ("a@example.org", None, None)
+        ]
+        db.session.execute(
+            text(
+                "UPDATE users SET mfa_secret = 'JBSWY3DPEHPK3PXP', mfa_enabled_at = now(),"
+                " mfa_last_step = 59000000"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at)"
+                " VALUES (1, :digest, now())"
+            ),
+            {"digest": "0" * 64},
+        )
+        db.session.commit()
+        downgrade(revision="0009")
+        assert rows("SELECT email, session_version FROM users") == [("a@example.org", 3)]
+        assert rows("SELECT to_regclass('mfa_recovery_codes')") == [(None,)]
+        upgrade()
+        assert rows("SELECT email, mfa_enabled_at FROM users") == [("a@example.org", None)]
+        db.session.remove()

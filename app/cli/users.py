@@ -1,4 +1,4 @@
-"""``flask users``: create, invite, list, change role, deactivate / activate, reset passwords.
+"""``flask users``: create, invite, list, set roles, deactivate / activate, reset passwords, MFA.
 
 Passwords are never taken as an option value (they would land in shell history and ``ps``):
 they are prompted twice without echo, or read as one line from stdin with ``--password-stdin``.
@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 
 from app.cli.common import fails_cleanly
 from app.models import Role, User
-from app.services import accounts
+from app.services import accounts, mfa
 from app.services.registration import invites
 
 ROLES = [role.value for role in Role]
@@ -272,4 +272,20 @@ def invite(email: str, role: str, days: int) -> None:
     click.echo(
         f"Invitation for {issued.invite.email} ({issued.invite.role}), valid until "
         f"{_when(issued.invite.expires_at)}, usable once:\n{issued.token}"
+    )
+
+
+@users.command("mfa-reset", short_help="Turn a user's second factor off (lost phone).")
+@_email_option
+@fails_cleanly
+def mfa_reset(email: str) -> None:
+    """Turn off two-factor authentication for an account whose phone and recovery codes are lost.
+
+    Deletes the TOTP secret and the recovery codes and ends every session and token of the
+    account. If MFA_REQUIRED_FOR applies to it, its next portal login asks to set MFA up again.
+    """
+    user = mfa.reset(email=email)
+    click.echo(
+        f"Two-factor authentication of {user.email} is off; every session and token it held is "
+        "revoked. They can set it up again in the portal (Two-factor)."
     )

@@ -7,7 +7,7 @@ from app.models.case import Case, CaseImage, CaseReview
 from app.models.invite import Invite
 from app.models.outcome import CaseOutcome
 from app.models.session import Draft, PortalSession, RememberToken
-from app.models.user import Role, TokenBlocklist, User
+from app.models.user import RecoveryCode, Role, TokenBlocklist, User
 
 __all__ = [
     "Analysis",
@@ -22,6 +22,7 @@ __all__ = [
     "IdempotencyRecord",
     "Invite",
     "PortalSession",
+    "RecoveryCode",
     "RememberToken",
     "Role",
     "TokenBlocklist",

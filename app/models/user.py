@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TZDateTime, utcnow
@@ -35,6 +35,17 @@ class User(UserMixin, Base):
     # Bumped on logout-everywhere / deactivation / password reset: sessions carry it and are
     # rejected when it no longer matches (flask-login alternative id).
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Second factor (TOTP, RFC 6238): the shared secret (base32) from the start of enrolment;
+    # MFA is on once ``mfa_enabled_at`` is set. ``mfa_last_step`` is the time step of the last
+    # code accepted, so a code cannot be used twice (RFC 6238 §5.2).
+    mfa_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    @property
+    def mfa_enabled(self) -> bool:
+        """Whether logging in asks for a second factor."""
+        return self.mfa_enabled_at is not None
 
     @property
     def is_admin(self) -> bool:
@@ -62,3 +73,15 @@ class TokenBlocklist(Base):
     )
     expires_at: Mapped[datetime] = mapped_column(TZDateTime)
     revoked_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A single-use MFA recovery code, stored as its SHA-256 (the codes are random, 50 bits)."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)

@@ -197,7 +197,8 @@ def authenticate(*, email: str, password: str) -> User:
         raise Unauthorized("Email or password is incorrect.", code="invalid_credentials")
     if not user.is_active:
         raise PermissionDenied("This account has been deactivated.", code="account_inactive")
-    throttle.succeeded(email)
+    if not user.mfa_enabled:  # with MFA, the address is known once the code is right too
+        throttle.succeeded(email)
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()

@@ -9,14 +9,17 @@ from app.blueprints.auth.schemas import (
     LoginIn,
     LogoutIn,
     Message,
+    MfaChallenge,
+    MfaIn,
     RegisterIn,
     RegistrationAccepted,
     TokenPair,
     UserOut,
 )
+from app.errors import PermissionDenied
 from app.openapi import responses, spec
 from app.security import public
-from app.services import accounts, registration, sessions, tokens
+from app.services import accounts, mfa, registration, sessions, tokens
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api")
 
@@ -53,13 +56,40 @@ def register(json: RegisterIn):  # type: ignore[no-untyped-def]
 @public
 @spec.validate(
     json=LoginIn,
-    resp=responses((401, 403, 422, 429), HTTP_200=TokenPair),
+    resp=responses((401, 403, 422, 429), HTTP_200=TokenPair, HTTP_202=MfaChallenge),
     tags=[_TAG],
     security={},
 )
 def login(json: LoginIn):  # type: ignore[no-untyped-def]
-    """Exchange email and password for an access token and a refresh token."""
+    """Exchange email and password for an access token and a refresh token.
+
+    With MFA on for the account: 202 `mfa_required` with a short-lived `mfa_token`; send it
+    with the authenticator's code to `POST /api/auth/mfa` for the tokens. When MFA is required
+    (MFA_REQUIRED_FOR) but not set up yet: 403 `mfa_enrolment_required` (enrol in the portal).
+    """
     user = accounts.authenticate(email=json.email, password=json.password)
+    if user.mfa_enabled:
+        return MfaChallenge(mfa_token=mfa.issue_token(user), expires_in=mfa.token_lifetime()), 202
+    if mfa.needs_enrolment(user):
+        raise PermissionDenied(
+            "This account must use two-factor authentication: log in to the portal once to "
+            "set it up, then use the API.",
+            code="mfa_enrolment_required",
+        )
+    return TokenPair(**tokens.issue_pair(user))
+
+
+@bp.post("/auth/mfa")
+@public
+@spec.validate(
+    json=MfaIn,
+    resp=responses((401, 422, 429), HTTP_200=TokenPair),
+    tags=[_TAG],
+    security={},
+)
+def login_mfa(json: MfaIn):  # type: ignore[no-untyped-def]
+    """Exchange the `mfa_token` of a login and a code (authenticator or recovery) for tokens."""
+    user = mfa.complete_login(token=json.mfa_token, code=json.code)
     return TokenPair(**tokens.issue_pair(user))
 
 

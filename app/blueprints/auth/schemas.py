@@ -44,6 +44,25 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
+class MfaChallenge(BaseModel):
+    """202 from ``POST /api/auth/login`` when the account uses MFA: the second step's token."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str = Field(description="Send it with the code to POST /api/auth/mfa.")
+    expires_in: int = Field(description="Seconds the mfa_token stays valid.")
+
+
+class MfaIn(BaseModel):
+    """``POST /api/auth/mfa`` body: the token from the login and a code."""
+
+    mfa_token: str = Field(min_length=1, max_length=512)
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        description="The authenticator app's 6-digit code, or an unused recovery code.",
+    )
+
+
 class LogoutIn(BaseModel):
     """``POST /api/auth/logout`` body: optionally the refresh token to revoke as well."""
 

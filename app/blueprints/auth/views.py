@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user
 
 from app.blueprints.auth.forms import LoginForm
+from app.blueprints.auth.mfa_views import await_second_factor
 from app.errors import PermissionDenied, Unauthorized
 from app.portal_login import (
     PORTAL_SESSION_KEY,
@@ -26,7 +27,7 @@ from app.portal_login import (
     log_out_portal,
 )
 from app.security import public
-from app.services import accounts, sessions
+from app.services import accounts, mfa, sessions
 from app.services.rate_limits import Throttled
 
 bp = Blueprint("auth", __name__)
@@ -57,9 +58,14 @@ def login():  # type: ignore[no-untyped-def]
         except (Unauthorized, PermissionDenied, Throttled) as failure:
             error, status = failure.message, failure.status
         else:
+            target = safe_next(request.args.get("next"))
+            if user.mfa_enabled:
+                return await_second_factor(
+                    mfa.issue_token(user), remember=bool(form.remember.data), target=target
+                )
             log_in_portal(user, remember=bool(form.remember.data))
             flash(f"Welcome, {user.full_name}.", "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("worklist.index"))
+            return redirect(target or url_for("worklist.index"))
     elif form.is_submitted():
         status = 422
     else:
