@@ -60,7 +60,7 @@ def login_code():  # type: ignore[no-untyped-def]
         else:
             log_in_portal(user, remember=bool(pending.get("remember")))
             flash(f"Welcome, {user.full_name}.", "success")
-            return redirect(pending.get("next") or url_for("cases.index"))
+            return redirect(pending.get("next") or url_for("worklist.index"))
     elif form.is_submitted():
         status = 422
     return render_template("auth/mfa_code.html", form=form, error=error), status
