@@ -25,6 +25,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     FLASK_APP=wsgi \
     PORT=8080
 
+# WeasyPrint (the PDF report) draws text with Pango and needs a font: Debian's packages.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 # A fixed numeric uid/gid, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \

@@ -24,6 +24,7 @@ run: $(VENV)/.installed
 ## test: install dev requirements and run the whole suite against PostgreSQL
 test: $(VENV)/.dev-installed
 	./scripts/ensure-chromium
+	./scripts/ensure-pdf-libs
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

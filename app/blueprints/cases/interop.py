@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Literal
 
 from flask import Response, request
 from flask_jwt_extended import current_user
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.blueprints.cases.api import bp
+from app.blueprints.diagnosis import printing
 from app.openapi import MediaResponse, spec
 from app.services import fhir
 
@@ -103,3 +106,41 @@ def case_fhir(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     response = Response(body, content_type=f"{fhir.FHIR_JSON}; charset=utf-8")
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+class ReportQuery(BaseModel):
+    """``GET /api/cases/<id>/report.pdf`` query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paper: Literal["a4", "letter"] = Field(default="a4", description="A4 or US Letter")
+
+
+_PDF_DOC = (
+    "The case report as a PDF (A4 or US Letter): the conclusion first (final diagnosis with "
+    "ICD-10, plan, the headline action and triage), red flags with their rules, the analysed "
+    "photo, the AI result with its tier and model version, the top 5 of the differential, "
+    "photo quality, the patient and the answers as asked. Every page carries the "
+    "pseudonymous reference and its page number."
+)
+
+
+@bp.get("/cases/<uuid:case_id>/report.pdf")
+@spec.validate(
+    query=ReportQuery,
+    resp=MediaResponse(
+        (401, 404, 422, 503),
+        media={
+            "application/pdf": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "%PDF-1.7 … (binary)",
+            }
+        },
+        description=_PDF_DOC,
+    ),
+    tags=[_TAG],
+)
+def case_report_pdf(case_id: uuid.UUID, query: ReportQuery):  # type: ignore[no-untyped-def]
+    """Return the case report as a PDF (``application/pdf``)."""
+    paper = printing.paper_size(query.paper)
+    return printing.report_pdf(actor=current_user, case_id=case_id, paper=paper)

@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from app.blueprints.cases.forms import show_problems
 from app.blueprints.cases.views import after_case_post, case_view
+from app.blueprints.diagnosis import printing
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReopenForm, ReviewForm
 from app.blueprints.portal import after_post, is_htmx
 from app.blueprints.questionnaire.forms import read_question
@@ -33,6 +34,7 @@ from app.errors import (
 from app.portal_login import keeps_draft
 from app.services import case_record, diagnosis
 from app.services.clinical_record import reviews
+from app.services.report.content import build_report
 
 bp = Blueprint("diagnosis", __name__)
 
@@ -168,6 +170,16 @@ def _review_saved(case_id: uuid.UUID) -> Response:
 
 @bp.get("/cases/<uuid:case_id>/report")
 def report(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """Show the printable report of the case: anamnesis, photo, AI results, review."""
+    """Show the printable report: conclusion, red flags, photo and AI result, answers."""
     record = case_record.load_case_record(actor=current_user, case_id=case_id, ask_ai=False)
-    return render_template("diagnosis/report.html", record=record, now=datetime.now(UTC))
+    body = build_report(record, author=current_user.full_name)
+    return render_template(
+        "diagnosis/report.html", record=record, report=body, now=datetime.now(UTC)
+    )
+
+
+@bp.get("/cases/<uuid:case_id>/report.pdf")
+def report_pdf(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Send the report as a PDF (``?paper=a4``, the default, or ``letter``)."""
+    paper = printing.paper_size(request.args.get("paper"))
+    return printing.report_pdf(actor=current_user, case_id=case_id, paper=paper)

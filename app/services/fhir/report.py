@@ -20,16 +20,16 @@ from app.services.fhir.terms import (
     instant,
     resource_id,
 )
-from app.services.report.content import headline
+from app.services.report.content import headline, report_state
 
 REPORT_CODE = coding(FINDING_SYSTEM, "dermatology-assessment", "AI-assisted dermatology assessment")
 
 
 def report_status(source: CaseSource) -> str:
-    """``final`` (reviewed), ``amended`` (changed after a review) or ``preliminary``."""
-    if source.reopened:
-        return "amended"
-    return "final" if source.case.status == "reviewed" else "preliminary"
+    """``final`` (reviewed), ``amended`` (changed after a review) or ``preliminary``
+    (:func:`app.services.report.content.report_state` of a case with a completed analysis)."""
+    state = report_state(source.case)
+    return "preliminary" if state == "draft" else state
 
 
 def _conclusion(source: CaseSource, status: str) -> str:

@@ -48,13 +48,6 @@ class CaseSource:
         """The clinical answers as ``(fieldName, answer)`` pairs, as asked (no photo step)."""
         return answers_as_asked(self.case.anamnesis)
 
-    @property
-    def reopened(self) -> bool:
-        """Whether the case was reviewed and is no longer (a re-analysis or a reopen after the
-        review): its report was issued and then changed."""
-        # TODO(#12): also true after a reopen that was reviewed again (review history).
-        return self.case.reviewed_at is not None and self.case.status != "reviewed"
-
 
 _CASES = select(*Case.__table__.columns).order_by(Case.created_at, Case.id)
 _COMPLETED_ANALYSES = (

@@ -90,3 +90,63 @@ def headline(analysis: Any) -> Headline | None:
     priority = _PRIORITIES[max(ranks)]
     action = triage.get("recommendedAction") if triage.get("priority") == priority else None
     return Headline(priority, action or _ACTIONS[priority])
+
+
+# --- the report of a case ------------------------------------------------------------------
+
+
+def report_state(case: Any) -> str:
+    """``final`` (reviewed), ``amended`` (changed after a review: re-analysed or reopened),
+    ``preliminary`` (analysed, not reviewed) or ``draft`` (no completed analysis yet)."""
+    # TODO(#12): "amended" also for a case reviewed again after a reopen (review history).
+    if case.reviewed_at is not None and case.status != "reviewed":
+        return "amended"
+    if case.status == "reviewed":
+        return "final"
+    return "preliminary" if case.status in ("analyzed", "archived") else "draft"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows, in reading order: the conclusion (``state``, the case's
+    review, ``headline``), the red flags, the photo and AI result of ``analysis`` (the newest
+    completed one, or ``None``), ``differential``, then the patient facts and ``answers``."""
+
+    case: Any
+    analysis: Any | None
+    state: str
+    headline: Headline | None
+    differential: ShortDifferential
+    answers: list[tuple[str, Any]]
+    reviewer: str
+    author: str
+
+    @property
+    def flags(self) -> list[dict[str, Any]]:
+        """The red flags of the analysis (``[]`` without one)."""
+        return list(((self.analysis.red_flags or {}) if self.analysis else {}).get("flags") or [])
+
+    @property
+    def triage(self) -> dict[str, Any]:
+        """The triage of the analysis (``{}`` without one)."""
+        return dict((self.analysis.triage or {}) if self.analysis else {})
+
+
+def build_report(record: Any, *, author: str) -> Report:
+    """The :class:`Report` of a :class:`~app.services.case_record.CaseRecord`; ``author`` is the
+    name of the person the report is made for (printed in its footer)."""
+    case = record.case
+    analysis = record.analysis
+    if analysis is not None and analysis.status != "completed":
+        analysis = None
+    # TODO(#12): the analysis's own inputs (answers as sent to the AI), not today's answers.
+    return Report(
+        case=case,
+        analysis=analysis,
+        state=report_state(case) if analysis is not None else "draft",
+        headline=headline(analysis),
+        differential=short_differential(analysis.predictions if analysis else None),
+        answers=answers_as_asked(case.anamnesis),
+        reviewer=record.name(case.reviewed_by_id),
+        author=author,
+    )
