@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent
-from tests.fhir_checks import check_bundle
+from tests.fhir_checks import check_bundle, round_trip
 from tests.fixtures.cases import MELANOMA, case_payload
 
 ANSWERS = {
@@ -267,3 +267,20 @@ def test_the_bundle_is_stable_between_two_reads(
     second = fhir_of(ai_client, case_id, headers)
     assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
     assert first["id"] == second["id"]
+
+
+def test_both_interoperability_endpoints_are_documented_with_examples(client: FlaskClient) -> None:
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    fhir_ok = paths["/api/cases/{case_id}/fhir"]["get"]["responses"]["200"]["content"]
+    example = fhir_ok["application/fhir+json"]["example"]
+    assert example["resourceType"] == "Bundle" and example["type"] == "collection"
+    kinds = {entry["resource"]["resourceType"] for entry in example["entry"]}
+    assert {"Patient", "DiagnosticReport"} <= kinds
+    for entry in example["entry"]:
+        round_trip(entry["resource"])
+    pdf = paths["/api/cases/{case_id}/report.pdf"]["get"]
+    assert pdf["responses"]["200"]["content"]["application/pdf"]["schema"]["format"] == "binary"
+    assert "example" in pdf["responses"]["200"]["content"]["application/pdf"]
+    assert [p["name"] for p in pdf["parameters"] if p["in"] == "query"] == ["paper"]
+    for operation in (paths["/api/cases/{case_id}/fhir"]["get"], pdf):
+        assert {"401", "404"} <= set(operation["responses"])

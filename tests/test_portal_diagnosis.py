@@ -423,8 +423,10 @@ def test_the_report_has_everything_for_the_record(client_ai, ai_app, analysed):
     assert "reference-1." in html
     assert "Red flags" in html and "Triage" in html
     assert "Differential diagnosis" in html
-    assert "Physician's review" in html and "Melanocytic nevus" in html
+    assert "Final diagnosis" in html and "Melanocytic nevus" in html
+    assert html.index("Final diagnosis") < html.index("Red flags") < html.index("Anamnesis")
     assert "Dr. Dx" in html
+    assert f'href="/cases/{analysed}/report.pdf"' in html
     assert '<button type="button" data-print' in html
     assert f'src="/cases/{analysed}/images/' in html
     assert "Report created" in html
@@ -433,8 +435,9 @@ def test_the_report_has_everything_for_the_record(client_ai, ai_app, analysed):
 def test_the_report_of_a_case_without_analysis(client_ai, physician, make_case):
     case_id = make_case(physician)
     html = client_ai.get(f"/cases/{case_id}/report").get_data(as_text=True)
-    assert "No completed analysis yet." in html
-    assert "Not reviewed yet." in html
+    assert "Draft — no AI result yet" in html
+    assert "Not yet recorded: no physician has reviewed this case." in html
+    assert "Red flags" not in html
 
 
 def test_the_optional_agreement_is_not_marked_required(client_ai, ai_app, analysed):

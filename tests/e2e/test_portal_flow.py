@@ -193,7 +193,8 @@ def review_and_report(page: Any, shots: Shots, live: LiveServer) -> None:
         "Dr. Anna Meyer",
     ):
         assert expected in report, expected
-    assert page.locator("img.case-photo").evaluate("img => img.naturalWidth") > 0
+    assert page.locator("img.report-photo").evaluate("img => img.naturalWidth") > 0
+    assert report.index("Conclusion") < report.index("Red flags") < report.index("Anamnesis")
     shots(page, "report")
     page.emulate_media(media="print")
     assert not page.locator(".site-header").is_visible()
