@@ -20,7 +20,6 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from app.blueprints.cases.display import action_words
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.services import diagnosis
@@ -108,7 +107,7 @@ def test_the_api_pdf_opens_with_the_conclusion_and_repeats_the_header_on_every_p
         stored = db.session.get(Analysis, uuid.UUID(analysis["id"]))
         expected = headline(stored)
         db.session.remove()
-    assert action_words(expected.action) in first  # the headline action, on page 1
+    assert expected.action_text in first  # the headline action, on page 1
     assert first.index("Final diagnosis") < first.index("Red flags")
 
     for number, text in enumerate(pages, start=1):
@@ -219,3 +218,22 @@ def test_short_differential_counts_what_it_leaves_out() -> None:
     assert [row["disease"] for row in short.shown] == ["D0", "D1", "D2", "D3", "D4", "D5"]
     assert short.others == 2  # both below 1 %
     assert short_differential(None).shown == [] and short_differential([]).others == 0
+
+
+def test_after_a_changed_answer_the_pdf_shows_what_the_ai_was_computed_from(
+    ai_app: Flask,
+    ai_client: FlaskClient,
+    physician: Any,
+    api_headers: Callable[..., dict[str, str]],
+) -> None:
+    case_id = make_case(ai_app, physician, MELANOMA)  # answered bleeding: yes
+    headers = api_headers(physician)
+    changed = ai_client.post(
+        f"/api/cases/{case_id}/answers", json={"bleeding": False}, headers=headers
+    )
+    assert changed.status_code == 200, changed.get_json()
+    reader = read_pdf(ai_client.get(f"/api/cases/{case_id}/report.pdf", headers=headers), "old")
+    text = flat(" ".join(page.extract_text() for page in reader.pages))
+    assert "The AI results are outdated" in text and "Bleeding" in text
+    assert "Anamnesis as analysed" in text
+    assert "Bleeding Yes" in text  # the answer the result was computed from, not today's "No"

@@ -54,8 +54,8 @@ BUNDLE_EXAMPLE = {
                     "type": "Patient",
                 },
                 "conclusion": "Final diagnosis: Melanoma (C43.5). Plan and notes: Excision "
-                "booked. Action: Urgent dermatology referral (within 2 weeks) (priority: "
-                "Urgent). AI results support, and never replace, the physician's judgement.",
+                "booked. Action: Refer on the 2-week suspected-cancer pathway (urgency: high). "
+                "AI results support, and never replace, the physician's judgement.",
                 "conclusionCode": [
                     {
                         "text": "Melanoma",

@@ -16,6 +16,7 @@ from flask import Response, current_app, render_template, request, url_for
 from app.errors import ValidationFailed
 from app.services import case_images, case_record
 from app.services.report import content, pdf
+from app.services.report.records import reopened_case_ids
 
 #: The stylesheet of the PDF, under ``static/``.
 STYLESHEET = "css/report-pdf.css"
@@ -32,6 +33,12 @@ def paper_size(value: str | None) -> str:
     if size is None:
         raise ValidationFailed({"paper": "Choose a4 or letter."})
     return size
+
+
+def build_report(record: case_record.CaseRecord, actor: Any) -> content.Report:
+    """The report of a case record, for ``actor`` (named in its footer)."""
+    reopened = record.case.id in reopened_case_ids([record.case.id])
+    return content.build_report(record, author=getattr(actor, "full_name", ""), reopened=reopened)
 
 
 def _resources(actor: Any, report: content.Report) -> tuple[dict[str, pdf.Resource], str | None]:
@@ -60,7 +67,7 @@ def report_pdf(*, actor: Any, case_id: uuid.UUID, paper: str) -> Response:
         StorageUnavailable: the photo could not be read.
     """
     record = case_record.load_case_record(actor=actor, case_id=case_id, ask_ai=False)
-    report = content.build_report(record, author=getattr(actor, "full_name", ""))
+    report = build_report(record, actor)
     resources, photo_url = _resources(actor, report)
     html = render_template(
         "diagnosis/report_pdf.html",

@@ -34,7 +34,6 @@ from app.errors import (
 from app.portal_login import keeps_draft
 from app.services import case_record, diagnosis
 from app.services.clinical_record import reviews
-from app.services.report.content import build_report
 
 bp = Blueprint("diagnosis", __name__)
 
@@ -172,7 +171,7 @@ def _review_saved(case_id: uuid.UUID) -> Response:
 def report(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     """Show the printable report: conclusion, red flags, photo and AI result, answers."""
     record = case_record.load_case_record(actor=current_user, case_id=case_id, ask_ai=False)
-    body = build_report(record, author=current_user.full_name)
+    body = printing.build_report(record, current_user)
     return render_template(
         "diagnosis/report.html", record=record, report=body, now=datetime.now(UTC)
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.blueprints.cases.display import PRIORITY_WORDS, action_words, percent
+from app.blueprints.cases.display import percent
 from app.services.fhir.source import CaseSource
 from app.services.fhir.subject import patient_id, practitioner_ref
 from app.services.fhir.terms import (
@@ -28,7 +28,7 @@ REPORT_CODE = coding(FINDING_SYSTEM, "dermatology-assessment", "AI-assisted derm
 def report_status(source: CaseSource) -> str:
     """``final`` (reviewed), ``amended`` (changed after a review) or ``preliminary``
     (:func:`app.services.report.content.report_state` of a case with a completed analysis)."""
-    state = report_state(source.case)
+    state = report_state(source.case, reopened=source.reopened)
     return "preliminary" if state == "draft" else state
 
 
@@ -41,7 +41,8 @@ def _conclusion(source: CaseSource, status: str) -> str:
         if case.review_notes:
             lines.append(f"Plan and notes: {case.review_notes}")
         if status == "amended":
-            lines.append("The case changed after this review; it awaits a new review.")
+            waiting = "; it awaits a new review" if case.status != "reviewed" else ""
+            lines.append(f"The case changed after a physician's review{waiting}.")
     else:
         lines.append("Preliminary: not yet reviewed by a physician.")
     top = (analysis.predictions or [{}])[0]
@@ -49,8 +50,7 @@ def _conclusion(source: CaseSource, status: str) -> str:
         lines.append(f"AI leading suggestion: {top['disease']} {percent(top.get('probability'))}.")
     action = headline(analysis)
     if action is not None:
-        priority = PRIORITY_WORDS.get(action.priority, action.priority)
-        lines.append(f"Action: {action_words(action.action)} (priority: {priority}).")
+        lines.append(f"Action: {action.action_text} (urgency: {action.urgency}).")
     lines.append("AI results support, and never replace, the physician's judgement.")
     return " ".join(lines)
 

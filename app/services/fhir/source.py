@@ -21,6 +21,7 @@ from app.extensions import db
 from app.models import Analysis, AnalysisStatus, Case, CaseImage, User
 from app.services.exports import since_start
 from app.services.report.content import answers_as_asked
+from app.services.report.records import reopened_case_ids
 
 #: Cases fetched per round trip by :func:`iter_case_sources`.
 DEFAULT_BATCH_SIZE = 200
@@ -34,7 +35,7 @@ class CaseSource:
     and ``case_images``; ``analysis`` is the newest *completed* analysis (the one the portal
     shows), or ``None``. ``people`` maps the user ids named by the case to full names.
     ``base_url`` (e.g. ``https://gateway.example.org``, no trailing slash; empty: relative
-    URLs) prefixes the photo URLs.
+    URLs) prefixes the photo URLs. ``reopened``: a review of the case was reopened.
     """
 
     case: Any
@@ -42,11 +43,12 @@ class CaseSource:
     images: Sequence[Any]
     people: dict[int, str] = field(default_factory=dict)
     base_url: str = ""
+    reopened: bool = False
 
     @property
     def answers(self) -> list[tuple[str, Any]]:
         """The clinical answers as ``(fieldName, answer)`` pairs, as asked (no photo step)."""
-        return answers_as_asked(self.case.anamnesis)
+        return answers_as_asked(self.case.anamnesis, self.case.answer_order)
 
 
 _CASES = select(*Case.__table__.columns).order_by(Case.created_at, Case.id)
@@ -95,11 +97,12 @@ def _sources(rows: Sequence[Any], base_url: str) -> Iterator[CaseSource]:
     analyses = _newest_analyses(case_ids)
     images = _images(case_ids)
     people = _names(rows, analyses)
+    reopened = reopened_case_ids(case_ids)
     for row in rows:
         analysis = analyses.get(row.id)
         wanted = {row.owner_id, row.reviewed_by_id, getattr(analysis, "requested_by_id", None)}
         names = {user_id: name for user_id, name in people.items() if user_id in wanted}
-        yield CaseSource(row, analysis, images.get(row.id, []), names, base_url)
+        yield CaseSource(row, analysis, images.get(row.id, []), names, base_url, row.id in reopened)
 
 
 def load_case_source(case_id: uuid.UUID, *, base_url: str = "") -> CaseSource | None:

@@ -6,11 +6,12 @@ answers and the same shortened differential.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from app.blueprints.cases.display import answers_in_order
+from app.services.clinical_record.answers import ordered_answers
+from app.services.clinical_record.headline import Headline, headline_for_results
 
 #: Anamnesis keys that record the questionnaire's photo step (the contract's ``camera``
 #: question is answered ``true``), not a clinical finding: the photo itself is in the record.
@@ -22,11 +23,13 @@ TOP_DIAGNOSES = 5
 MINOR_PROBABILITY = 0.01
 
 
-def answers_as_asked(anamnesis: dict[str, Any] | None) -> list[tuple[str, Any]]:
-    """The clinical answers as ``(fieldName, answer)`` pairs, in the record's order, without
-    the photo step."""
-    # TODO(#12): the stored order of asking, once answers keep it.
-    return [pair for pair in answers_in_order(anamnesis) if pair[0] not in PHOTO_STEP_FIELDS]
+def answers_as_asked(
+    anamnesis: Mapping[str, Any] | None, order: Sequence[str] | None = None
+) -> list[tuple[str, Any]]:
+    """The clinical answers as ``(fieldName, answer)`` pairs in the order asked (``order``:
+    ``Case.answer_order`` or an analysis's ``inputs["answer_order"]``), without the photo step."""
+    pairs = ordered_answers(anamnesis, order)
+    return [pair for pair in pairs if pair[0] not in PHOTO_STEP_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -51,55 +54,36 @@ def short_differential(
     return ShortDifferential(shown, others)
 
 
-# --- the headline action ------------------------------------------------------------------
-# TODO(#12): replace with the one headline urgency/action function of the clinical record.
-
-#: Priorities from least to most urgent, with the action each one asks for (triage codes of the
-#: contract, ../shared/ai-service-contract.md).
-_PRIORITIES = ("routine", "soon", "urgent", "emergency")
-_ACTIONS = {
-    "routine": "routine_dermatology_review",
-    "soon": "physician_review_within_24h",
-    "urgent": "urgent_dermatology_referral_2_weeks",
-    "emergency": "emergency_referral_now",
-}
-#: Red-flag urgency → the triage priority it asks for at least.
-_FLAG_PRIORITY = {"low": "routine", "medium": "soon", "high": "urgent", "emergency": "emergency"}
-
-
-@dataclass(frozen=True)
-class Headline:
-    """The one action a report opens with: ``priority`` (routine … emergency) and the
-    ``action`` code (``ACTION_WORDS`` in :mod:`app.blueprints.cases.display` says it in words)."""
-
-    priority: str
-    action: str
-
-
 def headline(analysis: Any) -> Headline | None:
-    """The most urgent of the triage, the red flags and the tier (``refer`` is never routine);
-    ``None`` without a completed analysis."""
-    if analysis is None:
+    """The headline urgency and action of a completed analysis (an ORM object or a row with the
+    ``analyses`` columns), by :func:`app.services.clinical_record.headline.headline_action`;
+    ``None`` without one."""
+    if analysis is None or analysis.status != "completed":
         return None
-    triage = analysis.triage or {}
-    flags = analysis.red_flags or {}
-    candidates = [triage.get("priority"), _FLAG_PRIORITY.get(flags.get("urgency") or "")]
-    if analysis.tier == "refer":
-        candidates.append("soon")
-    ranks = [_PRIORITIES.index(c) for c in candidates if c in _PRIORITIES] or [0]
-    priority = _PRIORITIES[max(ranks)]
-    action = triage.get("recommendedAction") if triage.get("priority") == priority else None
-    return Headline(priority, action or _ACTIONS[priority])
+    overridden = bool(analysis.accepted_low_quality) and (
+        (analysis.image_validity or {}).get("isValid") is False
+    )
+    return headline_for_results(
+        red_flags=analysis.red_flags,
+        triage=analysis.triage,
+        tier=analysis.tier,
+        refer_to_specialist=analysis.refer_to_specialist,
+        low_quality_override=overridden,
+    )
 
 
 # --- the report of a case ------------------------------------------------------------------
 
 
-def report_state(case: Any) -> str:
-    """``final`` (reviewed), ``amended`` (changed after a review: re-analysed or reopened),
-    ``preliminary`` (analysed, not reviewed) or ``draft`` (no completed analysis yet)."""
-    # TODO(#12): "amended" also for a case reviewed again after a reopen (review history).
-    if case.reviewed_at is not None and case.status != "reviewed":
+def report_state(case: Any, *, reopened: bool = False) -> str:
+    """``final`` (reviewed), ``amended`` (changed after a review: re-analysed, or reopened,
+    whether reviewed again or not; ``reopened``: a review of the case was reopened),
+    ``preliminary`` (analysed, not reviewed) or ``draft`` (no completed analysis yet).
+
+    FHIR R4 ``DiagnosticReportStatus``: "amended: subsequent to being final, the report has
+    been modified".
+    """
+    if reopened or (case.reviewed_at is not None and case.status != "reviewed"):
         return "amended"
     if case.status == "reviewed":
         return "final"
@@ -110,16 +94,24 @@ def report_state(case: Any) -> str:
 class Report:
     """Everything a report shows, in reading order: the conclusion (``state``, the case's
     review, ``headline``), the red flags, the photo and AI result of ``analysis`` (the newest
-    completed one, or ``None``), ``differential``, then the patient facts and ``answers``."""
+    completed one, or ``None``), ``differential``, then the patient ``facts`` and ``answers``.
+
+    With an analysis that kept its inputs, ``facts`` and ``answers`` are those it was computed
+    from (``as_analysed``), never today's; ``outdated`` names what changed since.
+    """
 
     case: Any
     analysis: Any | None
     state: str
     headline: Headline | None
     differential: ShortDifferential
+    facts: Mapping[str, Any]
     answers: list[tuple[str, Any]]
     reviewer: str
     author: str
+    as_analysed: bool = False
+    reconstructed: bool = False
+    outdated: list[str] = field(default_factory=list)
 
     @property
     def flags(self) -> list[dict[str, Any]]:
@@ -132,21 +124,36 @@ class Report:
         return dict((self.analysis.triage or {}) if self.analysis else {})
 
 
-def build_report(record: Any, *, author: str) -> Report:
+#: The patient facts a report prints (``inputs["case"]`` of an analysis has the same names).
+FACT_FIELDS = ("patient_age", "patient_sex", "body_site", "fitzpatrick_type", "chief_complaint")
+
+
+def build_report(record: Any, *, author: str, reopened: bool = False) -> Report:
     """The :class:`Report` of a :class:`~app.services.case_record.CaseRecord`; ``author`` is the
-    name of the person the report is made for (printed in its footer)."""
+    name of the person the report is made for (printed in its footer); ``reopened``: a review
+    of the case was reopened (the report is then ``amended``)."""
     case = record.case
     analysis = record.analysis
     if analysis is not None and analysis.status != "completed":
         analysis = None
-    # TODO(#12): the analysis's own inputs (answers as sent to the AI), not today's answers.
+    inputs = (analysis.inputs or {}) if analysis is not None else {}
+    facts = {name: getattr(case, name) for name in FACT_FIELDS}
+    facts.update({k: v for k, v in (inputs.get("case") or {}).items() if k in FACT_FIELDS})
+    if inputs:
+        answers = answers_as_asked(inputs.get("anamnesis"), inputs.get("answer_order"))
+    else:
+        answers = answers_as_asked(case.anamnesis, case.answer_order)
     return Report(
         case=case,
         analysis=analysis,
-        state=report_state(case) if analysis is not None else "draft",
+        state=report_state(case, reopened=reopened) if analysis is not None else "draft",
         headline=headline(analysis),
         differential=short_differential(analysis.predictions if analysis else None),
-        answers=answers_as_asked(case.anamnesis),
+        facts=facts,
+        answers=answers,
         reviewer=record.name(case.reviewed_by_id),
         author=author,
+        as_analysed=bool(inputs),
+        reconstructed=bool(inputs.get("reconstructed")),
+        outdated=list(getattr(record, "outdated_fields", []) or []),
     )
