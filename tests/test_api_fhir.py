@@ -203,7 +203,7 @@ def test_a_reviewed_case_has_a_final_report_coded_with_the_reviewed_icd10(
     review = {
         "final_diagnosis": "Melanoma",
         "icd10": "C43.5",
-        "agrees_with_ai": True,
+        "agreement": "in_differential",
         "notes": "Excision booked.",
     }
     post_review(ai_client, headers, case_id, review)
@@ -225,7 +225,7 @@ def test_a_case_analysed_again_after_its_review_has_an_amended_report(
     ai_client: FlaskClient, headers: dict[str, str], case_id: str
 ) -> None:
     diagnose(ai_client, headers, case_id)
-    review = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agrees_with_ai": True}
+    review = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agreement": "top1"}
     post_review(ai_client, headers, case_id, review)
     # A reviewed case is signed (#12): it is reopened, with a reason, before a re-analysis.
     reopened = ai_client.post(

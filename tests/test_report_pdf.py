@@ -78,7 +78,7 @@ def physician(make_user: Callable[..., Any]) -> Any:
 REVIEW = {
     "final_diagnosis": "Superficial spreading melanoma",
     "icd10": "C43.5",
-    "agrees_with_ai": True,
+    "agreement": "in_differential",
     "notes": "Excision with 2 mm margins booked for next week.",
 }
 
