@@ -7,6 +7,7 @@ Screenshots go to the ``screenshot_dir`` fixture's folder, prefixed ``clinic-``.
 from __future__ import annotations
 
 import io
+import re
 import time
 import uuid
 from pathlib import Path
@@ -312,3 +313,80 @@ def test_without_javascript_the_full_photo_is_sent(
     page.wait_for_selector("#results, #rejected-title", timeout=60_000)
     [(width, height, _size)] = stored_images(ai_app, case_id)
     assert (width, height) == (3000, 4000)  # the server applied the orientation itself
+
+
+# --- the full-size photo viewer ---------------------------------------------------------------
+
+
+def transform(page: Any) -> str:
+    return page.locator("dialog.photo-viewer img").evaluate("img => img.style.transform")
+
+
+def test_the_photo_opens_full_size_and_zooms_pans_by_keys_mouse_and_pinch(
+    browser, live, ai_app, physician, screenshot_dir
+):
+    case_id = analysed_case(ai_app, physician)
+    [(width, _height, _size)] = stored_images(ai_app, case_id)
+    context = browser.new_context(viewport=PHONE, has_touch=True)
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    # At 375 px the photo comes before the differential.
+    photo_top = page.locator(".results-photo").bounding_box()["y"]
+    assert photo_top < page.locator("table.differential").first.bounding_box()["y"]
+    page.locator("a[data-viewer]").click()
+    viewer = page.locator("dialog.photo-viewer[open]")
+    viewer.wait_for()
+    image = viewer.locator("img")
+    page.wait_for_function(
+        "() => document.querySelector('dialog.photo-viewer img').naturalWidth > 0"
+    )
+    assert image.evaluate("img => img.naturalWidth") == width  # the stored photo, full size
+    page.screenshot(path=screenshot_dir / "clinic-viewer-375-open.png")
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert viewer.get_attribute("data-scale") == "1.5625"
+    page.keyboard.press("ArrowLeft")
+    assert "translate(60px, 0px)" in transform(page)
+    page.keyboard.press("0")
+    assert viewer.get_attribute("data-scale") == "1"
+    # Pinch: two fingers moving apart double the zoom.
+    cdp = context.new_cdp_session(page)
+    box = viewer.locator(".viewer-stage").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def touch(kind: str, spread: float) -> None:
+        points = [{"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 40)
+    for spread in (50, 60, 70, 80):
+        touch("touchMove", spread)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert abs(float(viewer.get_attribute("data-scale")) - 2.0) < 0.05
+    # Drag to pan the zoomed photo (one finger).
+    cdp.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": cx, "y": cy}]}
+    )
+    cdp.send(
+        "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": cx + 30, "y": cy}]}
+    )
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert "translate(30px, 0px)" in transform(page)
+    page.screenshot(path=screenshot_dir / "clinic-viewer-375-zoomed.png")
+    page.keyboard.press("Escape")
+    assert page.locator("dialog.photo-viewer").count() == 0
+    assert page.problems == []
+    context.close()
+
+
+def test_without_javascript_the_photo_link_shows_the_file(browser, live, ai_app, physician):
+    case_id = analysed_case(ai_app, physician)
+    page = open_page(browser, javascript=False)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    with page.expect_navigation():
+        page.locator("a[data-viewer]").click()
+    assert re.search(r"/cases/[0-9a-f-]{36}/images/[0-9a-f-]{36}$", page.url)
