@@ -390,3 +390,92 @@ def test_without_javascript_the_photo_link_shows_the_file(browser, live, ai_app,
     with page.expect_navigation():
         page.locator("a[data-viewer]").click()
     assert re.search(r"/cases/[0-9a-f-]{36}/images/[0-9a-f-]{36}$", page.url)
+
+
+# --- every page on a phone and a desktop ------------------------------------------------------
+
+#: Controls smaller than 44 × 44 CSS px at the phone width (WCAG 2.5.5), as "page: control".
+#: A checkbox or radio counts by its label; links inside running text are exempt (2.5.8).
+SMALL_TAP_TARGETS = """() => {
+  const small = [];
+  const controls = document.querySelectorAll(
+    "button, select, summary, textarea, nav a, .pagination a,"
+    + " input:not([type=hidden]):not([type=checkbox]):not([type=radio]),"
+    + " label:has(> input[type=checkbox]), label:has(> input[type=radio])");
+  for (const control of controls) {
+    const box = control.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;  // not shown
+    if (control.closest("[hidden], .visually-hidden, .skip-link")) continue;
+    const name = (control.innerText || control.name || "").trim().slice(0, 30);
+    if (box.height < 43.5) small.push(control.tagName + " " + name + " " + Math.round(box.height));
+  }
+  return small;
+}"""
+
+
+def test_every_page_at_375_and_1280_px(browser, live, ai_app, physician, screenshot_dir):
+    """Screenshots of every page at both widths; on the phone one header row with a menu,
+    readable filters, no sideways scrolling, and tap targets of at least 44 px."""
+    analysed = analysed_case(ai_app, physician, patient_reference="PT-2026-0101")
+    at_photo = ready_for_photo(ai_app, physician, patient_reference="PT-2026-0102")
+    from app.extensions import db
+    from app.models import User
+    from app.services import questionnaire
+    from tests.fixtures.cases import case_payload
+
+    with ai_app.app_context():
+        actor = db.session.get(User, physician.id)
+        fields = case_payload(patient_reference="PT-2026-0103")
+        at_question = questionnaire.open_case(actor=actor, **fields).id
+        db.session.remove()
+    pages = {
+        "list": "/",
+        "new-case": "/cases/new",
+        "question": f"/cases/{at_question}",
+        "photo": f"/cases/{at_photo}",
+        "results": f"/cases/{analysed}",
+        "report": f"/cases/{analysed}/report",
+    }
+    problems: list[str] = []
+    for viewport in (PHONE, DESKTOP):
+        page = open_page(browser, viewport=viewport)
+        page.goto(f"{live.url}/login")
+        page.screenshot(
+            path=screenshot_dir / f"pages-{viewport['width']}-login.png", full_page=True
+        )
+        log_in(page, live, physician.email)
+        for name, path in pages.items():
+            page.goto(f"{live.url}{path}")
+            page.screenshot(
+                path=screenshot_dir / f"pages-{viewport['width']}-{name}.png", full_page=True
+            )
+            if page.evaluate("document.documentElement.scrollWidth") > viewport["width"]:
+                problems.append(f"{name}: wider than {viewport['width']} px")
+            if viewport is PHONE:
+                header = page.locator(".site-header").bounding_box()["height"]
+                brand = page.locator(".site-header .brand").bounding_box()
+                menu = page.locator(".phone-menu summary").bounding_box()
+                one_row = abs((brand["y"] + brand["height"] / 2) - (menu["y"] + menu["height"] / 2))
+                if header > 100 or one_row > 10:
+                    problems.append(f"{name}: header {header:.0f} px high, not one row")
+                problems += [f"{name}: {small}" for small in page.evaluate(SMALL_TAP_TARGETS)]
+        if viewport is PHONE:
+            page.goto(f"{live.url}/")
+            assert page.locator(".site-menu").is_hidden()
+            page.locator(".phone-menu summary").click()
+            assert (
+                page.locator(".phone-menu")
+                .get_by_role("button", name="Log out", exact=True)
+                .is_visible()
+            )
+            page.screenshot(path=screenshot_dir / "pages-375-menu-open.png")
+            status = page.locator("#status")
+            assert status.evaluate("s => s.scrollWidth <= s.clientWidth + 1")  # not cut off
+        else:
+            page.goto(f"{live.url}/")
+            filters = page.locator(".case-filters").bounding_box()
+            table = page.locator("table.case-table").bounding_box()
+            assert abs((filters["x"] + filters["width"]) - (table["x"] + table["width"])) < 2
+        assert page.problems == []
+        page.context.close()
+    assert problems == [], "\n".join(problems)
