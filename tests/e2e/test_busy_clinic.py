@@ -429,7 +429,8 @@ def test_every_page_at_375_and_1280_px(browser, live, ai_app, physician, screens
         at_question = questionnaire.open_case(actor=actor, **fields).id
         db.session.remove()
     pages = {
-        "list": "/",
+        "worklist": "/",
+        "list": "/cases",
         "new-case": "/cases/new",
         "question": f"/cases/{at_question}",
         "photo": f"/cases/{at_photo}",
@@ -460,7 +461,7 @@ def test_every_page_at_375_and_1280_px(browser, live, ai_app, physician, screens
                     problems.append(f"{name}: header {header:.0f} px high, not one row")
                 problems += [f"{name}: {small}" for small in page.evaluate(SMALL_TAP_TARGETS)]
         if viewport is PHONE:
-            page.goto(f"{live.url}/")
+            page.goto(f"{live.url}/cases")
             assert page.locator(".site-menu").is_hidden()
             page.locator(".phone-menu summary").click()
             assert (
@@ -472,7 +473,7 @@ def test_every_page_at_375_and_1280_px(browser, live, ai_app, physician, screens
             status = page.locator("#status")
             assert status.evaluate("s => s.scrollWidth <= s.clientWidth + 1")  # not cut off
         else:
-            page.goto(f"{live.url}/")
+            page.goto(f"{live.url}/cases")
             filters = page.locator(".case-filters").bounding_box()
             table = page.locator("table.case-table").bounding_box()
             assert abs((filters["x"] + filters["width"]) - (table["x"] + table["width"])) < 2
