@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.extensions import db
@@ -286,3 +287,27 @@ def test_both_interoperability_endpoints_are_documented_with_examples(client: Fl
     assert [p["name"] for p in pdf["parameters"] if p["in"] == "query"] == ["paper"]
     for operation in (paths["/api/cases/{case_id}/fhir"]["get"], pdf):
         assert {"401", "404"} <= set(operation["responses"])
+
+
+def test_a_reopened_case_reviewed_again_stays_amended(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+) -> None:
+    diagnose(ai_client, headers, case_id)
+    first = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agreement": "top1"}
+    post_review(ai_client, headers, case_id, first)
+    reopened = ai_client.post(
+        f"/api/cases/{case_id}/reopen", json={"reason": "Histology differs"}, headers=headers
+    )
+    assert reopened.status_code == 200, reopened.get_json()
+    second = {"final_diagnosis": "Melanocytic nevus", "icd10": "D22.5", "agreement": "differs"}
+    post_review(ai_client, headers, case_id, second)
+
+    report = _one(check_bundle(fhir_of(ai_client, case_id, headers)), "DiagnosticReport")
+    assert report["status"] == "amended"  # final once, then modified: FHIR's "amended"
+    assert report["conclusionCode"][0]["coding"][0]["code"] == "D22.5"
+    assert "awaits a new review" not in report["conclusion"]
+    pdf = ai_client.get(f"/api/cases/{case_id}/report.pdf", headers=headers)
+    assert pdf.status_code == 200
+    first_page = " ".join(PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text().split())
+    assert "Amended — changed after the physician's review" in first_page
+    assert "Melanocytic nevus" in first_page
