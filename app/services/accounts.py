@@ -25,7 +25,12 @@ from app.errors import Conflict, NotFound, PermissionDenied, Unauthorized, Valid
 from app.extensions import db
 from app.models import Role, User
 from app.models.base import utcnow
-from app.services.rate_limits import auth_throttle, password_hash_slot, refuse_when_no_hash_slot
+from app.services.rate_limits import (
+    auth_throttle,
+    password_hash_slot,
+    refuse_unless_slot_free,
+    refuse_when_no_hash_slot,
+)
 from app.services.sessions import revoke_everything
 
 T = TypeVar("T")
@@ -182,6 +187,7 @@ def authenticate(*, email: str, password: str) -> User:
             ``login_slowed_down`` (the account, from an address it never logged in from) or
             ``server_busy`` (every hash slot of this worker taken).
     """
+    refuse_unless_slot_free()  # a burst is refused before any query (hash_slots)
     email = normalize_email(email)
     throttle = auth_throttle()
     throttle.hit_address("login")

@@ -13,7 +13,11 @@ from app.services.rate_limits.errors import (
     TooManyAttempts,
     TooManyRequests,
 )
-from app.services.rate_limits.hash_slots import password_hash_slot, refuse_when_no_hash_slot
+from app.services.rate_limits.hash_slots import (
+    password_hash_slot,
+    refuse_unless_slot_free,
+    refuse_when_no_hash_slot,
+)
 from app.services.rate_limits.login import AuthThrottle, auth_throttle
 
 __all__ = [
@@ -25,5 +29,6 @@ __all__ = [
     "TooManyRequests",
     "auth_throttle",
     "password_hash_slot",
+    "refuse_unless_slot_free",
     "refuse_when_no_hash_slot",
 ]

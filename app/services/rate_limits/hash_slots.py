@@ -64,3 +64,15 @@ def password_hash_slot() -> Iterator[None]:
         yield
     finally:
         slots.release()
+
+
+def refuse_unless_slot_free() -> None:
+    """Raise ``ServerBusy`` at once when every hash slot is taken right now (nothing is held).
+
+    For the start of a login: a request that would find no slot later is refused before it
+    costs a database query or a throttle round trip (under a burst those add up on a worker).
+    """
+    slots = _slots()
+    if not slots.acquire(blocking=False):
+        raise ServerBusy(1)
+    slots.release()
