@@ -138,12 +138,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.health.api import bp as health_api
     from app.blueprints.outcomes.api import bp as outcomes_api
     from app.blueprints.questionnaire.api import bp as questionnaire_api
+    from app.blueprints.stats.api import bp as stats_api
     from app.blueprints.worklist.api import bp as worklist_api
     from app.extensions import csrf
     from app.openapi import api_document, init_request_checks, spec
 
     apis = (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api)
-    apis += (worklist_api, outcomes_api)
+    apis += (worklist_api, outcomes_api, stats_api)
     for blueprint in apis:
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
@@ -154,10 +155,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.diagnosis.views import bp as diagnosis_views
     from app.blueprints.outcomes.views import bp as outcomes_views
     from app.blueprints.questionnaire.views import bp as questionnaire_views
+    from app.blueprints.stats.views import bp as stats_views
     from app.blueprints.worklist.views import bp as worklist_views
 
     portal = (auth_views, mfa_views, worklist_views, cases_views, questionnaire_views)
-    portal += (diagnosis_views, outcomes_views)
+    portal += (diagnosis_views, outcomes_views, stats_views)
     for blueprint in portal:  # portal pages: session + CSRF
         app.register_blueprint(blueprint)
 

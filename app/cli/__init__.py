@@ -19,10 +19,11 @@ def register_cli(app: Flask) -> None:
     from app.cli.check import check
     from app.cli.demo import demo
     from app.cli.run_env import apply_run_env
+    from app.cli.stats import stats_group
     from app.cli.storage import storage
     from app.cli.users import users
 
     apply_run_env(app)
 
-    for command in (users, check, demo, cases, storage):
+    for command in (users, check, demo, cases, storage, stats_group):
         app.cli.add_command(command)

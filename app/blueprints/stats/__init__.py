@@ -1,0 +1,1 @@
+"""Concordance statistics: the page, its SVG plot and ``GET /api/stats/concordance``."""
