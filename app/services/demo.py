@@ -30,9 +30,10 @@ from sqlalchemy import select
 from app.errors import AIServiceError, AppError, Conflict, NotFound
 from app.extensions import db
 from app.models import Analysis, AnalysisStatus, Case, CaseImage, User
-from app.services import accounts, cases, diagnosis, questionnaire
+from app.services import accounts, cases, diagnosis, outcomes, questionnaire
 from app.services.ai_client import get_ai_client
 from app.services.anamnesis import AnswerValue
+from app.services.stats.demo_cases import DemoOutcome, concordance_specs
 
 #: The demo physician's login. ``.example`` is reserved (RFC 2606): it can never be a real inbox.
 DEMO_EMAIL = "demo@dermadetect.example"
@@ -67,7 +68,7 @@ class DemoCase:
     """One demo case: the case form, the rest of the anamnesis, the photo and maybe a review.
 
     ``photo`` is a file name in the samples folder; ``None`` leaves the case at the
-    questionnaire (no photo, no analysis).
+    questionnaire (no photo, no analysis). ``outcome``: the histology recorded after review.
     """
 
     reference: str
@@ -79,9 +80,10 @@ class DemoCase:
     answers: Mapping[str, AnswerValue]
     photo: str | None = None
     review: DemoReview | None = None
+    outcome: DemoOutcome | None = None
 
 
-DEMO_CASES: tuple[DemoCase, ...] = (
+_HANDWRITTEN: tuple[DemoCase, ...] = (
     DemoCase(
         reference="DEMO-001",
         patient_age=67,
@@ -199,13 +201,34 @@ DEMO_CASES: tuple[DemoCase, ...] = (
     ),
 )
 
+#: The hand-written demo cases, then forty reviewed ones with histology for the statistics
+#: page (:mod:`app.services.stats.demo_cases`; invented).
+DEMO_CASES: tuple[DemoCase, ...] = (
+    *_HANDWRITTEN,
+    *(
+        DemoCase(
+            reference=spec.reference,
+            patient_age=spec.patient_age,
+            patient_sex=spec.patient_sex,
+            body_site=spec.body_site,
+            fitzpatrick_type=spec.fitzpatrick_type,
+            chief_complaint=spec.chief_complaint,
+            answers=spec.answers,
+            photo=spec.photo,
+            review=DemoReview(spec.final_diagnosis, spec.icd10, "Demo review: invented."),
+            outcome=spec.outcome,
+        )
+        for spec in concordance_specs()
+    ),
+)
+
 
 @dataclass(frozen=True)
 class CaseSeed:
     """What the seed did to one demo case and where the case stands now.
 
     ``done`` lists the steps taken in this run (``created``, ``answered``, ``analysed``,
-    ``reviewed``), empty when the case was already complete. ``top_diagnosis`` and
+    ``reviewed``, ``outcome``), empty when the case was already complete. ``top_diagnosis`` and
     ``probability`` (0–1) come from the newest completed analysis, if any.
     """
 
@@ -370,6 +393,18 @@ def _seed_case(user: User, spec: DemoCase, samples_dir: Path) -> CaseSeed:
                 agreement="differs",  # used only when not derived from the differential
             )
             done.append("reviewed")
+    reviewed = cases.require_case(actor=user, case_id=case_id).status == "reviewed"
+    if spec.outcome is not None and reviewed and outcomes.outcome_of(case_id) is None:
+        outcomes.record_outcome(
+            actor=user,
+            case_id=case_id,
+            diagnosis=spec.outcome.diagnosis,
+            icd10=spec.outcome.icd10,
+            outcome_date=spec.outcome.outcome_date,
+            notes=spec.outcome.notes,
+            excised=spec.outcome.excised,
+        )
+        done.append("outcome")
     return _describe(spec, case_id, done)
 
 
