@@ -118,6 +118,7 @@ def test_a_review_posted_after_the_idle_end_is_restored_after_the_login(
     html = unescape(page(browser, analysed))
     assert "What you sent after the page locked was kept: your review" in html
     assert NOTES in html and 'value="Melanocytic nevus"' in html and 'value="D22.5"' in html
+    assert 'class="review-form" data-draft="restored"' in html  # kept again at the next lock
     assert drafts_of(ai_app, physician) == []  # handed back once
     assert NOTES not in unescape(page(browser, analysed))
 
@@ -144,6 +145,7 @@ def test_an_htmx_answer_after_the_idle_end_is_kept_and_restored(ai_app, browser,
     html = unescape(page(browser, case_id))
     assert "your answer is filled in" in html
     assert re.search(r'value="1-3 months"[^>]* checked', html)
+    assert 'class="question-form" data-draft="restored"' in html
 
 
 def test_a_cookie_replayed_after_logout_leaves_no_draft(ai_app, browser, physician, analysed):

@@ -97,4 +97,11 @@ def test_the_idle_lock_blanks_the_page_and_the_typed_review_comes_back(
     assert page.input_value("#notes") == NOTES
     assert page.input_value("#final_diagnosis") == "Melanoma in situ"
     shots(page, "restored")
+
+    # Walking away again from the restored review, untouched: it is kept again.
+    page.wait_for_url(re.compile(r".*/login\?next="), timeout=(IDLE_SECONDS + 15) * 1000)
+    page.fill("#password", STRONG_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(case_url)
+    assert page.input_value("#notes") == NOTES
     assert [p for p in page.problems if "status of 401" not in p] == []

@@ -37,6 +37,7 @@ def restored_context(record: CaseRecord, drafts: dict[str, dict[str, list[str]]]
         asked = read_question(record.case.id, (answer.get("question") or [""])[0])
         if record.question is not None and asked == record.question:
             context["answer_values"] = answer.get("answer", [])
+            context["answer_restored"] = True
             restored.append("answer")
         else:
             flash(STALE_ANSWER, "info")

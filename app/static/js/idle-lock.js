@@ -35,8 +35,7 @@
   function post(url, data, extraHeaders) {
     var headers = Object.assign(csrfHeaders(), extraHeaders || {});
     return fetch(url, {
-      method: "POST", body: data, headers: headers, credentials: "same-origin",
-      redirect: "manual", keepalive: true
+      method: "POST", body: data, headers: headers, credentials: "same-origin", redirect: "manual"
     }).catch(function () { return null; });
   }
 
@@ -96,10 +95,17 @@
     return new URLSearchParams(data).toString();
   }
 
-  function remember(root) {
+  // What each form held when it arrived; a form that differs at the lock was started. A form
+  // sent back with errors (422) or filled in from a draft holds what the user typed: it counts
+  // as started as it is.
+  function remember(root, started) {
     (root.matches && root.matches("form[data-draft]") ? [root] : []).concat(
       Array.prototype.slice.call(root.querySelectorAll("form[data-draft]"))
-    ).forEach(function (form) { form.dataset.initialState = serialise(form); });
+    ).forEach(function (form) {
+      // data-draft="restored": filled in from a draft, which the server has handed back.
+      var kept = started || form.dataset.draft === "restored";
+      form.dataset.initialState = kept ? "" : serialise(form);
+    });
   }
 
   function lock() {
@@ -138,9 +144,12 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { remember(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    remember(document, document.querySelector(".form-error, .field-error") !== null);
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
-    remember(event.detail.target || event.target);
+    var status = event.detail.xhr ? event.detail.xhr.status : 200;
+    remember(event.detail.target || event.target, status === 422);
   });
   document.addEventListener("visibilitychange", check);
   window.setInterval(check, 1000);
