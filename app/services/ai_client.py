@@ -559,8 +559,10 @@ class AIClient:
             ) from None
         except (requests.Timeout, DeadlinePassed) as exc:
             self._log_failure(endpoint, type(exc).__name__, started, request_id)
-            waited = round(time.monotonic() - started, 1)
-            raise AIServiceTimeout(details={"timeout_seconds": waited}) from None
+            # What ran out: the time this call had left of its deadline, or the read timeout.
+            budget = deadline_at - started
+            limit = budget if isinstance(exc, DeadlinePassed) else min(self.read_timeout, budget)
+            raise AIServiceTimeout(details={"timeout_seconds": round(limit, 1)}) from None
         except ResponseTooLarge as exc:
             self._log_failure(endpoint, "answer too large", started, request_id)
             raise AIBadResponse(
