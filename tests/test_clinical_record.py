@@ -225,3 +225,41 @@ def test_an_old_analysis_without_inputs_is_never_called_outdated(
     case = ai_client.get(f"/api/cases/{body['case_id']}", headers=headers).get_json()
     assert case["latest_analysis"]["inputs"] is None
     assert case["outdated"] is False
+
+
+# --- every face of the case uses the one rule ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "priority", "tier", "override"),
+    [
+        ("low", "routine", "confident", True),  # an overridden photo: never routine
+        ("low", "routine", "refer", False),
+        ("high", "soon", "possible", False),
+        ("emergency", "routine", "confident", False),
+    ],
+)
+def test_the_report_and_fhir_headline_is_the_clinical_record_headline(
+    flags, priority, tier, override
+):
+    from types import SimpleNamespace
+
+    from app.blueprints.cases.display import action_words
+    from app.services.report.content import headline as report_headline
+
+    analysis = SimpleNamespace(
+        status="completed",
+        red_flags={"urgency": flags},
+        triage={"priority": priority},
+        tier=tier,
+        refer_to_specialist=False,
+        accepted_low_quality=override,
+        image_validity={"isValid": not override},
+        analysed_despite_low_quality=override,
+    )
+    from app.services.clinical_record.headline import headline_of
+
+    mine = headline_of(analysis)
+    theirs = report_headline(analysis)
+    assert theirs.action == mine.action
+    assert action_words(theirs.action) == mine.action_text

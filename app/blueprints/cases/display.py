@@ -90,6 +90,9 @@ ACTION_WORDS: dict[str, str] = {
     "urgent_dermatology_referral_2_weeks": "Urgent dermatology referral (within 2 weeks)",
     "physician_review_within_24h": "Physician review within 24 hours",
     "routine_dermatology_review": "Routine dermatology review",
+    # The headline actions (app.services.clinical_record.headline.ACTIONS), in the same words.
+    "suspected_cancer_pathway_2_weeks": "Refer on the 2-week suspected-cancer pathway",
+    "routine_care": "Routine care",
 }
 
 #: Anamnesis keys of the contract's example, by name; other keys are spelled out.
