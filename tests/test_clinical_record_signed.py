@@ -146,3 +146,29 @@ def test_reopen_of_another_physicians_case_is_404(ai_client, make_user, api_head
         f"/api/cases/{uuid.uuid4()}/reopen", json={"reason": "x"}, headers=headers
     )
     assert missing.status_code == 404
+
+
+def test_the_portal_reopens_a_reviewed_case_only_with_a_reason(
+    ai_client, ai_app, make_user, api_headers
+):
+    from tests.fixtures.portal import csrf_token
+
+    user = make_user()
+    headers = api_headers(user)
+    case_id = diagnose(ai_client, headers).get_json()["case_id"]
+    ai_client.post(f"/api/cases/{case_id}/review", json=REVIEW, headers=headers)
+    portal = ai_app.test_client()
+    assert log_in(portal, user.email).status_code == 302
+    page = portal.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Reopen the case" in page and "The case is signed" in page
+    assert 'name="field_name"' not in page  # no Change buttons on a signed case
+    token = csrf_token(page)
+    refused = portal.post(f"/cases/{case_id}/reopen", data={"csrf_token": token, "reason": ""})
+    assert refused.status_code == 422
+    assert _case(ai_client, headers, case_id)["status"] == "reviewed"
+    data = {"csrf_token": token, "reason": "Patient brought an older photo"}
+    assert portal.post(f"/cases/{case_id}/reopen", data=data).status_code == 303
+    page = portal.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "This review was reopened" in page and "Patient brought an older photo" in page
+    assert 'name="field_name"' in page  # the answers can be changed again
+    assert _case(ai_client, headers, case_id)["status"] == "analyzed"
