@@ -102,7 +102,7 @@ def test_done_when_review_signs_reopen_then_change_makes_the_analysis_outdated(
     portal = ai_app.test_client()
     assert log_in(portal, user.email).status_code == 302
     report = portal.get(f"/cases/{case_id}/report").get_data(as_text=True)
-    assert "These results are outdated" in report
+    assert "The AI results are outdated" in report
     assert "Anamnesis as analysed" in report
     assert "70 years" in report and "20 years" not in report
     page = portal.get(f"/cases/{case_id}").get_data(as_text=True)
