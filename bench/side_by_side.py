@@ -96,6 +96,7 @@ class Sides:
 
     def start_ai(self, delay_ms: int) -> None:
         if self.ai is not None:
+            time.sleep(gw.DRAIN_S)  # the calls wrk left in flight finish before the AI stops
             self.ai.stop()
             self.services.remove(self.ai)
         argv = [str(STATE / ".venv-tools/bin/python"), str(ANCHOR / "fake_ai.py")]
