@@ -40,6 +40,7 @@ from app.models import Analysis, Case, CaseImage
 from app.observability import current_request_id
 from app.services import anamnesis as anamnesis_rules
 from app.services import case_images, cases
+from app.services.admission import admitted
 from app.services.ai_client import (
     get_ai_client,
 )
@@ -129,7 +130,10 @@ def _analyze(
             case_id=str(case_id), image_id=str(image_id), analysis_id=str(failed.id)
         )
         raise
-    return record_completed(actor=actor, case_id=case_id, image_id=image_id, result=result, **meta)
+    with admitted():
+        return record_completed(
+            actor=actor, case_id=case_id, image_id=image_id, result=result, **meta
+        )
 
 
 # --- use cases ---------------------------------------------------------------------------------
@@ -191,7 +195,7 @@ def diagnose_upload(
     if case_id is not None:
         cases.require_case(actor=actor, case_id=case_id, for_edit=True)
         db.session.rollback()
-    with case_images.intake(upload) as processed:
+    with admitted(), case_images.intake(upload) as processed:  # CPU, S3, database: one of few
         data, content_type = processed.read_bytes(), processed.content_type
         start = {
             "image": data,
