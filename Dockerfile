@@ -50,7 +50,9 @@ USER 10001:10001
 EXPOSE 8080
 
 # Liveness only (/healthy): the database is checked by the readiness probe of the orchestrator.
-# python urllib, because the slim image has no curl.
+# python urllib, because the slim image has no curl. The 4 s timeout covers the interpreter's
+# start; the gevent workers answered /healthy at p99 214 ms under 256 diagnoses held on a 2 s
+# model (bench/README.md).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthy' % os.environ.get('PORT', '8080'), timeout=4)"]
 

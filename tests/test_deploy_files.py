@@ -212,6 +212,11 @@ def test_deployment() -> None:
     assert readiness["httpGet"]["path"] == "/health"
     assert liveness["httpGet"]["port"] in ("http", 8080)
     assert readiness["httpGet"]["port"] in ("http", 8080)
+    # Sized from bench/README.md: /healthy p99 214 ms with 256 diagnoses on a 2 s model; the
+    # liveness timeout keeps ~10x that, and a restart needs 30 s of misses.
+    assert liveness["timeoutSeconds"] >= 2
+    assert liveness["timeoutSeconds"] * 1000 >= 5 * 214
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 30
     # /health waits up to HEALTH_DB_TIMEOUT for the database before answering 503.
     config = _only("ConfigMap")["data"]
     assert readiness["timeoutSeconds"] > float(config.get("HEALTH_DB_TIMEOUT", 2.0))
