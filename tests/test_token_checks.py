@@ -150,6 +150,19 @@ def test_a_logout_in_this_process_is_refused_at_once(app, client, make_user, api
     assert me(client, headers).status_code == 401  # no wait: forgotten at the commit
 
 
+def test_logout_everywhere_refuses_every_remembered_token_at_once(
+    app, client, make_user, api_headers
+):
+    """i13a's revoke_everything (session-version bump) reaches the memory at the commit."""
+    user = make_user()
+    first, second = api_headers(user), api_headers(user)
+    warm(app, client, first)
+    warm(app, client, second)
+    assert client.post("/api/auth/logout_all", headers=first).status_code == 200
+    assert me(client, first).status_code == 401
+    assert me(client, second).status_code == 401
+
+
 def test_a_deactivation_in_this_process_is_refused_at_once(app, client, make_user, api_headers):
     from app.services import accounts
 
