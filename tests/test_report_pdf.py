@@ -234,6 +234,6 @@ def test_after_a_changed_answer_the_pdf_shows_what_the_ai_was_computed_from(
     assert changed.status_code == 200, changed.get_json()
     reader = read_pdf(ai_client.get(f"/api/cases/{case_id}/report.pdf", headers=headers), "old")
     text = flat(" ".join(page.extract_text() for page in reader.pages))
-    assert "These results are outdated" in text and "Bleeding" in text
+    assert "The AI results are outdated" in text and "Bleeding" in text
     assert "Anamnesis as analysed" in text
     assert "Bleeding Yes" in text  # the answer the result was computed from, not today's "No"
