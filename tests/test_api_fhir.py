@@ -222,6 +222,50 @@ def test_a_reviewed_case_has_a_final_report_coded_with_the_reviewed_icd10(
     assert report["resultsInterpreter"] == report["performer"]
 
 
+def test_a_histology_outcome_is_a_coded_laboratory_observation(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+) -> None:
+    diagnose(ai_client, headers, case_id)
+    review = {"final_diagnosis": "Melanoma", "icd10": "C43.5", "agreement": "top1"}
+    post_review(ai_client, headers, case_id, review)
+    before = check_bundle(fhir_of(ai_client, case_id, headers))
+    assert "22637-3" not in {_code(item) for item in before["Observation"]}
+    outcomes = (
+        {"diagnosis": "Compound nevus", "icd10": "D22.5", "outcome_date": "2026-11-18"},
+        {
+            "diagnosis": "Melanoma in situ",
+            "icd10": "D03.5",
+            "outcome_date": "2026-11-20",
+            "notes": "Margins clear.",
+            "excised": True,
+        },
+    )
+    for outcome in outcomes:
+        response = ai_client.post(f"/api/cases/{case_id}/outcome", json=outcome, headers=headers)
+        assert response.status_code == 201, response.get_json()
+
+    by_type = check_bundle(fhir_of(ai_client, case_id, headers))
+    [histology] = [item for item in by_type["Observation"] if _code(item) == "22637-3"]
+    assert histology["category"][0]["coding"][0]["code"] == "laboratory"
+    assert histology["effectiveDateTime"] == "2026-11-20"  # the newest outcome counts
+    assert histology["valueCodeableConcept"] == {
+        "text": "Melanoma in situ",
+        "coding": [
+            {
+                "system": "http://hl7.org/fhir/sid/icd-10",
+                "code": "D03.5",
+                "display": "Melanoma in situ",
+            }
+        ],
+    }
+    assert [note["text"] for note in histology["note"]] == [
+        "The lesion was excised.",
+        "Margins clear.",
+    ]
+    patient = _one(by_type, "Patient")
+    assert histology["subject"]["reference"].endswith(patient["id"])
+
+
 def test_a_case_analysed_again_after_its_review_has_an_amended_report(
     ai_client: FlaskClient, headers: dict[str, str], case_id: str
 ) -> None:

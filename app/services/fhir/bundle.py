@@ -1,10 +1,10 @@
 """A case as FHIR R4 resources, as one ``Bundle`` (type ``collection``) or as NDJSON lines.
 
 Resources of a case, in order: ``Patient``; the ``Practitioner``s named by the case; the
-``Questionnaire`` and the ``QuestionnaireResponse``; ``Observation``s of age and Fitzpatrick skin
-type; a ``Media`` per photo; and after an analysis the AI model's ``Device``, ``Observation``s of
-photo quality and each red flag, the ``RiskAssessment`` and the ``DiagnosticReport``. Every
-reference points at a resource of the same case.
+``Questionnaire`` and the ``QuestionnaireResponse``; ``Observation``s of age, Fitzpatrick skin
+type and, once recorded, the histology outcome; a ``Media`` per photo; and after an analysis the
+AI model's ``Device``, ``Observation``s of photo quality and each red flag, the ``RiskAssessment``
+and the ``DiagnosticReport``. Every reference points at a resource of the same case.
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ def case_resources(source: CaseSource, refs: Refs) -> list[dict[str, Any]]:
         anamnesis.questionnaire(source, refs),
         anamnesis.questionnaire_response(source, refs),
     ]
-    facts = (subject.age_observation(source, refs), subject.fitzpatrick_observation(source, refs))
+    facts = (
+        subject.age_observation(source, refs),
+        subject.fitzpatrick_observation(source, refs),
+        subject.histology_observation(source, refs),
+    )
     resources += [fact for fact in facts if fact is not None]
     analysed = {str(source.analysis.image_id)} if source.analysis is not None else set()
     images = [image for image in source.images if str(image.id) not in analysed]

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 
 from app.extensions import db
-from app.models import Analysis, AnalysisStatus, Case, CaseImage, User
+from app.models import Analysis, AnalysisStatus, Case, CaseImage, CaseOutcome, User
 from app.services.exports import since_start
 from app.services.report.content import answers_as_asked
 from app.services.report.records import reopened_case_ids
@@ -36,6 +36,7 @@ class CaseSource:
     shows), or ``None``. ``people`` maps the user ids named by the case to full names.
     ``base_url`` (e.g. ``https://gateway.example.org``, no trailing slash; empty: relative
     URLs) prefixes the photo URLs. ``reopened``: a review of the case was reopened.
+    ``outcome``: the newest histology outcome (a ``case_outcomes`` row), or ``None``.
     """
 
     case: Any
@@ -44,6 +45,7 @@ class CaseSource:
     people: dict[int, str] = field(default_factory=dict)
     base_url: str = ""
     reopened: bool = False
+    outcome: Any | None = None
 
     @property
     def answers(self) -> list[tuple[str, Any]]:
@@ -65,12 +67,18 @@ _IMAGES = (
     .where(CaseImage.case_id.in_(bindparam("case_ids", expanding=True)))
     .order_by(CaseImage.case_id, CaseImage.created_at, CaseImage.id)
 )
+_OUTCOMES = (
+    select(*CaseOutcome.__table__.columns)
+    .where(CaseOutcome.case_id.in_(bindparam("case_ids", expanding=True)))
+    .order_by(CaseOutcome.case_id, CaseOutcome.recorded_at.desc())
+)
 _NAMES = select(User.id, User.full_name).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
-def _newest_analyses(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+def _newest(stmt: Any, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The first row per case of ``stmt`` (ordered by case, newest first)."""
     newest: dict[uuid.UUID, Any] = {}
-    for row in db.session.execute(_COMPLETED_ANALYSES, {"case_ids": case_ids}):
+    for row in db.session.execute(stmt, {"case_ids": case_ids}):
         newest.setdefault(row.case_id, row)
     return newest
 
@@ -94,15 +102,24 @@ def _names(rows: Sequence[Any], analyses: dict[uuid.UUID, Any]) -> dict[int, str
 
 def _sources(rows: Sequence[Any], base_url: str) -> Iterator[CaseSource]:
     case_ids = [row.id for row in rows]
-    analyses = _newest_analyses(case_ids)
+    analyses = _newest(_COMPLETED_ANALYSES, case_ids)
     images = _images(case_ids)
     people = _names(rows, analyses)
     reopened = reopened_case_ids(case_ids)
+    outcomes = _newest(_OUTCOMES, case_ids)
     for row in rows:
         analysis = analyses.get(row.id)
         wanted = {row.owner_id, row.reviewed_by_id, getattr(analysis, "requested_by_id", None)}
         names = {user_id: name for user_id, name in people.items() if user_id in wanted}
-        yield CaseSource(row, analysis, images.get(row.id, []), names, base_url, row.id in reopened)
+        yield CaseSource(
+            row,
+            analysis,
+            images.get(row.id, []),
+            names,
+            base_url,
+            row.id in reopened,
+            outcomes.get(row.id),
+        )
 
 
 def load_case_source(case_id: uuid.UUID, *, base_url: str = "") -> CaseSource | None:

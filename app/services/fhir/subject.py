@@ -14,6 +14,7 @@ from app.services.fhir.source import CaseSource
 from app.services.fhir.terms import (
     CASE_ID_SYSTEM,
     FITZPATRICK_SYSTEM,
+    ICD10_SYSTEM,
     LOINC_SYSTEM,
     MODEL_SYSTEM,
     OBSERVATION_CATEGORY_SYSTEM,
@@ -33,6 +34,8 @@ _GENDERS = frozenset({"male", "female", "other", "unknown"})
 #: LOINC 30525-0 "Age"; LOINC 66555-4 "Skin type [Fitzpatrick Classification Scale]".
 AGE_CODE = coding(LOINC_SYSTEM, "30525-0", "Age")
 FITZPATRICK_CODE = coding(LOINC_SYSTEM, "66555-4", "Skin type [Fitzpatrick Classification Scale]")
+#: LOINC 22637-3 "Pathology report final diagnosis Narrative".
+HISTOLOGY_CODE = coding(LOINC_SYSTEM, "22637-3", "Pathology report final diagnosis Narrative")
 
 
 def patient_id(source: CaseSource) -> str:
@@ -132,4 +135,26 @@ def fitzpatrick_observation(source: CaseSource, refs: Refs) -> dict[str, Any] | 
     resource["valueCodeableConcept"] = concept(
         f"Type {label}", coding(FITZPATRICK_SYSTEM, skin_type, f"Type {skin_type}")
     )
+    return resource
+
+
+def histology_observation(source: CaseSource, refs: Refs) -> dict[str, Any] | None:
+    """The newest histology outcome (``None`` before one is recorded): the pathologist's
+    diagnosis with its ICD-10 code, dated by the pathology report, with the free text and
+    whether the lesion was excised as notes (category ``laboratory``; LOINC 22637-3)."""
+    outcome = source.outcome
+    if outcome is None:
+        return None
+    resource = _observation(source, refs, "histology", HISTOLOGY_CODE)
+    resource["category"] = [
+        concept("Laboratory", coding(OBSERVATION_CATEGORY_SYSTEM, "laboratory", "Laboratory"))
+    ]
+    resource["effectiveDateTime"] = outcome.outcome_date.isoformat()
+    resource["issued"] = instant(outcome.recorded_at)
+    codes = [coding(ICD10_SYSTEM, outcome.icd10, outcome.diagnosis)] if outcome.icd10 else []
+    resource["valueCodeableConcept"] = concept(outcome.diagnosis, *codes)
+    notes = ["The lesion was excised." if outcome.excised else "Not recorded as excised."]
+    if outcome.notes:
+        notes.append(outcome.notes)
+    resource["note"] = [{"text": text} for text in notes]
     return resource
