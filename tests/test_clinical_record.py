@@ -244,7 +244,7 @@ def test_the_report_and_fhir_headline_is_the_clinical_record_headline(
 ):
     from types import SimpleNamespace
 
-    from app.blueprints.cases.display import action_words
+    from app.services.clinical_record.words import action_words
     from app.services.report.content import headline as report_headline
 
     analysis = SimpleNamespace(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.blueprints.cases import display
+from app.services.clinical_record import words as display
 from app.services.clinical_terms import (
     BODY_SITES,
     CASE_STATUSES,

@@ -25,13 +25,13 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
-from app.blueprints.cases.display import (
+from app.services.cases import MAX_PAGE
+from app.services.clinical_record.words import (
     BODY_SITE_LABELS,
     FITZPATRICK_LABELS,
     SEX_LABELS,
     STATUS_LABELS,
 )
-from app.services.cases import MAX_PAGE
 from app.services.clinical_terms import (
     BODY_SITES,
     CASE_STATUSES,

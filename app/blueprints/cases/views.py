@@ -16,7 +16,6 @@ from flask import Blueprint, Response, url_for
 from flask import request as flask_request
 from flask_login import current_user
 
-from app.blueprints.cases.display import FILTERS, PRIORITY_WORDS, TIER_WORDS
 from app.blueprints.cases.drafts import restored_context
 from app.blueprints.cases.forms import CaseFilterForm, NewCaseForm, show_problems
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReopenForm, ReviewForm
@@ -33,6 +32,7 @@ from app.services.ai_client import NextQuestion
 from app.services.case_record import CaseRecord
 from app.services.clinical_record import evidence, headline, reviews
 from app.services.clinical_record.agreement import AGREEMENT_WORDS
+from app.services.clinical_record.words import FILTERS, PRIORITY_WORDS, TIER_WORDS
 
 bp = Blueprint("cases", __name__)
 

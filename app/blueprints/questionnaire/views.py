@@ -11,7 +11,6 @@ import uuid
 from flask import Blueprint, flash, url_for
 from flask_login import current_user
 
-from app.blueprints.cases.display import field_label
 from app.blueprints.cases.views import after_case_post, case_view
 from app.blueprints.portal import after_post, is_htmx
 from app.blueprints.questionnaire.forms import (
@@ -23,6 +22,7 @@ from app.blueprints.questionnaire.forms import (
 from app.errors import AIServiceError, ValidationFailed
 from app.portal_login import keeps_draft
 from app.services import cases, questionnaire
+from app.services.clinical_record.words import field_label
 
 bp = Blueprint("questionnaire", __name__)
 

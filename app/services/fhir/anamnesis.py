@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.blueprints.cases.display import field_label
+from app.services.clinical_record.words import field_label
 from app.services.fhir.source import CaseSource
 from app.services.fhir.subject import patient_id, practitioner_ref
 from app.services.fhir.terms import CASE_ID_SYSTEM, Refs, instant, resource_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from app.blueprints.cases.display import TIER_WORDS, body_site_label, percent
+from app.services.clinical_record.words import TIER_WORDS, body_site_label, percent
 from app.services.fhir.source import CaseSource
 from app.services.fhir.subject import device_id, patient_id
 from app.services.fhir.terms import (

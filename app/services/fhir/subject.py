@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.blueprints.cases.display import fitzpatrick_label
+from app.services.clinical_record.words import fitzpatrick_label
 from app.services.fhir.source import CaseSource
 from app.services.fhir.terms import (
     CASE_ID_SYSTEM,

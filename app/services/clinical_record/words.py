@@ -1,6 +1,7 @@
-"""Words for the portal: clinical codes and anamnesis answers as a physician reads them.
+"""Words of the clinical record: codes and anamnesis answers as a physician reads them.
 
-Registered as Jinja filters by :mod:`app.blueprints.cases.views`; pure functions, no I/O.
+Pure functions, no I/O: the portal registers them as Jinja filters
+(:mod:`app.blueprints.cases.views`), and the report and FHIR services label with the same words.
 """
 
 from __future__ import annotations
