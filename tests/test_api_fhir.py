@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from tests.fhir_checks import check_bundle, round_trip
 from tests.fixtures.cases import MELANOMA, case_payload
+from tests.fixtures.portal import csrf_token
 
 ANSWERS = {
     "duration": "3-12 months",
@@ -355,3 +357,38 @@ def test_a_reopened_case_reviewed_again_stays_amended(
     first_page = " ".join(PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text().split())
     assert "Amended — changed after the physician's review" in first_page
     assert "Melanocytic nevus" in first_page
+
+
+def answer_in_portal(client: FlaskClient, case_id: str, value: str) -> str:
+    """Answer the case page's current question with ``value``; return the question as shown."""
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    shown = re.search(r'<legend class="question-text"[^>]*>\s*([^<]+?)\s*<', html)
+    token = re.search(r'name="question" value="([^"]+)"', html)
+    assert shown and token, "no question on the case page"
+    data = {"csrf_token": csrf_token(html), "question": token.group(1), "answer": value}
+    assert client.post(f"/cases/{case_id}/answers", data=data).status_code == 303
+    return shown.group(1)
+
+
+def test_a_question_answered_in_the_portal_keeps_its_text_as_shown(
+    ai_app: Flask,
+    ai_client: FlaskClient,
+    headers: dict[str, str],
+    case_id: str,
+    physician: Any,
+    portal_login: Callable[..., FlaskClient],
+) -> None:
+    starting = {"age": 54, "sex": "female", "location1.primary": "back"}
+    posted = ai_client.post(f"/api/cases/{case_id}/answers", json=starting, headers=headers)
+    assert posted.status_code == 200
+    portal = portal_login(physician, ai_app.test_client())
+    shown = answer_in_portal(portal, case_id, "1-3 months")
+    assert shown == "How long has it been present?"
+
+    by_type = check_bundle(fhir_of(ai_client, case_id, headers))
+    response = {item["linkId"]: item for item in _one(by_type, "QuestionnaireResponse")["item"]}
+    asked = {item["linkId"]: item for item in _one(by_type, "Questionnaire")["item"]}
+    assert response["duration"]["text"] == asked["duration"]["text"] == shown
+    assert response["duration"]["answer"] == [{"valueString": "1-3 months"}]
+    # Sent through the API without a question: the field's label.
+    assert response["age"]["text"] == asked["age"]["text"] == "Age"

@@ -76,6 +76,12 @@ class Case(Base):
     answer_order: Mapped[list[str]] = mapped_column(
         JSONType, default=list, server_default=text("'[]'")
     )
+    #: The question text shown for each answered field (``{fieldName: text}``), as the AI
+    #: Service worded it when the physician answered it; fields answered without a question
+    #: shown (the case form, ``POST /api/cases/<id>/answers``) have none.
+    question_texts: Mapped[dict[str, str]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
+    )
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     urgency: Mapped[str | None] = mapped_column(String(10), nullable=True)
     physician_notes: Mapped[str | None] = mapped_column(Text, nullable=True)

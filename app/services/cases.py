@@ -447,8 +447,17 @@ def archive_case(*, actor: Any, case_id: uuid.UUID) -> Case:
     return case
 
 
-def merge_answers(*, actor: Any, case_id: uuid.UUID, answers: Mapping[str, Any]) -> Case:
+def merge_answers(
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    answers: Mapping[str, Any],
+    question_texts: Mapping[str, str] | None = None,
+) -> Case:
     """Merge ``{fieldName: answer}`` into the case's anamnesis (later answers win).
+
+    ``question_texts`` (``{fieldName: text}``) records the question as it was shown for those
+    answers (``Case.question_texts``); a field answered without one keeps its earlier text.
 
     The answers and the merged anamnesis are shape-checked as in the AI contract (see
     :mod:`app.services.anamnesis`). New answers join ``answer_order`` in the order given (a
@@ -469,6 +478,9 @@ def merge_answers(*, actor: Any, case_id: uuid.UUID, answers: Mapping[str, Any])
     before = dict(case.anamnesis or {})
     case.anamnesis = anamnesis_rules.merge(case.anamnesis, checked)
     case.answer_order = extend_order(case.answer_order, checked)
+    shown = {key: text for key, text in (question_texts or {}).items() if key in checked and text}
+    if shown:
+        case.question_texts = {**(case.question_texts or {}), **shown}
     if case.status == "draft":
         transition(case, "questionnaire")
     changes = {
@@ -525,6 +537,8 @@ def remove_answers(*, actor: Any, case_id: uuid.UUID, field_names: list[str]) ->
     if removed:
         case.anamnesis = {key: value for key, value in current.items() if key not in removed}
         case.answer_order = [key for key in case.answer_order or [] if key not in removed]
+        texts = case.question_texts or {}
+        case.question_texts = {key: text for key, text in texts.items() if key not in removed}
         changes = {f"anamnesis.{key}": {"before": current[key], "after": None} for key in removed}
         audit.record(
             actor,

@@ -235,7 +235,8 @@ def answer_question(
     values: Sequence[str],
     skip: bool = False,
 ) -> SavedAnswer:
-    """Check an answer against its question (:func:`parse_answer`) and save it on the case.
+    """Check an answer against its question (:func:`parse_answer`) and save it on the case,
+    with the question's text as shown (``Case.question_texts``).
 
     When the answer changes an earlier one, the questionnaire is replayed with the answers
     kept (:func:`app.services.clinical_record.answers.replay`): answers to questions the new
@@ -249,7 +250,12 @@ def answer_question(
     value = parse_answer(question, values, skip=skip)
     before = dict(cases.require_case(actor=actor, case_id=case_id).anamnesis or {})
     changed = question.field_name in before and before[question.field_name] != value
-    case = cases.merge_answers(actor=actor, case_id=case_id, answers={question.field_name: value})
+    case = cases.merge_answers(
+        actor=actor,
+        case_id=case_id,
+        answers={question.field_name: value},
+        question_texts={question.field_name: question.question_text},
+    )
     if not changed:
         return SavedAnswer(case)
     return _drop_abandoned_answers(actor=actor, case=case)

@@ -2,8 +2,10 @@
 
 The AI Service owns the questions; a case records the answers under each question's
 ``fieldName``. The ``Questionnaire`` therefore lists the questions that were answered in this
-case, in the order the record keeps (``linkId`` = field name, ``text`` = the question's label as
-the portal shows it), with the item type read off the answer.
+case, in the order the record keeps (``linkId`` = field name, ``text`` = the question as the AI
+Service worded it when the physician answered it, ``Case.question_texts``; the field's label when
+no question was shown, e.g. answers given by the case form or sent through the API), with the
+item type read off the answer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ _ANSWERED = frozenset({"awaiting_image", "analyzed", "analysis_failed", "reviewe
 def questionnaire_id(source: CaseSource) -> str:
     """The id of the case's ``Questionnaire``."""
     return resource_id("Questionnaire", source.case.id)
+
+
+def question_text(source: CaseSource, field: str) -> str:
+    """The question as shown for ``field`` (see the module docstring), else the field's label."""
+    shown = (getattr(source.case, "question_texts", None) or {}).get(field)
+    return shown or field_label(field)
 
 
 def _item_type(value: Any) -> str:
@@ -51,7 +59,7 @@ def questionnaire(source: CaseSource, refs: Refs) -> dict[str, Any]:
     """The questions answered in this case, in order (see the module docstring)."""
     items = []
     for field, value in source.answers:
-        item = {"linkId": field, "text": field_label(field), "type": _item_type(value)}
+        item = {"linkId": field, "text": question_text(source, field), "type": _item_type(value)}
         if isinstance(value, list):
             item["repeats"] = True
         items.append(item)
@@ -80,7 +88,7 @@ def questionnaire_response(source: CaseSource, refs: Refs) -> dict[str, Any]:
     case = source.case
     items = []
     for field, value in source.answers:
-        item: dict[str, Any] = {"linkId": field, "text": field_label(field)}
+        item: dict[str, Any] = {"linkId": field, "text": question_text(source, field)}
         answers = _answers(value)
         if answers:
             item["answer"] = answers
