@@ -371,7 +371,6 @@ def answer_in_portal(client: FlaskClient, case_id: str, value: str) -> str:
 
 
 def test_a_question_answered_in_the_portal_keeps_its_text_as_shown(
-    ai_app: Flask,
     ai_client: FlaskClient,
     headers: dict[str, str],
     case_id: str,
@@ -381,7 +380,7 @@ def test_a_question_answered_in_the_portal_keeps_its_text_as_shown(
     starting = {"age": 54, "sex": "female", "location1.primary": "back"}
     posted = ai_client.post(f"/api/cases/{case_id}/answers", json=starting, headers=headers)
     assert posted.status_code == 200
-    portal = portal_login(physician, ai_app.test_client())
+    portal = portal_login(physician, ai_client)  # the same physician, logged in on the portal
     shown = answer_in_portal(portal, case_id, "1-3 months")
     assert shown == "How long has it been present?"
 
