@@ -212,3 +212,35 @@ def test_gunicorn_limits_answer_in_the_json_error_shape(served):
     )
     assert status == 431
     assert json.loads(body)["error"]["code"] == "header_fields_too_large"
+
+
+def test_worklist_answers_on_sqlite_after_demo_seed(served):
+    # make run's default database is SQLite: the worklist's due time (analysed_at + window)
+    # must not rely on PostgreSQL interval arithmetic (it was a 500 on the portal home).
+    env = {**served["env"], "FLASK_APP": "wsgi"}
+    seeded = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "flask"), "demo", "seed"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    base = served["base"]
+    tokens = requests.post(
+        f"{base}/api/auth/login",
+        json={"email": "demo@dermadetect.example", "password": "Demo-Derma-2026"},
+        timeout=10,
+    ).json()
+    answer = requests.get(
+        f"{base}/api/worklist", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert items, "the demo seed leaves analysed, unreviewed cases"
+    dues = [item["due_at"] for item in items]
+    overdue = [item for item in items if item["state"] == "overdue"]
+    assert items[: len(overdue)] == overdue  # overdue first
+    rest = dues[len(overdue) :]
+    assert rest == sorted(rest)

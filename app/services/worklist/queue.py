@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Interval, Select, and_, case, func, literal, select
+from sqlalchemy import Select, func, select
 
 from app.errors import PermissionDenied, ValidationFailed
 from app.extensions import db
@@ -26,11 +26,10 @@ from app.services.clinical_record.headline import action_for_urgency
 from app.services.clinical_terms import URGENCIES
 from app.services.worklist.due import (
     DEFAULT_ROUTINE_DAYS,
-    SOON,
     STATES,
-    WINDOWS,
     state_of,
     time_in_words,
+    window,
 )
 
 #: Audit action of a reassignment (admins).
@@ -66,26 +65,20 @@ def _routine_days() -> int:
     return int(current_app.config.get("WORKLIST_ROUTINE_DAYS", DEFAULT_ROUTINE_DAYS))
 
 
-def _queue(actor: Any, physician_id: int | None) -> tuple[Select[Any], Any]:
-    """The select of (case, physician name, analysed_at, due_at) and its due-time column."""
+def _queue(actor: Any, physician_id: int | None) -> Select[Any]:
+    """The select of (case, physician name, analysed_at) of the actor's analysed cases.
+
+    The due time is added in Python (:func:`_rows`): interval arithmetic in SQL is
+    PostgreSQL's own and ``make run`` serves SQLite.
+    """
     first = (
         select(Analysis.case_id, func.min(Analysis.created_at).label("analysed_at"))
         .where(Analysis.status == "completed")
         .group_by(Analysis.case_id)
         .subquery()
     )
-    routine = timedelta(days=_routine_days())
-    windows = [
-        (Case.urgency == level, literal(span, Interval())) for level, span in WINDOWS.items()
-    ]
-    span = case(
-        *windows,
-        (Case.urgency == "low", literal(routine, Interval())),
-        else_=literal(WINDOWS["medium"], Interval()),
-    )
-    due_at = (first.c.analysed_at + span).label("due_at")
     query = (
-        select(Case, User.full_name, first.c.analysed_at, due_at)
+        select(Case, User.full_name, first.c.analysed_at)
         .join(first, first.c.case_id == Case.id)
         .join(User, User.id == Case.owner_id)
         .where(Case.status == "analyzed")
@@ -96,7 +89,28 @@ def _queue(actor: Any, physician_id: int | None) -> tuple[Select[Any], Any]:
         query = query.where(Case.owner_id == actor.id)
     elif physician_id is not None:
         query = query.where(Case.owner_id == physician_id)
-    return query, due_at
+    return query
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _rows(query: Select[Any], now: datetime) -> list[tuple[Any, str, datetime, datetime]]:
+    """(case, physician name, analysed_at, due_at) rows, overdue first, then by due time,
+    then oldest case first."""
+    routine = _routine_days()
+    rows = [
+        (
+            case_row,
+            name,
+            _aware(analysed_at),
+            _aware(analysed_at) + window(case_row.urgency, routine),
+        )
+        for case_row, name, analysed_at in db.session.execute(query).all()
+    ]
+    rows.sort(key=lambda row: (row[3] >= now, row[3], _aware(row[0].created_at), str(row[0].id)))
+    return rows
 
 
 def _check(state: str | None, urgency: str | None, limit: int) -> None:
@@ -109,14 +123,6 @@ def _check(state: str | None, urgency: str | None, limit: int) -> None:
         problems["limit"] = f"limit must be between 1 and {MAX_LIMIT}."
     if problems:
         raise ValidationFailed(problems)
-
-
-def _in_state(due_at: Any, state: str, now: datetime) -> Any:
-    if state == "overdue":
-        return due_at < now
-    if state == "due_today":
-        return and_(due_at >= now, due_at <= now + SOON)
-    return due_at > now + SOON
 
 
 def worklist(
@@ -143,14 +149,13 @@ def worklist(
     """
     _check(state, urgency, limit)
     now = now or utcnow()
-    query, due_at = _queue(actor, physician_id)
-    if state is not None:
-        query = query.where(_in_state(due_at, state, now))
+    query = _queue(actor, physician_id)
     if urgency is not None:
         query = query.where(Case.urgency == urgency)
-    rows = db.session.execute(
-        query.order_by((due_at < now).desc(), due_at, Case.created_at, Case.id).limit(limit)
-    ).all()
+    rows = _rows(query, now)
+    if state is not None:
+        rows = [row for row in rows if state_of(row[3], now) == state]
+    rows = rows[:limit]
     ids = [row[0].id for row in rows]
     latest, photos = history.latest_by_case(ids), _newest_images(ids)
     return [_item(row, latest.get(row[0].id), photos.get(row[0].id), now) for row in rows]
@@ -204,13 +209,10 @@ def counts(
         PermissionDenied: a physician asking for another physician's queue.
     """
     now = now or utcnow()
-    query, due_at = _queue(actor, physician_id)
-    state = case((due_at < now, "overdue"), (due_at <= now + SOON, "due_today"), else_="upcoming")
-    inner = query.with_only_columns(state.label("state")).subquery()
-    found = dict(
-        db.session.execute(select(inner.c.state, func.count()).group_by(inner.c.state)).all()
-    )
-    return {name: int(found.get(name, 0)) for name in STATES}
+    found = dict.fromkeys(STATES, 0)
+    for row in _rows(_queue(actor, physician_id), now):
+        found[state_of(row[3], now)] += 1
+    return found
 
 
 def reassign_case(*, actor: Any, case_id: uuid.UUID, physician_id: int) -> Case:
