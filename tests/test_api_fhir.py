@@ -391,3 +391,40 @@ def test_a_question_answered_in_the_portal_keeps_its_text_as_shown(
     assert response["duration"]["answer"] == [{"valueString": "1-3 months"}]
     # Sent through the API without a question: the field's label.
     assert response["age"]["text"] == asked["age"]["text"] == "Age"
+
+
+def test_answers_changed_after_the_analysis_keep_the_answers_as_analysed_as_its_basis(
+    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+) -> None:
+    diagnose(ai_client, headers, case_id)
+    by_type = check_bundle(fhir_of(ai_client, case_id, headers))
+    [current] = by_type["QuestionnaireResponse"]  # not outdated: the one response is the basis
+    basis = [ref["reference"] for ref in _one(by_type, "RiskAssessment")["basis"]]
+    assert f"urn:uuid:{current['id']}" in basis
+
+    review = {"final_diagnosis": "Melanoma", "icd10": "C43.9", "agreement": "top1"}
+    post_review(ai_client, headers, case_id, review)
+    reopened = ai_client.post(
+        f"/api/cases/{case_id}/reopen", json={"reason": "Bleeding was misreported"}, headers=headers
+    )
+    assert reopened.status_code == 200, reopened.get_json()
+    changed = ai_client.post(
+        f"/api/cases/{case_id}/answers", json={"bleeding": False}, headers=headers
+    )
+    assert changed.status_code == 200, changed.get_json()
+
+    by_type = check_bundle(fhir_of(ai_client, case_id, headers))
+    responses = {response["id"]: response for response in by_type["QuestionnaireResponse"]}
+    assert len(responses) == 2
+    assert current["id"] in responses  # the case's answers now, same id as before
+    risk = _one(by_type, "RiskAssessment")
+    basis_ids = [ref["reference"].removeprefix("urn:uuid:") for ref in risk["basis"]]
+    [analysed_id] = [ref for ref in basis_ids if ref in responses]
+    assert analysed_id != current["id"]
+    analysed = {item["linkId"]: item for item in responses[analysed_id]["item"]}
+    now = {item["linkId"]: item for item in responses[current["id"]]["item"]}
+    assert analysed["bleeding"]["answer"] == [{"valueBoolean": True}]
+    assert now["bleeding"]["answer"] == [{"valueBoolean": False}]
+    assert list(analysed) == [field for field in ANSWERS if field != "photo_taken"]
+    assert responses[analysed_id]["status"] == "completed"
+    assert responses[analysed_id]["identifier"]["value"] == risk["id"]

@@ -1,10 +1,12 @@
 """A case as FHIR R4 resources, as one ``Bundle`` (type ``collection``) or as NDJSON lines.
 
 Resources of a case, in order: ``Patient``; the ``Practitioner``s named by the case; the
-``Questionnaire`` and the ``QuestionnaireResponse``; ``Observation``s of age, Fitzpatrick skin
-type and, once recorded, the histology outcome; a ``Media`` per photo; and after an analysis the
-AI model's ``Device``, ``Observation``s of photo quality and each red flag, the ``RiskAssessment``
-and the ``DiagnosticReport``. Every reference points at a resource of the same case.
+``Questionnaire`` and the ``QuestionnaireResponse`` (and, when the answers changed after the
+analysis, the one as analysed, which the ``RiskAssessment`` is based on); ``Observation``s of
+age, Fitzpatrick skin type and, once recorded, the histology outcome; a ``Media`` per photo; and
+after an analysis the AI model's ``Device``, ``Observation``s of photo quality and each red flag,
+the ``RiskAssessment`` and the ``DiagnosticReport``.
+Every reference points at a resource of the same case.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _analysis_resources(source: CaseSource, refs: Refs) -> list[dict[str, Any]]:
     quality = findings.quality_observation(source, refs)
     flags = findings.red_flag_observations(source, refs)
     observations = [quality, *flags] if quality is not None else flags
-    basis = [refs.to("QuestionnaireResponse", resource_id("QuestionnaireResponse", source.case.id))]
+    basis = [refs.to("QuestionnaireResponse", anamnesis.basis_response_id(source))]
     if analysis.image_id is not None:
         basis.append(refs.to("Media", str(analysis.image_id)))
     results = [refs.to("Observation", item["id"]) for item in observations]
@@ -55,6 +57,9 @@ def case_resources(source: CaseSource, refs: Refs) -> list[dict[str, Any]]:
         anamnesis.questionnaire(source, refs),
         anamnesis.questionnaire_response(source, refs),
     ]
+    as_analysed = anamnesis.analysed_response(source, refs)
+    if as_analysed is not None:
+        resources.append(as_analysed)
     facts = (
         subject.age_observation(source, refs),
         subject.fitzpatrick_observation(source, refs),
