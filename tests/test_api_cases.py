@@ -617,3 +617,31 @@ def test_refused_access_writes_no_audit_event(app, client, make_user, api_header
     other = api_headers(make_user())
     assert client.get(f"/api/cases/{case_id}", headers=other).status_code == 404
     assert len(audit_events(app)) == before
+
+
+def test_age_and_sex_stay_one_value_between_case_fields_and_answers(client, make_user, api_headers):
+    """The case's age/sex and the anamnesis answers ``age``/``sex`` (what the AI is sent) are
+    the same facts: changing one changes the other, so that one case never holds two ages
+    (found by driving the API: PATCH patient_age left the AI's ``age`` answer behind, and the
+    FHIR bundle then showed age 73 in an Observation and 80 in the QuestionnaireResponse)."""
+    headers = api_headers(make_user())
+    case_id = create(client, headers, patient_age=72, patient_sex="male")["id"]
+    answered = client.post(
+        f"/api/cases/{case_id}/answers", json={"age": 72, "sex": "male"}, headers=headers
+    )
+    assert answered.status_code == 200, answered.get_json()
+
+    patched = client.patch(
+        f"/api/cases/{case_id}", json={"patient_age": 73, "patient_sex": "female"}, headers=headers
+    )
+    assert patched.status_code == 200, patched.get_json()
+    body = patched.get_json()
+    assert (body["patient_age"], body["anamnesis"]["age"]) == (73, 73)
+    assert (body["patient_sex"], body["anamnesis"]["sex"]) == ("female", "female")
+
+    answered = client.post(
+        f"/api/cases/{case_id}/answers", json={"age": 80, "sex": "male"}, headers=headers
+    )
+    body = answered.get_json()
+    assert (body["patient_age"], body["anamnesis"]["age"]) == (80, 80)
+    assert (body["patient_sex"], body["anamnesis"]["sex"]) == ("male", "male")

@@ -162,8 +162,16 @@ def test_blurry_photo_is_rejected_then_accepted_on_request(
 
 @pytest.mark.parametrize(
     "anamnesis",
-    ["{not json", "[1, 2]", json.dumps({f"k{i}": i for i in range(201)}), '{"a": {"b": 1}}'],
-    ids=["not-json", "array", "201-keys", "nested"],
+    [
+        "{not json",
+        "[1, 2]",
+        json.dumps({f"k{i}": i for i in range(201)}),
+        '{"a": {"b": 1}}',
+        '{"age": -5}',
+        '{"age": 121}',
+        '{"age": "old"}',
+    ],
+    ids=["not-json", "array", "201-keys", "nested", "age-negative", "age-121", "age-text"],
 )
 def test_malformed_anamnesis_is_refused_before_anything_is_stored(
     client, app, make_user, api_headers, anamnesis

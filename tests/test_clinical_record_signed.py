@@ -90,13 +90,19 @@ def test_done_when_review_signs_reopen_then_change_makes_the_analysis_outdated(
     listed = ai_client.get("/api/cases", headers=headers).get_json()["items"]
     assert [item["outdated"] for item in listed] == [True]
     with ai_app.app_context():
-        event = (
+        events = (
             db.session.query(AuditEvent)
             .filter_by(action="case.update")
             .order_by(AuditEvent.id.desc())
-            .first()
+            .limit(2)
+            .all()
         )
-        assert event.details["changes"]["patient_age"] == {"before": 70, "after": 20}
+        # The answer "age" moved the case's age along (one age per case): the answers'
+        # event records it; the PATCH then changed only the body site.
+        answered, patched = events[1], events[0]
+        assert answered.details["changes"]["patient_age"] == {"before": 70, "after": 20}
+        assert answered.details["changes"]["anamnesis.age"] == {"before": 70, "after": 20}
+        assert patched.details["fields"] == ["body_site"]
 
     # The report shows the analysis's own inputs, and says that the results are outdated.
     portal = ai_app.test_client()

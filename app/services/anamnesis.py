@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import RootModel
 
 from app.errors import ValidationFailed
+from app.services.clinical_terms import MAX_PATIENT_AGE, MIN_PATIENT_AGE
 
 MAX_KEYS = 200
 MAX_KEY_LENGTH = 100
@@ -65,8 +66,26 @@ def _value_problem(value: Any) -> str | None:
     return "An answer must be a string, a number, a boolean or a list of strings."
 
 
+#: The answer holding the patient's age (the questionnaire's ``patient_age`` question).
+AGE_KEY = "age"
+
+
+def _age_problem(value: Any) -> str | None:
+    """The age is a number of completed years within the case's range (0–120), as the
+    questionnaire asks it: a negative or impossible age must not reach the AI. An empty
+    string is a skipped question (see ``app.services.questionnaire.SKIPPED``)."""
+    if value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "The age is a number of years."
+    if not MIN_PATIENT_AGE <= value <= MAX_PATIENT_AGE:
+        return f"The age must be between {MIN_PATIENT_AGE} and {MAX_PATIENT_AGE} years."
+    return None
+
+
 def validate_anamnesis(data: Any, *, field: str = "anamnesis") -> dict[str, AnswerValue]:
-    """Return ``data`` unchanged when it has the anamnesis shape.
+    """Return ``data`` unchanged when it has the anamnesis shape (and an ``age`` answer, if
+    any, is a number of years from 0 to 120).
 
     Raises:
         ValidationFailed: ``details`` maps ``"<field>"`` or ``"<field>.<key>"`` to a message.
@@ -93,7 +112,10 @@ def validate_anamnesis(data: Any, *, field: str = "anamnesis") -> dict[str, Answ
                 f"Field names may be at most {MAX_KEY_LENGTH} characters."
             )
             continue
-        if (why := _value_problem(value)) is not None:
+        why = _value_problem(value)
+        if why is None and key == AGE_KEY:
+            why = _age_problem(value)
+        if why is not None:
             problems[f"{field}.{key}"] = why
     if problems:
         raise ValidationFailed(problems)

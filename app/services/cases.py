@@ -422,11 +422,55 @@ def update_case(*, actor: Any, case_id: uuid.UUID, changes: Mapping[str, Any]) -
     changes = {name: {"before": getattr(case, name), "after": cleaned[name]} for name in changed}
     for name in changed:
         setattr(case, name, cleaned[name])
+    changes.update(_answers_follow_fields(case, changed))
     audit.record(
         actor, audit.CASE_UPDATE, case_id=case.id, details={"fields": changed, "changes": changes}
     )
     db.session.commit()
     return case
+
+
+#: Case field → the anamnesis answer holding the same fact (the key the AI is sent).
+_SHARED_FACTS = {"patient_age": "age", "patient_sex": "sex"}
+
+
+def _answers_follow_fields(case: Case, changed: list[str]) -> dict[str, dict[str, Any]]:
+    """After a case field changed, give an existing anamnesis answer for the same fact
+    (``age``, ``sex``) the new value, so that the AI is sent what the case says; return the
+    audit changes (``"anamnesis.<key>"`` → ``{"before", "after"}``). An answer not given yet
+    is left to the questionnaire; an unknown age or sex does not overwrite an answer."""
+    anamnesis = dict(case.anamnesis or {})
+    changes: dict[str, dict[str, Any]] = {}
+    for name in changed:
+        key, value = _SHARED_FACTS.get(name), getattr(case, name)
+        if key is None or key not in anamnesis or value is None or value == "unknown":
+            continue
+        if anamnesis[key] != value:
+            changes[f"anamnesis.{key}"] = {"before": anamnesis[key], "after": value}
+            anamnesis[key] = value
+    if changes:
+        case.anamnesis = anamnesis
+    return changes
+
+
+def _fields_follow_answers(case: Case, answers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """After answers were merged, give the case the answered age (whole years, 0–120) and
+    sex (``female``/``male``/``other``): one case, one age and one sex. Return the audit
+    changes (field → ``{"before", "after"}``)."""
+    values: dict[str, Any] = {}
+    age = answers.get("age")
+    whole_years = isinstance(age, int) and not isinstance(age, bool)
+    if whole_years and MIN_PATIENT_AGE <= age <= MAX_PATIENT_AGE:
+        values["patient_age"] = age
+    sex = answers.get("sex")
+    if sex in PATIENT_SEXES and sex != "unknown":
+        values["patient_sex"] = sex
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        if getattr(case, name) != value:
+            changes[name] = {"before": getattr(case, name), "after": value}
+            setattr(case, name, value)
+    return changes
 
 
 def archive_case(*, actor: Any, case_id: uuid.UUID) -> Case:
@@ -481,6 +525,7 @@ def merge_answers(
     shown = {key: text for key, text in (question_texts or {}).items() if key in checked and text}
     if shown:
         case.question_texts = {**(case.question_texts or {}), **shown}
+    followed = _fields_follow_answers(case, checked)
     if case.status == "draft":
         transition(case, "questionnaire")
     changes = {
@@ -488,6 +533,7 @@ def merge_answers(
         for key, value in checked.items()
         if before.get(key, _ABSENT) != value
     }
+    changes.update(followed)
     audit.record(
         actor,
         audit.CASE_UPDATE,
