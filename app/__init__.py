@@ -53,7 +53,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     _init_security_headers(app)
 
     if app.testing or os.environ.get("FLASK_RUN_FROM_CLI") == "true":
-        _init_cli(app)
+        _init_cli(app, config_class)
     return app
 
 
@@ -71,7 +71,7 @@ def _trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
-def _init_cli(app: Flask) -> None:
+def _init_cli(app: Flask, config_class: type[Config]) -> None:
     """Add the ``flask`` commands: ours (``app/cli``) and Flask-Migrate's ``flask db``.
 
     Only for the ``flask`` command line (Flask sets ``FLASK_RUN_FROM_CLI``) and the tests: a
@@ -84,7 +84,11 @@ def _init_cli(app: Flask) -> None:
     from app.extensions import db
 
     Migrate(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
-    register_cli(app)
+    # Settings a class below Config gives itself (a test app's AI URL) win over run.env.
+    explicit = frozenset(
+        key for cls in config_class.__mro__ if cls not in (Config, object) for key in vars(cls)
+    )
+    register_cli(app, explicit)
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -34,3 +34,14 @@ def test_without_run_env_nothing_changes(make_app, tmp_path, monkeypatch):
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     assert read_run_env(str(tmp_path)) == {}
     assert make_app().config["GATEWAY_URL"] == "http://127.0.0.1:8080"
+
+
+def test_a_url_given_in_the_app_config_wins(make_app, tmp_path, monkeypatch):
+    """An app built with its own AI URL (as the tests build theirs) keeps it while a
+    ``make run`` serves beside it: found when every AI-fault test of a worktree failed
+    because they all reached the running stack's AI instead of their fake one."""
+    (tmp_path / "run.env").write_text("AI_SERVICE_URL=http://127.0.0.1:8241\n")
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("AI_SERVICE_URL", raising=False)
+    app = make_app(AI_SERVICE_URL="http://ai.example:9000")
+    assert app.config["AI_SERVICE_URL"] == "http://ai.example:9000"

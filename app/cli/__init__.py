@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Flask
 
 
-def register_cli(app: Flask) -> None:
+def register_cli(app: Flask, explicit: frozenset[str] = frozenset()) -> None:
     """Add every command group to ``app.cli`` (imports are local: nothing loads before use), and
     take the URLs of a running ``make run`` (``app/cli/run_env.py``)."""
     from app.cli.cases import cases
@@ -23,7 +23,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.storage import storage
     from app.cli.users import users
 
-    apply_run_env(app)
+    apply_run_env(app, explicit)
 
     for command in (users, check, demo, cases, storage, stats_group):
         app.cli.add_command(command)

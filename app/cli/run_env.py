@@ -33,8 +33,10 @@ def read_run_env(instance_path: str) -> dict[str, str]:
     return values
 
 
-def apply_run_env(app: Flask) -> None:
-    """Set ``GATEWAY_URL`` / ``AI_SERVICE_URL`` from ``run.env`` unless set in the environment."""
+def apply_run_env(app: Flask, explicit: frozenset[str] = frozenset()) -> None:
+    """Set ``GATEWAY_URL`` / ``AI_SERVICE_URL`` from ``run.env`` unless set in the environment
+    or named in ``explicit`` (settings the app's own configuration class gives, e.g. a test
+    app's fake AI Service: a ``make run`` in the same checkout must not redirect it)."""
     for key, value in read_run_env(app.instance_path).items():
-        if not os.environ.get(key):
+        if not os.environ.get(key) and key not in explicit:
             app.config[key] = value
