@@ -454,6 +454,16 @@ def test_truncated_png_is_image_corrupt(photo):
         run(original[: len(original) // 2])
 
 
+def test_a_rendered_pdf_report_leaves_truncated_photos_refused(photo):
+    # WeasyPrint turns Pillow's LOAD_TRUNCATED_IMAGES on for the whole process when imported.
+    from app.services.report.pdf import html_to_pdf
+
+    assert html_to_pdf("<p>Report</p>", base_url="http://localhost/", resources={})[:5] == b"%PDF-"
+    original = png_bytes(photo)
+    with pytest.raises(ImageCorrupt):
+        run(original[: len(original) // 2])
+
+
 # --- HEIC ----------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 #: Paper sizes a report is printed on (CSS ``@page size`` names).
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
@@ -46,8 +46,26 @@ def print_photo(data: bytes) -> Resource:
     return Resource(out.getvalue(), "image/jpeg")
 
 
+def _weasyprint() -> Any:
+    """Import WeasyPrint, keeping Pillow's truncated-image check as it was.
+
+    WeasyPrint 70 sets ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process when
+    its ``images`` module is imported (``weasyprint/images.py``). The gateway's image intake relies
+    on Pillow refusing a truncated upload (``ImageCorrupt``), so the flag is put back.
+    """
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        import weasyprint
+        import weasyprint.images
+        import weasyprint.urls
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = saved
+    return weasyprint
+
+
 def _fetcher(base_url: str, resources: Mapping[str, Resource]) -> Any:
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
+    urls = _weasyprint().urls
+    URLFetcher, URLFetcherResponse = urls.URLFetcher, urls.URLFetcherResponse
 
     host = urlsplit(base_url).netloc
 
@@ -73,7 +91,7 @@ def html_to_pdf(html: str, *, base_url: str, resources: Mapping[str, Resource]) 
         resources: ``{path: Resource}``, e.g. ``{"/static/css/report.css": …}``; the only
             files the HTML may load (anything else is left out of the PDF).
     """
-    from weasyprint import HTML
-
-    document = HTML(string=html, base_url=base_url, url_fetcher=_fetcher(base_url, resources))
+    document = _weasyprint().HTML(
+        string=html, base_url=base_url, url_fetcher=_fetcher(base_url, resources)
+    )
     return document.write_pdf()
