@@ -447,3 +447,14 @@ def test_the_optional_agreement_is_not_marked_required(client_ai, ai_app, analys
     assert 'name="agreement"' in html
     assert 'required="None"' not in html
     assert not re.search(r'<input[^>]*name="agreement"[^>]*required', html)
+
+
+def test_the_photo_step_answer_offers_no_change(client_ai, ai_app, physician):
+    # "Photo taken" records the camera step; its Change re-asked the photo question as a text
+    # box holding "yes". A new photo is taken with the photo step, not by changing an answer.
+    case_id = ready_for_photo(ai_app, physician, WORRYING)
+    assert post_photo(client_ai, case_id).status_code == 303
+    html = page(client_ai, case_id)
+    assert "Change the answer “Age”" in html
+    assert "Photo taken" in html
+    assert "Change the answer “Photo taken”" not in html
