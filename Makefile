@@ -19,6 +19,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.installed
 
 ## run: install, migrate the SQLite default, serve on http://127.0.0.1:8080 (with the reference AI)
 run: $(VENV)/.installed
+	./scripts/ensure-pdf-libs || echo "The PDF report needs Debian's Pango: see scripts/ensure-pdf-libs"
 	./scripts/run-stack
 
 ## test: install dev requirements and run the whole suite against PostgreSQL
