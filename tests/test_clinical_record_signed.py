@@ -127,18 +127,73 @@ def test_done_when_review_signs_reopen_then_change_makes_the_analysis_outdated(
     assert case["analyses"][0]["id"] == case["latest_analysis"]["id"]
 
 
-def test_a_review_can_be_amended_and_every_review_is_kept(
+def test_a_reviewed_case_refuses_a_new_review_until_it_is_reopened(
     ai_client, ai_app, make_user, api_headers
 ):
     headers = api_headers(make_user())
     case_id = diagnose(ai_client, headers).get_json()["case_id"]
-    url = f"/api/cases/{case_id}/review"
-    assert ai_client.post(url, json=REVIEW, headers=headers).status_code == 200
+    url = f"/api/cases/{case_id}"
+    assert ai_client.post(f"{url}/review", json=REVIEW, headers=headers).status_code == 200
     second = {"final_diagnosis": "Atypical naevus", "icd10": "D22.5", "agreement": "differs"}
-    response = ai_client.post(url, json=second, headers=headers)
-    assert response.status_code == 200
+    refused = ai_client.post(f"{url}/review", json=second, headers=headers)
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "case_reviewed"
+    case = _case(ai_client, headers, case_id)
+    assert [r["final_diagnosis"] for r in case["reviews"]] == ["Melanoma"]
+    assert case["review"]["final_diagnosis"] == "Melanoma"
+    with ai_app.app_context():
+        assert db.session.query(AuditEvent).filter_by(action="case.review").count() == 1
+
+    # After a reopen with a reason the case takes a new review; both stay in the history.
+    reopened = ai_client.post(f"{url}/reopen", json={"reason": "Histology"}, headers=headers)
+    assert reopened.status_code == 200
+    response = ai_client.post(f"{url}/review", json=second, headers=headers)
+    assert response.status_code == 200, response.get_json()
     reviews = response.get_json()["reviews"]
     assert [r["final_diagnosis"] for r in reviews] == ["Atypical naevus", "Melanoma"]
+    assert reviews[1]["reopen_reason"] == "Histology"
+
+
+def test_the_portal_offers_no_review_form_on_a_signed_case_and_refuses_a_stale_one(
+    ai_client, ai_app, make_user, api_headers
+):
+    from tests.fixtures.portal import HTMX, csrf_token
+
+    user = make_user()
+    headers = api_headers(user)
+    case_id = diagnose(ai_client, headers).get_json()["case_id"]
+    portal = ai_app.test_client()
+    assert log_in(portal, user.email).status_code == 302
+    page = portal.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'action="/cases/{case_id}/review"' in page  # analysed: the review form is there
+    token = csrf_token(page)
+    data = {"csrf_token": token, "final_diagnosis": "Melanoma", "icd10": "C43.9"}
+    assert portal.post(f"/cases/{case_id}/review", data=data).status_code == 303
+
+    page = portal.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'action="/cases/{case_id}/review"' not in page  # signed: only "Reopen the case"
+    assert "Change the review" not in page
+    assert "Reopen the case" in page
+
+    # The same form posted again (a second click, a back button): an inline message, no entry.
+    stale = {**data, "final_diagnosis": "Atypical naevus", "agreement": "differs"}
+    for extra in ({}, HTMX):
+        response = portal.post(f"/cases/{case_id}/review", data=stale, headers=extra)
+        assert response.status_code == 409
+        html = response.get_data(as_text=True)
+        assert "already reviewed and signed" in html
+        assert "Reopen the case" in html and "Traceback" not in html
+    case = _case(ai_client, headers, case_id)
+    assert [r["final_diagnosis"] for r in case["reviews"]] == ["Melanoma"]
+
+    # Reopened: the review form is offered again, filled in with the reopened review.
+    reopen = {"csrf_token": token, "reason": "Second opinion"}
+    assert portal.post(f"/cases/{case_id}/reopen", data=reopen).status_code == 303
+    page = portal.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'action="/cases/{case_id}/review"' in page
+    assert portal.post(f"/cases/{case_id}/review", data=stale).status_code == 303
+    case = _case(ai_client, headers, case_id)
+    assert [r["final_diagnosis"] for r in case["reviews"]] == ["Atypical naevus", "Melanoma"]
 
 
 def test_reopen_of_another_physicians_case_is_404(ai_client, make_user, api_headers):

@@ -359,7 +359,7 @@ def test_the_review_is_recorded_and_shown(client_ai, ai_app, analysed):
     assert "<strong>Melanocytic nevus</strong>" in html
     assert "by Dr. Dx" in html
     assert "Open the printable report" in html
-    assert "Change the review" in html
+    assert "Change the review" not in html and "Reopen the case" in html  # signed
     assert ">Reviewed<" in html
 
 

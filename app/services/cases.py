@@ -198,7 +198,7 @@ def require_case(
 
     For other services (images, questionnaire, diagnosis) that audit and commit themselves.
     A reviewed case is signed: its answers, fields, images and analyses may not change until
-    it is reopened (``signed_ok`` lets the review itself be amended).
+    it is reopened (``signed_ok``: for reopening it).
 
     Raises:
         NotFound: ``case_not_found`` when it does not exist or the actor may not see it.

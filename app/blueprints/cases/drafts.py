@@ -15,6 +15,10 @@ RESTORED = (
     "Welcome back. What you sent after the page locked was kept: your {what} is filled in "
     "below as you left it. Check it and save it."
 )
+SIGNED_REVIEW = (
+    "A review you sent after the page locked was not filled in: the case has been reviewed "
+    "and signed since. Reopen it with a reason to change the review."
+)
 STALE_ANSWER = (
     "An answer you sent after the page locked was for a question that is no longer the current "
     "one, so it was not filled in."
@@ -28,7 +32,9 @@ def restored_context(record: CaseRecord, drafts: dict[str, dict[str, list[str]]]
     context: dict[str, Any] = {}
     restored: list[str] = []
     review = drafts.get("review")
-    if review is not None and record.analysis is not None:
+    if review is not None and record.case.status == "reviewed":
+        flash(SIGNED_REVIEW, "info")  # signed meanwhile: no review form to fill in
+    elif review is not None and record.analysis is not None:
         context["review_form"] = ReviewForm(formdata=MultiDict(review))
         context["review_restored"] = True
         restored.append("review")

@@ -78,6 +78,7 @@ def render_case(record: CaseRecord, status: int = 200, **context: Any) -> Respon
         "review_saved": False,
         "previous_progress": None,
         "review_restored": False,
+        "review_refused": None,
         "answer_restored": False,
         "info": None,
         "changing": False,

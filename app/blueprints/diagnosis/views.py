@@ -25,6 +25,7 @@ from app.error_handlers import app_error_response
 from app.errors import (
     AIServiceError,
     AppError,
+    Conflict,
     InvalidImage,
     PayloadTooLarge,
     StorageUnavailable,
@@ -134,9 +135,22 @@ def review(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
             )
         except ValidationFailed as failed:
             show_problems(form, failed.details)
+        except Conflict as signed:
+            if signed.code != "case_reviewed":
+                raise
+            # A second click, a back button or another tab: the signed review stands; say so
+            # beside it and its Reopen, without a form to change it.
+            return case_view(case_id, signed.status, review_refused=SIGNED_REVIEW)
         else:
             return _review_saved(case_id)
     return case_view(case_id, 422, review_form=form)
+
+
+#: Shown when a review is posted to a reviewed (signed) case.
+SIGNED_REVIEW = (
+    "This case is already reviewed and signed; the review below stands. To change it, reopen "
+    "the case with a reason, then record the new review."
+)
 
 
 #: The confirmation shown in the review section once a review is saved.

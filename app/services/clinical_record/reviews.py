@@ -58,14 +58,14 @@ def review_case(
     is in the latest analysis's differential, which also fills an empty ``icd10`` with the
     entry's code; otherwise the physician's ``agreement`` is required
     (:func:`app.services.clinical_record.agreement.settle_agreement`). The review is added to
-    the case's review history with the analysis it was about; amending the review of a
-    reviewed case adds another entry.
+    the case's review history with the analysis it was about. A reviewed case is signed, its
+    review included: a new review needs a reopen (with a reason) first.
 
     Raises:
         ValidationFailed: empty diagnosis, malformed ICD-10 code, notes over 10,000 characters,
             ``agreement`` missing when the diagnosis is not in the differential.
-        NotFound: ``case_not_found``. Conflict: ``case_archived``, ``case_not_analyzed`` (a
-            review needs a completed analysis to review).
+        NotFound: ``case_not_found``. Conflict: ``case_archived``, ``case_reviewed`` (signed:
+            reopen it first), ``case_not_analyzed`` (a review needs a completed analysis).
     """
     final_diagnosis = (final_diagnosis or "").strip()
     code = (icd10 or "").strip().upper() or None
@@ -73,8 +73,8 @@ def review_case(
     problems = _review_problems(final_diagnosis, code, notes)
     if problems:
         raise ValidationFailed(problems)
-    case = cases.require_case(actor=actor, case_id=case_id, for_edit=True, signed_ok=True)
-    if case.status not in ("analyzed", "reviewed"):
+    case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+    if case.status != "analyzed":
         raise Conflict(
             "This case has no completed analysis to review yet.", code="case_not_analyzed"
         )
