@@ -414,3 +414,29 @@ def test_records_are_yielded_lazily_without_orm_objects(
 
 def test_since_start_is_midnight_utc() -> None:
     assert exports.since_start(date(2026, 12, 1)) == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_a_newer_photo_marks_the_analysis_outdated_as_the_api_does(
+    ai_app: Flask, ai_client: Any, make_user: Callable[..., Any], api_headers: Any
+) -> None:
+    from tests.test_api_diagnosis import diagnose
+    from tests.test_clinical_record_signed import NEVUS
+
+    headers = api_headers(make_user())
+    case_id = diagnose(ai_client, headers).get_json()["case_id"]
+    newer = ai_client.post(
+        f"/api/cases/{case_id}/images",
+        data={"image": (io.BytesIO(NEVUS.read_bytes()), "n.jpg", "image/jpeg")},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert newer.status_code == 201, newer.get_json()
+    analysis = ai_client.get(f"/api/cases/{case_id}", headers=headers).get_json()["latest_analysis"]
+    assert analysis["outdated"] is True and analysis["outdated_fields"] == ["image"]
+
+    [record] = json.loads(_export(ai_app, "--format", "json").stdout)
+    [exported] = record["analyses"]
+    assert (exported["outdated"], exported["outdated_fields"]) == (True, ["image"])
+    [row] = list(csv.DictReader(io.StringIO(_export(ai_app, "--format", "csv").stdout)))
+    [exported] = json.loads(row["analyses"])
+    assert (exported["outdated"], exported["outdated_fields"]) == (True, ["image"])

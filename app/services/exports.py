@@ -53,7 +53,7 @@ from sqlalchemy import bindparam, or_, select
 
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Analysis, Case, CaseOutcome
+from app.models import Analysis, Case, CaseImage, CaseOutcome
 from app.services import audit
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
@@ -194,7 +194,10 @@ def _outcome_record(row: Any | None) -> dict[str, Any] | None:
 
 
 def _case_record(
-    row: Any, analyses: list[dict[str, Any]], outcome: Any | None = None
+    row: Any,
+    analyses: list[dict[str, Any]],
+    outcome: Any | None = None,
+    newest_image_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     review = None
     if row.reviewed_at is not None:
@@ -222,17 +225,22 @@ def _case_record(
         "updated_at": _iso(row.updated_at),
         "anamnesis": row.anamnesis or {},
         "answer_order": ordered_keys(row.anamnesis, row.answer_order),
-        "analyses": [_with_outdated(analysis, row) for analysis in analyses],
+        "analyses": [_with_outdated(analysis, row, newest_image_id) for analysis in analyses],
         "review": review,
         "outcome": _outcome_record(outcome),
     }
 
 
-def _with_outdated(analysis: dict[str, Any], case_row: Any) -> dict[str, Any]:
-    """Mark an analysis record ``outdated`` when the case's answers or fields changed since
-    (a newer photo is not looked up here: the image rows are not read by the export)."""
+def _with_outdated(
+    analysis: dict[str, Any], case_row: Any, newest_image_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Mark an analysis record ``outdated`` when the case's answers or fields changed since, or
+    a newer photo was uploaded: the same rule, and names, as the API and the case page
+    (:func:`app.services.clinical_record.history.changes_since`)."""
     changed = (
-        outdated_fields(analysis["inputs"], case_row) if analysis["status"] == "completed" else []
+        outdated_fields(analysis["inputs"], case_row, newest_image_id)
+        if analysis["status"] == "completed"
+        else []
     )
     return {**analysis, "outdated": bool(changed), "outdated_fields": changed}
 
@@ -254,6 +262,20 @@ def _analyses_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str
     for row in rows:
         grouped.setdefault(row.case_id, []).append(_analysis_record(row))
     return grouped
+
+
+# The newest photo of each case: the one a case page would analyse next (images by upload time).
+_IMAGES_OF_CASES = (
+    select(CaseImage.case_id, CaseImage.id)
+    .where(CaseImage.case_id.in_(bindparam("case_ids", expanding=True)))
+    .order_by(CaseImage.case_id, CaseImage.created_at)
+)
+
+
+def _newest_images_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """``{case id: the id of its newest photo}`` for those of ``case_ids`` that have one."""
+    rows = db.session.execute(_IMAGES_OF_CASES, {"case_ids": list(case_ids)})
+    return dict(rows.all())  # oldest first: the last, the newest, wins
 
 
 def _outcomes_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -296,9 +318,11 @@ def iter_case_records(
     result = db.session.execute(stmt.execution_options(yield_per=batch_size))
     for batch in result.partitions():
         ids = [row.id for row in batch]
-        analyses, outcomes = _analyses_of(ids), _outcomes_of(ids)
+        analyses, outcomes, images = _analyses_of(ids), _outcomes_of(ids), _newest_images_of(ids)
         for row in batch:
-            yield _case_record(row, analyses.pop(row.id, []), outcomes.pop(row.id, None))
+            yield _case_record(
+                row, analyses.pop(row.id, []), outcomes.pop(row.id, None), images.pop(row.id, None)
+            )
 
 
 def write_json(records: Iterable[dict[str, Any]], out: TextIO) -> int:
