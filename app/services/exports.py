@@ -36,8 +36,9 @@ Formats (:func:`export_cases`):
   line, then one case object per line, each but the last followed by ``,``, and ``]`` last.
 * ``csv``: a header row, then one row per case (RFC 4180, ``\\r\\n``); scalars as they are
   (empty for null, ``true``/``false`` for booleans), ``anamnesis`` and ``analyses`` as JSON text,
-  the review and the outcome as flat ``review_*`` and ``outcome_*`` columns. Cells are not
-  escaped against spreadsheet formula evaluation: import free-text columns as text.
+  the review and the outcome as flat ``review_*`` and ``outcome_*`` columns. A text cell that
+  would start a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a
+  leading ``'`` (OWASP "CSV Injection"); the JSON export keeps the text as stored.
 """
 
 from __future__ import annotations
@@ -343,11 +344,28 @@ def write_json(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     return count
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection":
+#: equals, plus, minus, at, tab, carriage return).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(text: str) -> str:
+    """Return ``text`` with a leading apostrophe when it would start a spreadsheet formula
+    (:data:`FORMULA_STARTS`), else unchanged; spreadsheets show such a cell as text.
+
+    The OWASP Cheat Sheet Series' "CSV Injection" remedy. Only text cells are changed: a number
+    such as ``-1`` is data, and the JSON columns start with ``{`` or ``[``.
+    """
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return neutralise_formula(value)
     return "" if value is None else value
 
 
