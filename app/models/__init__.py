@@ -5,6 +5,7 @@ from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.case import Case, CaseImage, CaseReview
 from app.models.invite import Invite
+from app.models.lesion import Lesion, Patient, Reanalysis
 from app.models.outcome import CaseOutcome
 from app.models.session import Draft, PortalSession, RememberToken
 from app.models.user import RecoveryCode, Role, TokenBlocklist, User
@@ -21,7 +22,10 @@ __all__ = [
     "Draft",
     "IdempotencyRecord",
     "Invite",
+    "Lesion",
+    "Patient",
     "PortalSession",
+    "Reanalysis",
     "RecoveryCode",
     "RememberToken",
     "Role",

@@ -66,6 +66,14 @@ class Case(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     patient_reference: Mapped[str] = mapped_column(String(64))
+    #: The patient record of ``patient_reference`` (kept in sync) and the lesion this case is
+    #: one visit of. Null only for rows written outside ``cases.create_case``.
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    lesion_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lesions.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
     patient_age: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: unknown
     patient_sex: Mapped[str] = mapped_column(String(10))
     body_site: Mapped[str] = mapped_column(String(20))

@@ -41,6 +41,7 @@ from app.services.clinical_terms import (
     PATIENT_SEXES,
     URGENCIES,
 )
+from app.services.lesions import records as lesion_records
 
 #: Largest page of the case list.
 MAX_PER_PAGE = 100
@@ -271,9 +272,15 @@ def create_case(
     chief_complaint: str,
     fitzpatrick_type: str | None = None,
     anamnesis: Mapping[str, Any] | None = None,
+    lesion: Any = None,
 ) -> Case:
     """Open a case owned by ``actor``: status ``draft`` with an empty anamnesis, or
     ``questionnaire`` when first ``anamnesis`` answers are given (one commit for both).
+
+    The case is a visit of ``lesion`` (a ``Lesion`` the caller checked), or, without one, the
+    first visit of a new lesion of the actor's patient of ``patient_reference`` (created when
+    new): see :mod:`app.services.lesions.records`. A visit of a lesion belongs to the lesion's
+    patient's owner.
 
     Strings are trimmed; ``patient_age`` is in whole years (0–120), ``None`` when unknown (a
     case opened by ``POST /api/diagnosis`` from an anamnesis without an age).
@@ -300,14 +307,16 @@ def create_case(
     status = "questionnaire" if answers else "draft"
     case = Case(
         id=uuid.uuid4(),
-        owner_id=actor.id,
+        owner_id=lesion.patient.owner_id if lesion is not None else actor.id,
         status=status,
         anamnesis=answers,
         answer_order=list(answers),
         **fields,
     )
     db.session.add(case)
-    details = {"answers": sorted(answers)} if answers else None
+    lesion_records.attach(case, lesion)
+    details = {"answers": sorted(answers)} if answers else {}
+    details.update(patient_id=str(case.patient_id), lesion_id=str(case.lesion_id))
     audit.record(actor, audit.CASE_CREATE, case_id=case.id, details=details)
     db.session.commit()
     return case
@@ -423,6 +432,8 @@ def update_case(*, actor: Any, case_id: uuid.UUID, changes: Mapping[str, Any]) -
     for name in changed:
         setattr(case, name, cleaned[name])
     changes.update(_answers_follow_fields(case, changed))
+    if "patient_reference" in changed:
+        changes.update(lesion_records.follow_reference(case))
     audit.record(
         actor, audit.CASE_UPDATE, case_id=case.id, details={"fields": changed, "changes": changes}
     )

@@ -93,3 +93,15 @@ AI_AGREEMENTS: tuple[str, ...] = ("top1", "in_differential", "differs")
 
 #: Urgency derived from the latest analysis's red flags (filled by the diagnosis service).
 URGENCIES: tuple[str, ...] = ("low", "medium", "high", "emergency")
+
+#: A followed lesion's status: still watched, removed (excised), or gone by itself (resolved).
+LESION_STATUSES: tuple[str, ...] = ("monitoring", "excised", "resolved")
+
+#: The sides of the simple body map on which a lesion's dot is placed.
+BODY_MAP_VIEWS: tuple[str, ...] = ("front", "back")
+
+#: Longest lesion label, characters ("left scapula, 8 mm naevus").
+MAX_LESION_LABEL = 120
+
+#: Earliest accepted year of birth (the latest is the current year).
+MIN_BIRTH_YEAR = 1880

@@ -1,0 +1,118 @@
+"""Helpers for the lesion tests: a demo-like lesion seen three times, analysed by the
+reference AI over real HTTP (``ai_client``), through the services and ``POST /api/diagnosis``.
+
+The three visits' answers are those of ``flask demo seed`` (``app.services.demo_lesion``):
+a flat light-brown mole of 5 mm, 6 mm a year later, then 9 mm, three colours, asymmetric,
+irregular border, changed in size and colour.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from app.extensions import db
+from app.models import User
+from app.services.lesions import lesions, patients, visits
+from tests.fixtures.cases import SAMPLES
+
+_BASE = {
+    "age": 45,
+    "sex": "female",
+    "location1.primary": "back",
+    "duration": ">1 year",
+    "morphology": "pigmented spot or mole",
+    "elevation": "flat",
+    "bleeding": False,
+}
+VISITS: list[tuple[Path, dict[str, Any]]] = [
+    (
+        SAMPLES / "images" / "nv_ISIC_0026828.jpg",
+        {
+            **_BASE,
+            "color": ["light brown"],
+            "pigmented.features": [],
+            "diameter_mm": 5,
+            "changed_recently": False,
+        },
+    ),
+    (
+        SAMPLES / "images" / "nv_ISIC_0032787.jpg",
+        {
+            **_BASE,
+            "color": ["light brown"],
+            "pigmented.features": [],
+            "diameter_mm": 6,
+            "changed_recently": False,
+        },
+    ),
+    (
+        SAMPLES / "images" / "mel_ISIC_0033454.jpg",
+        {
+            **_BASE,
+            "color": ["light brown", "dark brown", "black"],
+            "pigmented.features": ["asymmetric shape", "irregular or blurred border"],
+            "diameter_mm": 9,
+            "changed_recently": True,
+            "change.features": ["size", "colour"],
+        },
+    ),
+]
+
+
+def diagnose(
+    client: Any, headers: dict[str, str], case_id: uuid.UUID, photo: Path, anamnesis: dict[str, Any]
+) -> dict[str, Any]:
+    """POST /api/diagnosis for a case; assert it succeeded; return the body."""
+    response = client.post(
+        "/api/diagnosis",
+        data={
+            "image": (io.BytesIO(photo.read_bytes()), photo.name, "image/jpeg"),
+            "anamnesis": json.dumps(anamnesis),
+            "case_id": str(case_id),
+        },
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def make_lesion(
+    app: Any, owner: Any, *, reference: str = "PT-LESION-1", birth_year: int | None = 1981
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A patient and a lesion on the back for ``owner``; return (patient id, lesion id)."""
+    with app.app_context():
+        actor = db.session.get(User, owner.id)
+        patient = patients.create_patient(actor=actor, reference=reference, birth_year=birth_year)
+        lesion = lesions.create_lesion(
+            actor=actor,
+            patient_id=patient.id,
+            label="left scapula, naevus",
+            body_site="back",
+            map_x=0.38,
+            map_y=0.27,
+            map_view="back",
+        )
+        ids = patient.id, lesion.id
+        db.session.remove()
+    return ids
+
+
+def seen_three_times(
+    app: Any, client: Any, headers: dict[str, str], owner: Any, count: int = 3
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A lesion with ``count`` visits, each analysed; return (lesion id, case ids)."""
+    _, lesion_id = make_lesion(app, owner)
+    case_ids = []
+    for photo, anamnesis in VISITS[:count]:
+        with app.app_context():
+            actor = db.session.get(User, owner.id)
+            case_id = visits.new_visit(actor=actor, lesion_id=lesion_id).id
+            db.session.remove()
+        diagnose(client, headers, case_id, photo, anamnesis)
+        case_ids.append(case_id)
+    return lesion_id, case_ids
