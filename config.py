@@ -124,6 +124,10 @@ class Config:
     # Worklist: days within which a routine (low urgency) case is due for review after its
     # first analysis (the other windows are fixed: app.services.worklist.due).
     WORKLIST_ROUTINE_DAYS = env_int("WORKLIST_ROUTINE_DAYS", 28)
+    # The patient's consent per case (app/services/consent/): off (not checked), advisory (warn
+    # while AI-analysis consent is not recorded as granted), enforced (refuse the photo step and
+    # every AI call until it is).
+    CONSENT_POLICY = env_str("CONSENT_POLICY", "advisory").lower()
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     # Strict-Transport-Security max-age in seconds; 0 sends none (production: one year).
     HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
@@ -192,6 +196,8 @@ class Config:
             raise RuntimeError("MFA_REQUIRED_FOR must be 'none', 'admin' or 'all'")
         if not 30 <= config.get("MFA_TOKEN_SECONDS", 300) <= 3600:
             raise RuntimeError("MFA_TOKEN_SECONDS must be between 30 and 3600")
+        if config.get("CONSENT_POLICY", "advisory") not in {"off", "advisory", "enforced"}:
+            raise RuntimeError("CONSENT_POLICY must be 'off', 'advisory' or 'enforced'")
         _validate_throttling(config)
         idle = config.get("PORTAL_IDLE_MINUTES", Config.PORTAL_IDLE_MINUTES)
         if idle <= 0 or config.get("REMEMBER_DAYS", Config.REMEMBER_DAYS) <= 0:

@@ -138,6 +138,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.blueprints.auth.api import bp as auth_api
     from app.blueprints.cases.api import bp as cases_api
+    from app.blueprints.consent.api import bp as consent_api
     from app.blueprints.diagnosis.api import bp as diagnosis_api
     from app.blueprints.health.api import bp as health_api
     from app.blueprints.outcomes.api import bp as outcomes_api
@@ -148,7 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.openapi import api_document, init_request_checks, spec
 
     apis = (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api)
-    apis += (worklist_api, outcomes_api, stats_api)
+    apis += (worklist_api, outcomes_api, stats_api, consent_api)
     for blueprint in apis:
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF

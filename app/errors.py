@@ -74,6 +74,14 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class ConsentRequired(Conflict):
+    """409: ``CONSENT_POLICY=enforced`` and the case's patient has not consented to this step
+    (``details``: ``scope``, the decision recorded or ``None``, ``case_id`` when there is one)."""
+
+    code = "consent_required"
+    message = "The patient's consent for this step is not recorded."
+
+
 class PayloadTooLarge(AppError):
     """413: the body or uploaded file exceeds the configured limit."""
 

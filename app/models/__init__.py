@@ -4,6 +4,7 @@ from app.models.analysis import Analysis, AnalysisStatus, IdempotencyRecord
 from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.case import Case, CaseImage, CaseReview
+from app.models.consent import CaseConsent
 from app.models.invite import Invite
 from app.models.lesion import Lesion, Patient, Reanalysis
 from app.models.outcome import CaseOutcome
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Case",
+    "CaseConsent",
     "CaseImage",
     "CaseOutcome",
     "CaseReview",

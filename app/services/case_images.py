@@ -27,7 +27,7 @@ from app.concurrency import run_cpu_bound
 from app.errors import NotFound
 from app.extensions import db
 from app.models import CaseImage
-from app.services import audit
+from app.services import audit, consent
 from app.services.cases import require_case
 from app.services.images import ProcessedImage, process_image
 from app.services.storage import ImageStorage, image_key, storage_from_config
@@ -96,13 +96,15 @@ def add_image(*, actor: Any, case_id: uuid.UUID, stream: BinaryIO) -> CaseImage:
 
     Raises:
         NotFound: ``case_not_found``.
-        Conflict: ``case_archived``.
+        Conflict: ``case_archived``; ``consent_required`` (``CONSENT_POLICY=enforced``: no
+            AI-analysis consent granted, or image storage refused).
         PayloadTooLarge, ImageEmpty, UnsupportedImageType, ImageTooLarge, ImageTooSmall,
             ImageCorrupt: the upload is not a usable photo (see ``images.process_image``).
         StorageUnavailable: the object store failed; nothing was recorded.
         sqlalchemy.exc.SQLAlchemyError: the row could not be written; the object was deleted.
     """
     require_case(actor=actor, case_id=case_id, for_edit=True)
+    consent.require_for_photo(case_id)
     db.session.rollback()  # end the read transaction: none is held during intake and upload
     with intake(stream) as processed:
         return store_image(actor=actor, case_id=case_id, processed=processed)

@@ -39,7 +39,7 @@ from app.extensions import db
 from app.models import Analysis, Case, CaseImage
 from app.observability import current_request_id
 from app.services import anamnesis as anamnesis_rules
-from app.services import case_images, cases
+from app.services import case_images, cases, consent
 from app.services.admission import admitted
 from app.services.ai_client import (
     get_ai_client,
@@ -183,7 +183,9 @@ def diagnose_upload(
         ValidationFailed: the anamnesis breaks the shape rules (nothing stored).
         PayloadTooLarge, UnsupportedImageType, ImageEmpty, ImageTooLarge, ImageTooSmall,
             ImageCorrupt: the photo is not usable as a file (nothing stored).
-        NotFound: ``case_not_found`` (also another physician's case). Conflict: archived case.
+        NotFound: ``case_not_found`` (also another physician's case). Conflict: archived case;
+            ``consent_required`` under ``CONSENT_POLICY=enforced`` (no case, no AI-analysis
+            consent granted, or image storage refused; nothing stored).
         StorageUnavailable: the image could not be stored; the case and answers are kept and
             the error's ``details`` name ``case_id`` (to send the photo again with it).
         ImageRejected: 422, the AI judged the photo unusable (case, answers, image kept).
@@ -192,8 +194,11 @@ def diagnose_upload(
             ``analyze_case`` instead of opening another case).
     """
     answers = anamnesis_rules.validate_anamnesis(dict(anamnesis))
-    if case_id is not None:
+    if case_id is None:
+        consent.refuse_without_case()
+    else:
         cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+        consent.require_for_photo(case_id)
         db.session.rollback()
     with admitted(), case_images.intake(upload) as processed:  # CPU, S3, database: one of few
         data, content_type = processed.read_bytes(), processed.content_type
@@ -254,10 +259,12 @@ def analyze_case(
 
     Raises:
         NotFound: ``case_not_found``, ``image_not_found``.
-        Conflict: ``case_archived``; ``case_has_no_image`` when nothing was uploaded yet.
+        Conflict: ``case_archived``; ``case_has_no_image`` when nothing was uploaded yet;
+            ``consent_required`` under ``CONSENT_POLICY=enforced`` without AI-analysis consent.
         StorageUnavailable, ImageRejected, AIServiceError: as :func:`diagnose_upload`.
     """
     case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+    consent.require_for_ai(case.id)
     stmt = select(CaseImage).where(CaseImage.case_id == case_id)
     if image_id is not None:
         stmt = stmt.where(CaseImage.id == image_id)

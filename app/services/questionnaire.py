@@ -20,7 +20,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Case
 from app.observability import current_request_id
-from app.services import cases
+from app.services import cases, consent
 from app.services.ai_client import NextQuestion, get_ai_client
 from app.services.anamnesis import MAX_STRING_LENGTH, AnswerValue
 from app.services.clinical_record import answers as answer_record
@@ -123,10 +123,12 @@ def next_question(*, actor: Any, case_id: uuid.UUID) -> NextQuestion:
 
     Raises:
         NotFound: ``case_not_found``.
+        ConsentRequired: ``CONSENT_POLICY=enforced`` and no AI-analysis consent granted.
         AIServiceError: the AI Service is unavailable (502), too slow (504), refused the
             anamnesis (422) or answered outside the contract (502).
     """
     case = cases.require_case(actor=actor, case_id=case_id)
+    consent.require_for_ai(case.id)
     anamnesis, status = dict(case.anamnesis or {}), case.status
     db.session.rollback()  # no transaction across the network call
     question = get_ai_client().next_question(anamnesis, request_id=current_request_id())
@@ -265,6 +267,7 @@ def _drop_abandoned_answers(*, actor: Any, case: Case) -> SavedAnswer:
     """Replay the questionnaire on the case's answers and remove those it no longer asks."""
     case_id, anamnesis = case.id, dict(case.anamnesis or {})
     order = answer_record.ordered_keys(anamnesis, case.answer_order)
+    consent.require_for_ai(case_id)  # the answer itself is saved
     db.session.rollback()  # no transaction across the AI calls
     client, request_id = get_ai_client(), current_request_id()
 
@@ -297,6 +300,7 @@ def question_for_change(
         AIServiceError: the AI Service could not be asked.
     """
     case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+    consent.require_for_ai(case.id)
     anamnesis = dict(case.anamnesis or {})
     if field_name not in anamnesis:
         return None

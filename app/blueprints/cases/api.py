@@ -25,13 +25,14 @@ from app.blueprints.cases.schemas import (
     ReviewHistoryOut,
     ReviewOut,
 )
+from app.blueprints.consent.schemas import ConsentOut
 from app.blueprints.diagnosis.schemas import AnalysisOut
 from app.blueprints.outcomes.schemas import OutcomeOut
 from app.blueprints.uploads import refuse_oversized_upload, require_form
 from app.errors import ValidationFailed
 from app.models import Analysis, Case, CaseImage, CaseOutcome
 from app.openapi import responses, spec
-from app.services import case_images, case_record, cases, outcomes
+from app.services import case_images, case_record, cases, consent, outcomes
 from app.services.clinical_record import history, reviews
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
@@ -103,6 +104,7 @@ def case_out(case: Case) -> CaseOut:
         review=review,
         reviews=[ReviewHistoryOut.model_validate(item) for item in reviews.review_history(case.id)],
         outcome=_outcome_out(outcomes.outcome_of(case.id)),
+        consent=ConsentOut.of(consent.state_of(case.id)),
     )
 
 

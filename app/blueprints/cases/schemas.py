@@ -22,6 +22,7 @@ from pydantic import (
 )
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
+from app.blueprints.consent.schemas import ConsentOut
 from app.blueprints.outcomes.schemas import OutcomeOut
 from app.services import anamnesis
 from app.services.cases import MAX_PAGE
@@ -283,6 +284,9 @@ class CaseOut(CaseSummary):
     )
     outcome: OutcomeOut | None = Field(
         default=None, description="The newest histology outcome; null until recorded."
+    )
+    consent: ConsentOut | None = Field(
+        default=None, description="The patient's consent per scope (PUT /api/cases/<id>/consent)."
     )
 
 

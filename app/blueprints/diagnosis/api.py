@@ -33,7 +33,7 @@ from app.blueprints.uploads import refuse_oversized_upload, require_form
 from app.errors import AppError
 from app.models import Analysis
 from app.openapi import responses, spec
-from app.services import case_images, diagnosis
+from app.services import case_images, consent, diagnosis
 from app.services.ai_client import (
     DiagnosisPrediction,
     ImageValidity,
@@ -48,8 +48,9 @@ from app.services.images import ProcessedImage
 bp = Blueprint("diagnosis_api", __name__, url_prefix="/api")
 
 _TAG = "ai"
-#: Answers every AI proxy may give besides its 200 (AI failures are 422/502/504).
-_ERRORS = (400, 401, 415, 422, 502, 504)
+#: Answers every AI proxy may give besides its 200 (AI failures are 422/502/504; 409
+#: ``consent_required`` under ``CONSENT_POLICY=enforced``, as no case holds a consent here).
+_ERRORS = (400, 401, 409, 415, 422, 502, 504)
 _UPLOAD_ERRORS = (*_ERRORS, 413)
 #: The endpoints that take a photo: their body is capped at MAX_IMAGE_BYTES (+ the envelope).
 _PHOTO_ENDPOINTS = frozenset(
@@ -76,6 +77,7 @@ def _intake(upload: FileStorage) -> ProcessedImage:
 )
 def image_validity(form: ImageValidityIn):  # type: ignore[no-untyped-def]
     """Check whether a lesion photo is usable (blur, lighting, framing, resolution)."""
+    consent.refuse_without_case()
     upload = require_form(form)
     with _intake(upload.image) as image:
         validity = get_ai_client().validate_image(image.read_bytes(), image.content_type)
@@ -90,6 +92,7 @@ def image_validity(form: ImageValidityIn):  # type: ignore[no-untyped-def]
 )
 def predict_diagnosis(form: PredictDiagnosisIn):  # type: ignore[no-untyped-def]
     """Return the ranked differential for a lesion photo and the anamnesis."""
+    consent.refuse_without_case()
     upload = require_form(form)
     with _intake(upload.image) as image:
         prediction = get_ai_client().predict(
@@ -102,6 +105,7 @@ def predict_diagnosis(form: PredictDiagnosisIn):  # type: ignore[no-untyped-def]
 @spec.validate(json=RedFlagsIn, resp=responses(_ERRORS, HTTP_200=RedFlags), tags=[_TAG])
 def red_flags(json: RedFlagsIn):  # type: ignore[no-untyped-def]
     """Return the red flags of an anamnesis (and differential), each naming its rule."""
+    consent.refuse_without_case()
     flags = get_ai_client().red_flags(json.anamnesis, json.diagnoses)
     return flags.model_dump(mode="json", exclude_none=True)
 
@@ -110,6 +114,7 @@ def red_flags(json: RedFlagsIn):  # type: ignore[no-untyped-def]
 @spec.validate(json=TriageIn, resp=responses(_ERRORS, HTTP_200=Triage), tags=[_TAG])
 def triage(json: TriageIn):  # type: ignore[no-untyped-def]
     """Return the triage priority and time window for a diagnosed case."""
+    consent.refuse_without_case()
     result = get_ai_client().triage(json.anamnesis, json.diagnoses, json.red_flags)
     return result.model_dump(mode="json", exclude_none=True)
 
@@ -144,6 +149,7 @@ def diagnosis_out(analysis: Analysis) -> dict[str, Any]:
         analysed_despite_low_quality=analysis.analysed_despite_low_quality,
         evidence=analysis.evidence,
         inputs=analysis.inputs,
+        consent_warnings=consent.state_of(analysis.case_id).warnings,
     ).model_dump(mode="json")
 
 

@@ -169,6 +169,11 @@ class DiagnosisOut(BaseModel):
         "from the answers alone; null when the AI Service gives none"
     )
     inputs: dict[str, Any] | None = Field(description="what the analysis was computed from")
+    consent_warnings: list[str] = Field(
+        default_factory=list,
+        description="under CONSENT_POLICY=advisory: the patient's consent to AI analysis not "
+        "recorded as granted, or image storage refused (see the case's consent)",
+    )
 
 
 class AnalysisOut(BaseModel):
