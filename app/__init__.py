@@ -157,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.auth.mfa_views import bp as mfa_views
     from app.blueprints.auth.views import bp as auth_views
     from app.blueprints.cases.views import bp as cases_views
+    from app.blueprints.consent.views import bp as consent_views
     from app.blueprints.diagnosis.views import bp as diagnosis_views
     from app.blueprints.outcomes.views import bp as outcomes_views
     from app.blueprints.questionnaire.views import bp as questionnaire_views
@@ -164,7 +165,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.worklist.views import bp as worklist_views
 
     portal = (auth_views, mfa_views, worklist_views, cases_views, questionnaire_views)
-    portal += (diagnosis_views, outcomes_views, stats_views)
+    portal += (diagnosis_views, outcomes_views, stats_views, consent_views)
     for blueprint in portal:  # portal pages: session + CSRF
         app.register_blueprint(blueprint)
 

@@ -9,6 +9,9 @@ A case page grows with the case; :attr:`CaseRecord.stage` says which step it is 
 ``failed``      the last analysis failed (AI Service or storage); the photo and answers are kept
 ``results``     a completed analysis; the review follows (``case.reviewed_at`` once recorded)
 ``archived``    an archived case without results (read-only)
+``consent``     before the analysis, ``CONSENT_POLICY=enforced`` and the patient's consent is
+                missing for the next step (AI analysis, or image storage at the photo step):
+                the consent form comes first (``record.consent.photo_block`` says why)
 ==============  ===========================================================================
 """
 
@@ -24,7 +27,7 @@ from sqlalchemy import select
 from app.errors import AIServiceError
 from app.extensions import db
 from app.models import Analysis, AnalysisStatus, Case, CaseImage, User
-from app.services import cases, questionnaire
+from app.services import cases, consent, questionnaire
 from app.services.ai_client import NextQuestion
 from app.services.clinical_record import history
 
@@ -46,6 +49,8 @@ class CaseRecord:
     outdated_fields: list[str] = field(default_factory=list)
     #: Every analysis of the case, newest first.
     analyses: list[Analysis] = field(default_factory=list)
+    #: The patient's consent per scope, and what the consent policy makes of it.
+    consent: consent.ConsentState | None = None
 
     @property
     def stage(self) -> str:
@@ -63,7 +68,10 @@ class CaseRecord:
             return "archived"
         if self.question_error is not None:
             return "unavailable"
-        if self.question is None or questionnaire.is_photo_step(self.question):
+        at_photo = self.question is None or questionnaire.is_photo_step(self.question)
+        if at_photo and self.consent is not None and self.consent.photo_block is not None:
+            return "consent"
+        if at_photo:
             return "photo"
         return "question"
 
@@ -108,10 +116,17 @@ def load_case_record(*, actor: Any, case_id: uuid.UUID, ask_ai: bool = True) -> 
     analyses = history.analyses_of(case.id)
     analysis = analyses[0] if analyses else None
     changed = history.changes_since(analysis, case)
+    state = consent.state_of(case.id)
     question = error = None
-    if ask_ai and (
-        case.status in _BEFORE_ANALYSIS
-        or (case.status == "analyzed" and any(name.startswith("anamnesis.") for name in changed))
+    if (
+        ask_ai
+        and state.ai_block is None
+        and (
+            case.status in _BEFORE_ANALYSIS
+            or (
+                case.status == "analyzed" and any(name.startswith("anamnesis.") for name in changed)
+            )
+        )
     ):
         try:
             question = questionnaire.next_question(actor=actor, case_id=case_id)
@@ -120,7 +135,7 @@ def load_case_record(*, actor: Any, case_id: uuid.UUID, ask_ai: bool = True) -> 
     people = user_names(
         [case.owner_id, case.reviewed_by_id, analysis.requested_by_id if analysis else None]
     )
-    return CaseRecord(case, analysis, question, error, people, changed, analyses)
+    return CaseRecord(case, analysis, question, error, people, changed, analyses, state)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from app.errors import (
     AIServiceError,
     AppError,
     Conflict,
+    ConsentRequired,
     InvalidImage,
     PayloadTooLarge,
     StorageUnavailable,
@@ -87,6 +88,8 @@ def upload_photo(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
         return case_view(case_id, 422, photo_form=form)
     except StorageUnavailable as down:
         return case_view(case_id, down.status, notice=_storage_notice())
+    except ConsentRequired as refused:  # nothing stored; the consent form is on the page
+        return case_view(case_id, refused.status, notice=refused.message)
     except AIServiceError:
         pass  # recorded as a failed analysis: the case page says so and offers to try again
     return after_case_post(case_id, "results")
@@ -106,6 +109,8 @@ def analyze(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
         return case_view(case_id, 422, rejection=rejected.details.get("image_validity"))
     except StorageUnavailable as down:
         return case_view(case_id, down.status, notice=_storage_notice())
+    except ConsentRequired as refused:
+        return case_view(case_id, refused.status, notice=refused.message)
     except AIServiceError:
         pass  # recorded as a failed analysis, shown with a retry button
     return after_case_post(case_id, "results")

@@ -19,7 +19,7 @@ from app.blueprints.questionnaire.forms import (
     progress_param,
     read_question,
 )
-from app.errors import AIServiceError, ValidationFailed
+from app.errors import AIServiceError, ConsentRequired, ValidationFailed
 from app.portal_login import keeps_draft
 from app.services import cases, questionnaire
 from app.services.clinical_record.words import field_label
@@ -56,7 +56,7 @@ def answer(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
             answer_values=form.answer.data,
             changing=bool(form.changing.data),
         )
-    except AIServiceError:
+    except (AIServiceError, ConsentRequired):
         saved = None  # the answer is saved; only the replay could not run
     message = dropped_message(saved.dropped) if saved is not None and saved.dropped else None
     if is_htmx():  # the progress of the question answered: the next one says if it grew
@@ -90,6 +90,8 @@ def change(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
         )
     except AIServiceError:
         return case_view(case_id, 503, notice=AI_DOWN)
+    except ConsentRequired as refused:
+        return case_view(case_id, refused.status, notice=refused.message)
     if found is None:  # the question cannot be asked again as it was: take the answer back
         cases.remove_answer(actor=current_user, case_id=case_id, field_name=field_name)
         return after_case_post(case_id, "questionnaire")
