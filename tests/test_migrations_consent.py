@@ -1,4 +1,4 @@
-"""Migration 0012 (``case_consents``) upgrades and downgrades with cases and consents in it."""
+"""Migration 0013 (``case_consents``) upgrades and downgrades with cases and consents in it."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from sqlalchemy import text
 from app.extensions import db
 from tests.test_migrations_identity import rows, scratch_app  # noqa: F401 - the fixture
 
-REVISION, PREVIOUS = "0012", "0011"
+REVISION, PREVIOUS = "0013", "0012"
 
 
 def test_case_consents_upgrade_and_downgrade_with_rows(scratch_app):  # noqa: F811
     case_id = uuid.uuid4()
     with scratch_app.app_context():
-        upgrade(revision=PREVIOUS)
+        upgrade(revision="0011")  # the cases columns every later migration carries over
         db.session.execute(
             text(
                 "INSERT INTO users (email, password_hash, full_name, role, is_active, created_at,"
@@ -34,6 +34,7 @@ def test_case_consents_upgrade_and_downgrade_with_rows(scratch_app):  # noqa: F8
             {"id": case_id},
         )
         db.session.commit()
+        upgrade(revision=PREVIOUS)
         upgrade(revision=REVISION)
         assert rows("SELECT count(*) FROM case_consents") == [(0,)]  # old cases: not recorded
         db.session.execute(
