@@ -25,11 +25,24 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
+#: pydantic's error types for a value that is not a date; their own messages talk of
+#: datetimes and "zero time" (an integer is read as a Unix time), which confuses more than helps.
+_NOT_A_DATE = frozenset(
+    {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
+)
+#: What a date field expects, said once for every date in ``/api`` (ISO 8601 calendar date).
+NOT_A_DATE_MESSAGE = "Expected an ISO 8601 date as a string, YYYY-MM-DD (e.g. 2026-11-20)."
+
+
 def validation_details(errors: list[dict[str, Any]]) -> dict[str, str]:
-    """Map pydantic errors to ``{"field.path": "message"}`` (the first message per field)."""
+    """Map pydantic errors to ``{"field.path": "message"}`` (the first message per field); a
+    value that is not a date gets :data:`NOT_A_DATE_MESSAGE`."""
     details: dict[str, str] = {}
     for error in errors:
-        message = str(error.get("msg", "invalid"))
+        if error.get("type") in _NOT_A_DATE:
+            message = NOT_A_DATE_MESSAGE
+        else:
+            message = str(error.get("msg", "invalid"))
         details.setdefault(_field_name(tuple(error.get("loc", ()))), message)
     return details
 

@@ -87,6 +87,24 @@ def test_api_bad_outcomes_are_422(client, app, physician, api_headers, change, f
     assert field in response.get_json()["error"]["details"]
 
 
+@pytest.mark.parametrize("outcome_date", [20261120, 1763596800, 2026.5, "20/11/2026", "yesterday"])
+def test_api_an_outcome_date_not_written_as_an_iso_date_says_what_is_expected(
+    client, app, physician, api_headers, outcome_date
+):
+    case_id = _case(app, physician)
+    response = client.post(
+        f"/api/cases/{case_id}/outcome",
+        json={**BODY, "outcome_date": outcome_date},
+        headers=api_headers(physician),
+    )
+    assert response.status_code == 422
+    message = response.get_json()["error"]["details"]["outcome_date"]
+    assert "YYYY-MM-DD" in message, message
+    assert "ISO" in message and "2026-11-20" in message, message
+    case = client.get(f"/api/cases/{case_id}", headers=api_headers(physician)).get_json()
+    assert case["outcome"] is None
+
+
 def test_api_outcome_needs_a_review_and_the_case(client, app, physician, make_user, api_headers):
     unreviewed = _case(app, physician, reviewed=False)
     response = client.post(
