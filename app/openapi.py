@@ -19,6 +19,7 @@ from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
 from app.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from app.security import JWT_ERROR_CODES
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -196,7 +197,8 @@ class MediaResponse(Response):
 #: Statuses any operation of a kind may answer besides those its view declares.
 _ERROR_TEXT = {
     "400": "Bad Request: the body is missing, not JSON, or not a JSON object",
-    "401": "Unauthorized: no valid access token",
+    "401": "Unauthorized: no valid access token. `error.code`: "
+    + "; ".join(f"`{code}`: {meaning}" for code, meaning in JWT_ERROR_CODES.items()),
     "404": "Not Found",
     "413": "Payload Too Large: the body is over its limit (MAX_CONTENT_LENGTH, MAX_JSON_BYTES)",
     "415": "Unsupported Media Type",
@@ -248,4 +250,6 @@ def api_document() -> dict[str, Any]:
                         "content": {"application/json": error_schema},
                     },
                 )
+            if "401" in responses and operation.get("security") != []:  # bearer token codes
+                responses["401"]["description"] = _ERROR_TEXT["401"]
     return document

@@ -1,7 +1,8 @@
 """Every identity rule in one place: JWT loaders, the API's deny-by-default guard, flask-login.
 
 - JSON API: a valid access token is required on every ``/api`` route unless its view is marked
-  with :func:`public`. Each JWT failure answers 401 in the one error shape.
+  with :func:`public`. Each JWT failure answers 401 in the one error shape, with a code of
+  :data:`JWT_ERROR_CODES` (documented with the 401 of every operation in the OpenAPI document).
 - Portal: every page needs a live server-side session (:mod:`app.services.sessions`) unless
   marked :func:`public`; the signed session cookie carries only its random key. An HTMX request
   with an ended session gets ``HX-Redirect`` to the login page, never a login form fragment.
@@ -14,8 +15,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_login
+import jwt as pyjwt
 from flask import Flask, Response, current_app, jsonify, request, session
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended.exceptions import WrongTokenError
 
 from app import portal_login
 from app.errors import Unauthorized
@@ -23,6 +26,17 @@ from app.extensions import jwt, login_manager
 from app.services import sessions, tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: The ``error.code`` of each 401 a bearer token can get, and what it means.
+JWT_ERROR_CODES = {
+    "token_missing": "no 'Authorization: Bearer' header",
+    "token_invalid": "malformed, or signed with another key",
+    "token_expired": "expired: refresh it or log in again",
+    "token_revoked": "revoked (logout, password reset, deactivated account) or already used",
+    "token_wrong_type": "a refresh token sent as the access token, or the reverse",
+    "token_not_fresh": "a fresh login is required",
+}
 
 
 def public(view: F) -> F:
@@ -34,6 +48,28 @@ def public(view: F) -> F:
 def _jwt_error(code: str, message: str) -> tuple[Response, int]:
     body = {"error": {"code": code, "message": message, "details": {}}}
     return jsonify(body), 401
+
+
+#: ``token_wrong_type``: what each kind of token is for, said to a client that mixed them up.
+REFRESH_AS_ACCESS = (
+    "This is a refresh token: it is good only for POST /api/auth/refresh. Send the access "
+    "token here ('Authorization: Bearer <access_token>')."
+)
+ACCESS_AS_REFRESH = (
+    "This is an access token: POST /api/auth/refresh takes the refresh token "
+    "('Authorization: Bearer <refresh_token>')."
+)
+
+
+def _presented_token_type() -> str | None:
+    """The ``type`` claim of the bearer token sent (already verified by flask-jwt-extended
+    when it finds the type wrong), or ``None`` when it cannot be read."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    try:
+        claims = pyjwt.decode(encoded.strip(), options={"verify_signature": False})
+    except pyjwt.PyJWTError:
+        return None
+    return claims.get("type") if scheme.lower() == "bearer" else None
 
 
 def init_security(app: Flask) -> None:
@@ -60,6 +96,15 @@ def init_security(app: Flask) -> None:
     def _invalid(_reason: str):  # type: ignore[no-untyped-def]
         return _jwt_error("token_invalid", "The token is malformed or its signature is invalid.")
 
+    # flask-jwt-extended sends a token of the wrong kind to invalid_token_loader ("malformed or
+    # its signature is invalid"), which misleads: the token is sound, only used in the wrong
+    # place. Registered after jwt.init_app, this handler replaces the extension's own.
+    @app.errorhandler(WrongTokenError)
+    def _wrong_type(_error: WrongTokenError):  # type: ignore[no-untyped-def]
+        if _presented_token_type() == "refresh":
+            return _jwt_error("token_wrong_type", REFRESH_AS_ACCESS)
+        return _jwt_error("token_wrong_type", ACCESS_AS_REFRESH)
+
     @jwt.expired_token_loader
     def _expired(_header: dict, _payload: dict):  # type: ignore[no-untyped-def]
         return _jwt_error("token_expired", "The token has expired; refresh it or log in again.")
@@ -85,8 +130,9 @@ def init_security(app: Flask) -> None:
             return
         verify_jwt_in_request()
         if get_jwt().get("type") != "access":
-            # A refresh token is only good for /api/auth/refresh.
-            raise Unauthorized("An access token is required here.", code="token_invalid")
+            # A refresh token is only good for /api/auth/refresh (verify_jwt_in_request already
+            # refuses one with WrongTokenError; this keeps any other type out too).
+            raise Unauthorized("An access token is required here.", code="token_wrong_type")
 
     def _guard_portal():  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/") or request.endpoint in (None, "static"):

@@ -164,10 +164,23 @@ def test_access_token_cannot_refresh_and_refresh_token_cannot_call_api(
         "/api/auth/refresh", headers={"Authorization": f"Bearer {pair['access_token']}"}
     )
     assert response.status_code == 401
+    error = response.get_json()["error"]
+    assert error["code"] == "token_wrong_type"
+    assert "access token" in error["message"] and "refresh token" in error["message"]
+    assert "malformed" not in error["message"]
     response = client.get(
         "/api/users/me", headers={"Authorization": f"Bearer {pair['refresh_token']}"}
     )
     assert response.status_code == 401
+    error = response.get_json()["error"]
+    assert error["code"] == "token_wrong_type"
+    assert error["message"].startswith("This is a refresh token")
+    assert "/api/auth/refresh" in error["message"] and "malformed" not in error["message"]
+    # The code is documented with the other 401 codes in the OpenAPI document.
+    document = client.get("/api/openapi.json").get_json()
+    unauthorized = document["paths"]["/api/users/me"]["get"]["responses"]["401"]
+    for code in ("token_missing", "token_invalid", "token_expired", "token_wrong_type"):
+        assert code in unauthorized["description"], code
 
 
 def test_logout_revokes_access_and_refresh_tokens(client, make_user, login_tokens):
