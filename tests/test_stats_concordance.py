@@ -191,3 +191,67 @@ def test_cli_prints_the_same_figures(app, client, people, api_headers, seeded):
 def test_openapi_lists_the_new_endpoints(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
     assert "/api/stats/concordance" in paths and "/api/cases/{case_id}/outcome" in paths
+
+
+def _newer_analysis(case_id, predictions, model_version):
+    """Store a completed analysis of the case, newer than the one its review read (no status
+    change: as a re-analysis that completed while the review was being saved leaves it)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from app.models import Analysis
+
+    older = db.session.scalars(db.select(Analysis).where(Analysis.case_id == case_id)).first()
+    db.session.add(
+        Analysis(
+            id=uuid.uuid4(),
+            case_id=case_id,
+            status="completed",
+            model_version=model_version,
+            predictions=predictions,
+            tier="confident",
+            confidence=predictions[0]["probability"],
+            refer_to_specialist=False,
+            highlight_count=0,
+            accepted_low_quality=False,
+            image_validity=older.image_validity,
+            red_flags={**older.red_flags, "urgency": "low"},
+            triage={**older.triage, "priority": "routine"},
+            urgency="low",
+            created_at=datetime.now(UTC) + timedelta(minutes=5),
+            completed_at=datetime.now(UTC) + timedelta(minutes=5),
+        )
+    )
+    db.session.commit()
+
+
+def test_the_figures_use_the_reviewed_analysis_not_a_newer_one(client, app, people, api_headers):
+    """Reviewed on analysis A (Melanoma first, urgent: referred); re-analysed after a reopen
+    and reviewed again on B; then an analysis like A stored after that review. The figures read the
+    analysis each review names (``CaseReview.analysis_id``), never the newest one."""
+    from app.services.clinical_record import reviews
+
+    with app.app_context():
+        actor = db.session.get(User, people["dr"].id)
+        case_id = analysed_case(
+            people["dr"], predictions=A, priority="urgent", model_version="reference-1.0"
+        )
+        diagnosis.review_case(actor=actor, case_id=case_id, final_diagnosis="Melanoma")
+        reviews.reopen_case(actor=actor, case_id=case_id, reason="Second photo")
+        _newer_analysis(case_id, B, "reference-2.0")  # B: nevus first, Melanoma second
+        diagnosis.review_case(actor=actor, case_id=case_id, final_diagnosis="Melanoma")
+        _newer_analysis(case_id, A, "reference-3.0")  # Melanoma first again; after the review
+        db.session.remove()
+    headers = api_headers(people["dr"])
+    got = client.get("/api/stats/concordance", headers=headers).get_json()
+    assert got["reviewed"] == 1
+    assert got["physician_top1"] == rate(0, 1)  # Melanoma is B's second (the newest's first)
+    assert got["physician_top3"] == rate(1, 1)
+    assert got["calibration"][5]["cases"] == 1  # B's top probability 0.55, not 0.85
+    by_model = {
+        version: client.get(
+            f"/api/stats/concordance?model_version={version}", headers=headers
+        ).get_json()["reviewed"]
+        for version in ("reference-1.0", "reference-2.0", "reference-3.0")
+    }
+    assert by_model == {"reference-1.0": 0, "reference-2.0": 1, "reference-3.0": 0}

@@ -2,7 +2,8 @@
 
 Filters: the reviewing physician (admins; a physician sees only their own reviews), the period
 of the review (days, UTC, inclusive), body site, Fitzpatrick type and the model version of the
-analysis. The analysis of a case is its newest completed one (the one the review read).
+analysis. The analysis of a case is the one its current review read (``CaseReview.analysis_id``),
+not a newer one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from app.errors import PermissionDenied, ValidationFailed
 from app.extensions import db
-from app.models import Analysis, Case
+from app.models import Analysis, Case, CaseReview
 from app.services import outcomes, policies
 from app.services.clinical_terms import BODY_SITES, FITZPATRICK_TYPES
 from app.services.stats.figures import Concordance, ReviewedCase, compute
@@ -93,14 +94,7 @@ def reviewed_cases(*, actor: Any, filters: Filters) -> list[ReviewedCase]:
     filters.check()
     rows = list(db.session.scalars(_cases_query(actor, filters)))
     ids = [row.id for row in rows]
-    analyses: dict[Any, Analysis] = {}
-    if ids:
-        for analysis in db.session.scalars(
-            select(Analysis)
-            .where(Analysis.case_id.in_(ids), Analysis.status == "completed")
-            .order_by(Analysis.case_id, Analysis.created_at.desc())
-        ):
-            analyses.setdefault(analysis.case_id, analysis)
+    analyses = _reviewed_analyses(ids)
     found = outcomes.latest_outcomes(ids)
     selected = []
     for row in rows:
@@ -124,6 +118,32 @@ def reviewed_cases(*, actor: Any, filters: Filters) -> list[ReviewedCase]:
             )
         )
     return selected
+
+
+def _reviewed_analyses(case_ids: list[Any]) -> dict[Any, Analysis]:
+    """``{case id: the completed analysis its current review names}`` (``CaseReview.analysis_id``
+    of the newest review not reopened). A review without one (kept from before the review
+    history, or of an analysis since deleted) falls back to the newest completed analysis."""
+    if not case_ids:
+        return {}
+    named: dict[Any, Any] = {}
+    for case_id, analysis_id in db.session.execute(
+        select(CaseReview.case_id, CaseReview.analysis_id)
+        .where(CaseReview.case_id.in_(case_ids), CaseReview.reopened_at.is_(None))
+        .order_by(CaseReview.case_id, CaseReview.reviewed_at.desc())
+    ):
+        named.setdefault(case_id, analysis_id)
+    newest: dict[Any, Analysis] = {}
+    reviewed: dict[Any, Analysis] = {}
+    for analysis in db.session.scalars(
+        select(Analysis)
+        .where(Analysis.case_id.in_(case_ids), Analysis.status == "completed")
+        .order_by(Analysis.case_id, Analysis.created_at.desc())
+    ):
+        newest.setdefault(analysis.case_id, analysis)
+        if analysis.id == named.get(analysis.case_id):
+            reviewed[analysis.case_id] = analysis
+    return newest | reviewed
 
 
 def concordance(*, actor: Any, filters: Filters | None = None) -> Concordance:
