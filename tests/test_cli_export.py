@@ -283,7 +283,13 @@ def test_output_writes_a_file_and_audits_the_export(
             select(AuditEvent).where(AuditEvent.action == "case.export")
         ).one()
         assert event.actor_id is None
-        assert event.details == {"format": "csv", "since": None, "cases": 3, "completed": True}
+        assert event.details == {
+            "format": "csv",
+            "purpose": "records",
+            "since": None,
+            "cases": 3,
+            "completed": True,
+        }
         db.session.remove()
 
 

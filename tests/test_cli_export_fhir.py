@@ -82,7 +82,13 @@ def test_fhir_export_is_every_case_as_valid_resources_with_resolvable_references
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "case.export")
         ).one()
-        assert event.details == {"format": "fhir", "since": None, "cases": 3, "completed": True}
+        assert event.details == {
+            "format": "fhir",
+            "purpose": "records",
+            "since": None,
+            "cases": 3,
+            "completed": True,
+        }
         db.session.remove()
 
 

@@ -41,6 +41,16 @@ FORMATS = (*exports.FORMATS, "fhir")
     help="Only cases created or changed (new analysis included) on or after this day, UTC.",
 )
 @click.option(
+    "--purpose",
+    type=click.Choice(exports.PURPOSES, case_sensitive=False),
+    default="records",
+    show_default=True,
+    help="records: every case, the clinical record (archiving, a transfer to another "
+    "system). teaching: only the cases whose patient's current teaching/research consent is "
+    "granted (never asked, refused or withdrawn: left out); use it for any teaching or "
+    "research use.",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -54,7 +64,9 @@ FORMATS = (*exports.FORMATS, "fhir")
     "URLs are absolute; without it they are paths such as /api/cases/<id>/images/<id>.",
 )
 @fails_cleanly
-def export(fmt: str, since: datetime | None, output: Path | None, base_url: str) -> None:
+def export(
+    fmt: str, since: datetime | None, purpose: str, output: Path | None, base_url: str
+) -> None:
     """Export every case (all owners, archived included) for analysis or archiving.
 
     Each case comes with its patient facts, status and urgency, the anamnesis, every AI analysis
@@ -65,6 +77,10 @@ def export(fmt: str, since: datetime | None, output: Path | None, base_url: str)
     ``GET /api/cases/<id>/fhir`` gives them), one JSON resource per line with relative
     references (``Patient/<id>``); a physician or AI model shared by cases is written once.
 
+    Every case carries the patient's consent per scope (``consent``; in CSV the
+    ``consent_*`` columns): granted, refused, or empty when not recorded. ``--purpose
+    teaching`` exports only the cases whose teaching/research consent is currently granted.
+
     Streamed: memory stays flat however many cases there are. The summary line goes to stderr,
     so stdout holds only the export.
 
@@ -73,14 +89,15 @@ def export(fmt: str, since: datetime | None, output: Path | None, base_url: str)
       flask cases export --format csv --output cases.csv
       flask cases export --since 2026-12-01 | jq length
       flask cases export --format fhir --base-url https://derma.example.org -o cases.ndjson
+      flask cases export --purpose teaching --format csv -o teaching.csv
     """
-    fmt = fmt.lower()
+    fmt, purpose = fmt.lower(), purpose.lower()
     day = since.date() if since is not None else None
 
     def write(out: TextIO) -> int:
         if fmt == "fhir":
-            return fhir.export_ndjson(out, since=day, base_url=base_url)
-        return exports.export_cases(out, fmt=fmt, since=day)
+            return fhir.export_ndjson(out, since=day, base_url=base_url, purpose=purpose)
+        return exports.export_cases(out, fmt=fmt, since=day, purpose=purpose)
 
     if output is None:
         count = write(sys.stdout)
@@ -90,6 +107,8 @@ def export(fmt: str, since: datetime | None, output: Path | None, base_url: str)
         count = _export_to_file(output, write)
         where = str(output)
     scope = f" created or changed since {day.isoformat()}" if day else ""
+    if purpose == "teaching":
+        scope += " whose patient granted teaching/research use"
     cases_text = f"{count} case{'s' if count != 1 else ''}"
     click.echo(f"Exported {cases_text}{scope} as {fmt} to {where}.", err=True)
 

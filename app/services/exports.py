@@ -28,7 +28,14 @@ A record (:func:`iter_case_records`)::
      "review": null | {"final_diagnosis", "icd10", "agreement", "notes",
                        "reviewed_at", "reviewed_by_id"},
      "outcome": null | {"diagnosis", "icd10", "outcome_date", "excised", "notes",
-                        "recorded_at", "recorded_by_id"}}   # the newest histology outcome
+                        "recorded_at", "recorded_by_id"},   # the newest histology outcome
+     "consent": {"ai_analysis": "granted" | "refused" | null,   # the patient's current
+                 "image_storage": ..., "teaching_research": ...}}  # decisions; null: unknown
+
+Purposes (:data:`PURPOSES`): ``records`` (every case: the clinical record, for archiving or a
+transfer, whatever the consent) and ``teaching`` (only the cases whose patient's current
+decision for ``teaching_research`` is ``granted``: a case never asked, refused or withdrawn is
+left out).
 
 Formats (:func:`export_cases`):
 
@@ -36,7 +43,8 @@ Formats (:func:`export_cases`):
   line, then one case object per line, each but the last followed by ``,``, and ``]`` last.
 * ``csv``: a header row, then one row per case (RFC 4180, ``\\r\\n``); scalars as they are
   (empty for null, ``true``/``false`` for booleans), ``anamnesis`` and ``analyses`` as JSON text,
-  the review and the outcome as flat ``review_*`` and ``outcome_*`` columns. A text cell that
+  the review, the outcome and the consent as flat ``review_*``, ``outcome_*`` and ``consent_*``
+  columns. A text cell that
   would start a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a
   leading ``'`` (OWASP "CSV Injection"); the JSON export keeps the text as stored.
 """
@@ -55,13 +63,15 @@ from sqlalchemy import bindparam, or_, select
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Analysis, Case, CaseImage, CaseOutcome
-from app.services import audit
+from app.services import audit, consent
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
 from app.services.clinical_record.inputs import outdated_fields
 
 #: The formats :func:`export_cases` writes.
 FORMATS = ("json", "csv")
+#: What an export is for: every case, or only those whose patient granted teaching/research use.
+PURPOSES = ("records", "teaching")
 #: Cases fetched per round trip (and whose analyses are fetched together).
 DEFAULT_BATCH_SIZE = 500
 
@@ -139,6 +149,9 @@ CSV_COLUMNS = (
     "outcome_notes",
     "outcome_recorded_at",
     "outcome_recorded_by_id",
+    "consent_ai_analysis",
+    "consent_image_storage",
+    "consent_teaching_research",
 )
 
 
@@ -298,7 +311,7 @@ def since_start(since: date) -> datetime:
 
 
 def iter_case_records(
-    *, since: date | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    *, since: date | None = None, batch_size: int = DEFAULT_BATCH_SIZE, purpose: str = "records"
 ) -> Iterator[dict[str, Any]]:
     """Yield every case (all owners, archived included) as an export record, oldest first.
 
@@ -307,6 +320,8 @@ def iter_case_records(
             counts as a change even when it left the case's own columns as they were.
         batch_size: cases per fetch from the server-side cursor (memory grows with this, not
             with the number of cases).
+        purpose: ``teaching`` keeps only the cases whose teaching/research consent is
+            currently granted (see :data:`PURPOSES`).
 
     Holds one read transaction while the generator runs; the caller ends it (commit or
     rollback) afterwards. The record shape is in the module docstring.
@@ -316,14 +331,18 @@ def iter_case_records(
         start = since_start(since)
         analysed_since = select(Analysis.case_id).where(Analysis.created_at >= start)
         stmt = stmt.where(or_(Case.updated_at >= start, Case.id.in_(analysed_since)))
+    if purpose == "teaching":
+        stmt = stmt.where(Case.id.in_(consent.cases_granting("teaching_research")))
     result = db.session.execute(stmt.execution_options(yield_per=batch_size))
     for batch in result.partitions():
         ids = [row.id for row in batch]
         analyses, outcomes, images = _analyses_of(ids), _outcomes_of(ids), _newest_images_of(ids)
+        consents = consent.current_decisions(ids)
         for row in batch:
-            yield _case_record(
+            record = _case_record(
                 row, analyses.pop(row.id, []), outcomes.pop(row.id, None), images.pop(row.id, None)
             )
+            yield record | {"consent": consents.pop(row.id)}
 
 
 def write_json(records: Iterable[dict[str, Any]], out: TextIO) -> int:
@@ -374,6 +393,7 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
     review, outcome = record["review"] or {}, record.get("outcome") or {}
     flat = {**record, **{f"review_{name}": value for name, value in review.items()}}
     flat |= {f"outcome_{name}": value for name, value in outcome.items()}
+    flat |= {f"consent_{name}": value for name, value in (record.get("consent") or {}).items()}
     return [_cell(flat.get(column)) for column in CSV_COLUMNS]
 
 
@@ -397,20 +417,24 @@ def export_cases(
     fmt: str,
     since: date | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    purpose: str = "records",
 ) -> int:
     """Stream every case (see :func:`iter_case_records`) to ``out`` as ``fmt``; return the count.
 
     One audit event ``case.export`` (actor ``None``: the CLI) records the format, the
-    ``since`` day, how many cases were written and whether the export completed.
+    purpose, the ``since`` day, how many cases were written and whether the export completed.
 
     Raises:
-        ValidationFailed: ``fmt`` is not one of :data:`FORMATS` (nothing written).
+        ValidationFailed: ``fmt`` is not one of :data:`FORMATS`, or ``purpose`` not one of
+            :data:`PURPOSES` (nothing written).
         OSError: ``out`` could not be written (the audit event says ``completed: false``).
     """
     if fmt not in FORMATS:
         raise ValidationFailed({"format": f"Must be one of: {', '.join(FORMATS)}."})
+    check_purpose(purpose)
     writer = write_json if fmt == "json" else write_csv
-    counted = _Counter(iter_case_records(since=since, batch_size=batch_size))
+    records = iter_case_records(since=since, batch_size=batch_size, purpose=purpose)
+    counted = _Counter(records)
     completed = False
     try:
         count = writer(counted, out)
@@ -422,6 +446,7 @@ def export_cases(
             audit.CASE_EXPORT,
             details={
                 "format": fmt,
+                "purpose": purpose,
                 "since": since.isoformat() if since else None,
                 "cases": counted.count,
                 "completed": completed,
@@ -429,6 +454,12 @@ def export_cases(
         )
         db.session.commit()
     return count
+
+
+def check_purpose(purpose: str) -> None:
+    """Raise ``ValidationFailed`` unless ``purpose`` is one of :data:`PURPOSES`."""
+    if purpose not in PURPOSES:
+        raise ValidationFailed({"purpose": f"Must be one of: {', '.join(PURPOSES)}."})
 
 
 class _Counter:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from app.extensions import db
 from app.services import audit, cases
+from app.services.exports import check_purpose
 from app.services.fhir.bundle import FHIR_JSON, FHIR_NDJSON, case_bundle, write_ndjson
 from app.services.fhir.source import DEFAULT_BATCH_SIZE, iter_case_sources, load_case_source
 
@@ -45,8 +46,12 @@ def export_ndjson(
     since: date | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     base_url: str = "",
+    purpose: str = "records",
 ) -> int:
     """Stream every case's resources to ``out`` as NDJSON; return how many cases were written.
+
+    ``purpose`` ``teaching`` writes only the cases whose teaching/research consent is granted
+    (see :data:`app.services.exports.PURPOSES`).
 
     Memory is bounded by ``batch_size`` (cases are read in batches of plain rows). One audit
     event ``case.export`` (actor ``None``: the CLI) records the format, ``since``, the count and
@@ -55,7 +60,10 @@ def export_ndjson(
     Raises:
         OSError: ``out`` could not be written (the audit event says ``completed: false``).
     """
-    sources = iter_case_sources(since=since, batch_size=batch_size, base_url=base_url.rstrip("/"))
+    check_purpose(purpose)
+    sources = iter_case_sources(
+        since=since, batch_size=batch_size, base_url=base_url.rstrip("/"), purpose=purpose
+    )
     counted = _Counted(sources)
     completed = False
     try:
@@ -65,6 +73,7 @@ def export_ndjson(
         db.session.rollback()  # end the long read transaction before writing the audit event
         details = {
             "format": "fhir",
+            "purpose": purpose,
             "since": since.isoformat() if since else None,
             "cases": counted.count,
             "completed": completed,

@@ -5,7 +5,7 @@ Resources of a case, in order: ``Patient``; the ``Practitioner``s named by the c
 analysis, the one as analysed, which the ``RiskAssessment`` is based on); ``Observation``s of
 age, Fitzpatrick skin type and, once recorded, the histology outcome; a ``Media`` per photo; and
 after an analysis the AI model's ``Device``, ``Observation``s of photo quality and each red flag,
-the ``RiskAssessment`` and the ``DiagnosticReport``.
+the ``RiskAssessment`` and the ``DiagnosticReport``; a ``Consent`` per recorded consent scope.
 Every reference points at a resource of the same case.
 """
 
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from app.services.fhir import anamnesis, findings, report, subject
+from app.services.fhir.consent import consents
 from app.services.fhir.source import CaseSource
 from app.services.fhir.terms import CASE_ID_SYSTEM, Refs, compact, instant, resource_id
 
@@ -29,6 +30,7 @@ FHIR_NDJSON = "application/fhir+ndjson"
 def _people(source: CaseSource) -> list[int]:
     case, analysis = source.case, source.analysis
     ids = [case.owner_id, case.reviewed_by_id, getattr(analysis, "requested_by_id", None)]
+    ids += [record.recorded_by_id for record in source.consents]
     return list(dict.fromkeys(user_id for user_id in ids if user_id is not None))
 
 
@@ -70,7 +72,8 @@ def case_resources(source: CaseSource, refs: Refs) -> list[dict[str, Any]]:
     images = [image for image in source.images if str(image.id) not in analysed]
     images += [image for image in source.images if str(image.id) in analysed]
     resources += [findings.media(source, refs, image) for image in images]
-    return [compact(resource) for resource in resources + _analysis_resources(source, refs)]
+    resources += _analysis_resources(source, refs)
+    return [compact(resource) for resource in resources + consents(source, refs)]
 
 
 def case_bundle(source: CaseSource) -> dict[str, Any]:

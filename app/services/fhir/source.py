@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, or_, select
 
 from app.extensions import db
 from app.models import Analysis, AnalysisStatus, Case, CaseImage, CaseOutcome, User
+from app.services import consent
 from app.services.exports import since_start
 from app.services.report.content import answers_as_asked
 from app.services.report.records import reopened_case_ids
@@ -37,6 +38,8 @@ class CaseSource:
     ``base_url`` (e.g. ``https://gateway.example.org``, no trailing slash; empty: relative
     URLs) prefixes the photo URLs. ``reopened``: a review of the case was reopened.
     ``outcome``: the newest histology outcome (a ``case_outcomes`` row), or ``None``.
+    ``consents``: the current consent record of each recorded scope (``case_consents`` rows,
+    in scope order; empty when none is recorded).
     """
 
     case: Any
@@ -46,6 +49,7 @@ class CaseSource:
     base_url: str = ""
     reopened: bool = False
     outcome: Any | None = None
+    consents: Sequence[Any] = ()
 
     @property
     def answers(self) -> list[tuple[str, Any]]:
@@ -90,9 +94,12 @@ def _images(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
     return grouped
 
 
-def _names(rows: Sequence[Any], analyses: dict[uuid.UUID, Any]) -> dict[int, str]:
+def _names(
+    rows: Sequence[Any], analyses: dict[uuid.UUID, Any], consents: dict[uuid.UUID, list[Any]]
+) -> dict[int, str]:
     ids = {row.owner_id for row in rows} | {row.reviewed_by_id for row in rows}
     ids |= {analysis.requested_by_id for analysis in analyses.values()}
+    ids |= {record.recorded_by_id for records in consents.values() for record in records}
     ids.discard(None)
     if not ids:
         return {}
@@ -104,12 +111,14 @@ def _sources(rows: Sequence[Any], base_url: str) -> Iterator[CaseSource]:
     case_ids = [row.id for row in rows]
     analyses = _newest(_COMPLETED_ANALYSES, case_ids)
     images = _images(case_ids)
-    people = _names(rows, analyses)
+    consents = consent.current_rows(case_ids)
+    people = _names(rows, analyses, consents)
     reopened = reopened_case_ids(case_ids)
     outcomes = _newest(_OUTCOMES, case_ids)
     for row in rows:
         analysis = analyses.get(row.id)
         wanted = {row.owner_id, row.reviewed_by_id, getattr(analysis, "requested_by_id", None)}
+        wanted |= {record.recorded_by_id for record in consents.get(row.id, [])}
         names = {user_id: name for user_id, name in people.items() if user_id in wanted}
         yield CaseSource(
             row,
@@ -119,6 +128,7 @@ def _sources(rows: Sequence[Any], base_url: str) -> Iterator[CaseSource]:
             base_url,
             row.id in reopened,
             outcomes.get(row.id),
+            consents.get(row.id, []),
         )
 
 
@@ -129,19 +139,26 @@ def load_case_source(case_id: uuid.UUID, *, base_url: str = "") -> CaseSource | 
 
 
 def iter_case_sources(
-    *, since: date | None = None, batch_size: int = DEFAULT_BATCH_SIZE, base_url: str = ""
+    *,
+    since: date | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    base_url: str = "",
+    purpose: str = "records",
 ) -> Iterator[CaseSource]:
     """Yield every case (all owners, archived included) as a :class:`CaseSource`, oldest first.
 
     ``since`` keeps the cases created or changed (a new analysis included) on or after that day,
-    as :func:`app.services.exports.iter_case_records` does. Holds one read transaction while it
-    runs; the caller ends it.
+    as :func:`app.services.exports.iter_case_records` does, and so does ``purpose``
+    (``teaching``: only the cases whose teaching/research consent is granted). Holds one read
+    transaction while it runs; the caller ends it.
     """
     stmt = _CASES
     if since is not None:
         start = since_start(since)
         analysed_since = select(Analysis.case_id).where(Analysis.created_at >= start)
         stmt = stmt.where(or_(Case.updated_at >= start, Case.id.in_(analysed_since)))
+    if purpose == "teaching":
+        stmt = stmt.where(Case.id.in_(consent.cases_granting("teaching_research")))
     result = db.session.execute(stmt.execution_options(yield_per=batch_size))
     for batch in result.partitions():
         yield from _sources(batch, base_url)
