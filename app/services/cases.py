@@ -27,7 +27,7 @@ from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.models import Case
 from app.services import anamnesis as anamnesis_rules
-from app.services import audit, policies
+from app.services import audit, free_text, policies
 from app.services.clinical_record.answers import extend_order
 from app.services.clinical_terms import (
     BODY_SITES,
@@ -98,6 +98,8 @@ def patient_reference_problem(value: str) -> str | None:
     """
     if not value:
         return "A patient reference is required."
+    if free_text.is_invisible(value):
+        return free_text.invisible_problem("The patient reference")
     if len(value) > MAX_PATIENT_REFERENCE:
         return f"The patient reference may be at most {MAX_PATIENT_REFERENCE} characters."
     if _CONTROL_CHARS.search(value):
@@ -131,6 +133,8 @@ def _text_problem(label: str, limit: int, *, required: bool) -> Any:
             return "Must be a string."
         if required and not value:
             return f"{label} is required."
+        if required and free_text.is_invisible(value):
+            return free_text.invisible_problem(label)
         if len(value) > limit:
             return f"{label} may be at most {limit} characters."
         return None

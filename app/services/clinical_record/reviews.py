@@ -19,7 +19,7 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Case, CaseReview
 from app.models.base import utcnow
-from app.services import audit, cases
+from app.services import audit, cases, free_text
 from app.services.clinical_record import history
 from app.services.clinical_record.agreement import settle_agreement
 
@@ -33,6 +33,8 @@ def _review_problems(final_diagnosis: str, code: str | None, notes: str | None) 
     problems: dict[str, str] = {}
     if not final_diagnosis:
         problems["final_diagnosis"] = "Enter the final diagnosis."
+    elif free_text.is_invisible(final_diagnosis):
+        problems["final_diagnosis"] = free_text.invisible_problem("The final diagnosis")
     elif len(final_diagnosis) > 255:
         problems["final_diagnosis"] = "The final diagnosis may be at most 255 characters."
     if code is not None and not ICD10_PATTERN.match(code):
@@ -134,6 +136,8 @@ def reopen_case(*, actor: Any, case_id: uuid.UUID, reason: str) -> Case:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": "Say why the reviewed case is reopened."})
+    if free_text.is_invisible(reason):
+        raise ValidationFailed({"reason": free_text.invisible_problem("The reason")})
     if len(reason) > MAX_REASON:
         raise ValidationFailed({"reason": f"The reason may be at most {MAX_REASON} characters."})
     case = cases.require_case(actor=actor, case_id=case_id, for_edit=True, signed_ok=True)

@@ -21,7 +21,7 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import CaseOutcome
 from app.models.base import utcnow
-from app.services import audit, cases
+from app.services import audit, cases, free_text
 from app.services.clinical_terms import MAX_NOTES
 from app.services.diagnosis import ICD10_PATTERN
 
@@ -33,6 +33,8 @@ def _problems(diagnosis: str, code: str | None, when: date | None, notes: str | 
     problems: dict[str, str] = {}
     if not diagnosis:
         problems["diagnosis"] = "Enter the histology diagnosis."
+    elif free_text.is_invisible(diagnosis):
+        problems["diagnosis"] = free_text.invisible_problem("The histology diagnosis")
     elif len(diagnosis) > 255:
         problems["diagnosis"] = "The diagnosis may be at most 255 characters."
     if code is not None and not ICD10_PATTERN.match(code):
