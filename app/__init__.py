@@ -141,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.consent.api import bp as consent_api
     from app.blueprints.diagnosis.api import bp as diagnosis_api
     from app.blueprints.health.api import bp as health_api
+    from app.blueprints.lesions.api import bp as lesions_api
     from app.blueprints.outcomes.api import bp as outcomes_api
     from app.blueprints.questionnaire.api import bp as questionnaire_api
     from app.blueprints.stats.api import bp as stats_api
@@ -149,7 +150,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.openapi import api_document, init_request_checks, spec
 
     apis = (health_api, auth_api, cases_api, questionnaire_api, diagnosis_api)
-    apis += (worklist_api, outcomes_api, stats_api, consent_api)
+    apis += (worklist_api, outcomes_api, stats_api, consent_api, lesions_api)
     for blueprint in apis:
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF

@@ -30,23 +30,37 @@ class Settings:
     ``delay_ms``: artificial delay added to every POST (``REFERENCE_AI_DELAY_MS``, default 0),
     to simulate a slow model in benchmarks. ``token``: when non-empty, every endpoint but
     ``/api/v1/health`` requires ``Authorization: Bearer <token>`` (``REFERENCE_AI_TOKEN``).
+    ``model_version``: which of the reference models answers (``REFERENCE_AI_MODEL``, one of
+    :data:`reference_ai.prediction.MODEL_VERSIONS`; default the current one), so that a
+    model change can be shown end to end (visits analysed by two versions).
     """
 
     delay_ms: float = 0.0
     token: str = ""
+    model_version: str = "reference-1.0"
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read ``REFERENCE_AI_DELAY_MS`` and ``REFERENCE_AI_TOKEN``.
+        """Read ``REFERENCE_AI_DELAY_MS``, ``REFERENCE_AI_TOKEN`` and ``REFERENCE_AI_MODEL``.
 
         Raises:
-            ValueError: if ``REFERENCE_AI_DELAY_MS`` is not a non-negative number.
+            ValueError: if ``REFERENCE_AI_DELAY_MS`` is not a non-negative number, or
+                ``REFERENCE_AI_MODEL`` names no reference model.
         """
+        from reference_ai.prediction import MODEL_VERSION, MODEL_VERSIONS
+
         raw_delay = os.environ.get("REFERENCE_AI_DELAY_MS", "").strip() or "0"
         delay_ms = float(raw_delay)
         if not delay_ms >= 0:
             raise ValueError(f"REFERENCE_AI_DELAY_MS must be >= 0, got {raw_delay!r}")
-        return cls(delay_ms=delay_ms, token=os.environ.get("REFERENCE_AI_TOKEN", "").strip())
+        model = os.environ.get("REFERENCE_AI_MODEL", "").strip() or MODEL_VERSION
+        if model not in MODEL_VERSIONS:
+            raise ValueError(f"REFERENCE_AI_MODEL must be one of {MODEL_VERSIONS}, got {model!r}")
+        return cls(
+            delay_ms=delay_ms,
+            token=os.environ.get("REFERENCE_AI_TOKEN", "").strip(),
+            model_version=model,
+        )
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from reference_ai import image_quality, questionnaire, red_flags, triage
 from reference_ai.anamnesis import check_anamnesis, read_findings
 from reference_ai.colour import colour_stats, mean_stats
 from reference_ai.errors import InputError
 from reference_ai.images import load_image
-from reference_ai.prediction import MODEL_VERSION, check_diagnoses, predict
+from reference_ai.prediction import check_diagnoses, predict
 
 bp = Blueprint("reference_ai", __name__, url_prefix="/api/v1")
 
@@ -32,14 +32,21 @@ def _anamnesis(body: dict[str, Any]) -> dict[str, Any]:
     return check_anamnesis(body.get("anamnesis"))
 
 
+def _model_version() -> str:
+    """The model this service answers with (``REFERENCE_AI_MODEL``)."""
+    return current_app.extensions["reference_ai_settings"].model_version
+
+
 def _reply(payload: dict[str, Any]):
-    return jsonify({**payload, "model_version": MODEL_VERSION})
+    return jsonify({**payload, "model_version": _model_version()})
 
 
 @bp.get("/health")
 def health():
     """Report that the service is up, which model it is, and that it is not for clinical use."""
-    return jsonify(status="healthy", model_version=MODEL_VERSION, clinical_use=False, notice=NOTICE)
+    return jsonify(
+        status="healthy", model_version=_model_version(), clinical_use=False, notice=NOTICE
+    )
 
 
 @bp.post("/questionnaire/next")
@@ -65,7 +72,7 @@ def predict_diagnosis():
     if len(images) > MAX_IMAGES:
         raise InputError(422, f"at most {MAX_IMAGES} images per call")
     photo = mean_stats([colour_stats(load_image(image).rgb) for image in images])
-    result = predict(findings, photo)
+    result = predict(findings, photo, _model_version())
     elapsed_ms = (time.perf_counter() - g.started) * 1000
     result["metadata"]["inference_time_ms"] = round(elapsed_ms, 1)
     return _reply(result)

@@ -34,6 +34,11 @@ from reference_ai.errors import InputError
 from reference_ai.red_flags import abcde_features, glasgow_score
 
 MODEL_VERSION = "reference-1.0"
+#: The reference models, oldest first. ``reference-0.9`` scored the answers only (the photo's
+#: colour cues were added in 1.0); it is kept so that a model change can be shown end to end
+#: (``REFERENCE_AI_MODEL=reference-0.9``): the same visit then gives another, deterministic
+#: differential, and the gateway can tell a change of model from a change of the lesion.
+MODEL_VERSIONS: tuple[str, ...] = ("reference-0.9", MODEL_VERSION)
 
 #: Tier thresholds of the production service (contract).
 CONFIDENT_THRESHOLD = 0.815
@@ -482,8 +487,13 @@ def one_sided(features: dict[str, float]) -> list[dict[str, Any]]:
     return [{"disease": c.name, "probability": probs[c.key], "icd10": c.icd10} for c in ranked]
 
 
-def predict(findings: Findings, photo: ColourStats) -> dict[str, Any]:
+def predict(
+    findings: Findings, photo: ColourStats, model_version: str = MODEL_VERSION
+) -> dict[str, Any]:
     """The contract's ``DiagnosisPrediction`` body, without ``metadata.inference_time_ms``.
+
+    ``model_version`` ``reference-0.9`` leaves the photo's colour features out (it scored the
+    answers only) and gives no ``evidence`` (it cannot separate photo and answers).
 
     Returns ``{"diagnoses": [{disease, probability, confidence, icd10, evidence}, ...],
     "tier", "confidence", "refer_to_specialist", "highlight_count", "evidence":
@@ -493,14 +503,15 @@ def predict(findings: Findings, photo: ColourStats) -> dict[str, Any]:
     condition, most probable first (ties by name). ``refer_to_specialist`` is true in the
     ``refer`` tier or when the top diagnosis is a skin cancer (melanoma, BCC, SCC).
     """
-    answers, colours = answer_features(findings), photo.as_features()
+    answers = answer_features(findings)
+    colours = photo.as_features() if model_version != "reference-0.9" else {}
     features = {**answers, **colours}
     probs = probabilities(scores(features))
     ranked = sorted(CONDITIONS, key=lambda c: (-probs[c.key], c.name))
     top = ranked[0]
     top_probability = probs[top.key]
     tier = tier_for(top_probability)
-    return {
+    result = {
         "diagnoses": [
             {
                 "disease": c.name,
@@ -516,8 +527,11 @@ def predict(findings: Findings, photo: ColourStats) -> dict[str, Any]:
         "refer_to_specialist": tier == "refer" or top.malignant,
         "highlight_count": highlight_count(tier, [probs[c.key] for c in ranked]),
         "evidence": {"image_only": one_sided(colours), "anamnesis_only": one_sided(answers)},
-        "metadata": {"model_version": MODEL_VERSION},
+        "metadata": {"model_version": model_version},
     }
+    if model_version == "reference-0.9":
+        del result["evidence"]
+    return result
 
 
 def check_diagnoses(value: Any) -> list[dict[str, Any]]:

@@ -1,9 +1,11 @@
 """Helpers for the lesion tests: a demo-like lesion seen three times, analysed by the
 reference AI over real HTTP (``ai_client``), through the services and ``POST /api/diagnosis``.
 
-The three visits' answers are those of ``flask demo seed`` (``app.services.demo_lesion``):
+The three visits' answers are those of ``flask demo seed`` (:mod:`app.services.lesions.demo`):
 a flat light-brown mole of 5 mm, 6 mm a year later, then 9 mm, three colours, asymmetric,
-irregular border, changed in size and colour.
+irregular border, changed in size and colour. The fixtures ``older_reference_ai_url`` /
+``older_ai_app`` (a second reference AI serving the older model) are in
+``tests/fixtures/lesions.py``.
 """
 
 from __future__ import annotations
@@ -16,50 +18,12 @@ from typing import Any
 
 from app.extensions import db
 from app.models import User
-from app.services.lesions import lesions, patients, visits
+from app.services.lesions import demo, lesions, patients, visits
 from tests.fixtures.cases import SAMPLES
 
-_BASE = {
-    "age": 45,
-    "sex": "female",
-    "location1.primary": "back",
-    "duration": ">1 year",
-    "morphology": "pigmented spot or mole",
-    "elevation": "flat",
-    "bleeding": False,
-}
+#: The demo lesion's visits (photo, answers), with the age of a patient born in 1981 in 2026.
 VISITS: list[tuple[Path, dict[str, Any]]] = [
-    (
-        SAMPLES / "images" / "nv_ISIC_0026828.jpg",
-        {
-            **_BASE,
-            "color": ["light brown"],
-            "pigmented.features": [],
-            "diameter_mm": 5,
-            "changed_recently": False,
-        },
-    ),
-    (
-        SAMPLES / "images" / "nv_ISIC_0032787.jpg",
-        {
-            **_BASE,
-            "color": ["light brown"],
-            "pigmented.features": [],
-            "diameter_mm": 6,
-            "changed_recently": False,
-        },
-    ),
-    (
-        SAMPLES / "images" / "mel_ISIC_0033454.jpg",
-        {
-            **_BASE,
-            "color": ["light brown", "dark brown", "black"],
-            "pigmented.features": ["asymmetric shape", "irregular or blurred border"],
-            "diameter_mm": 9,
-            "changed_recently": True,
-            "change.features": ["size", "colour"],
-        },
-    ),
+    (SAMPLES / "images" / visit.photo, {"age": 45, **visit.answers}) for visit in demo.VISITS
 ]
 
 

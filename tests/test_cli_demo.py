@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import Analysis, AuditEvent, Case, CaseImage, User
 from app.services import stats
 from app.services.demo import DEMO_CASES, DEMO_EMAIL, DEMO_PASSWORD
+from app.services.lesions import demo as demo_lesion
 from tests.conftest import STRONG_PASSWORD
 from tests.fixtures.portal import log_in
 
@@ -47,11 +48,13 @@ def _printed_credentials(output: str) -> tuple[str, str]:
 
 
 def _demo_cases(app: Flask) -> dict[str, dict[str, Any]]:
-    """Every case of the demo physician by reference: status, review and analyses."""
+    """Every case of the demo physician by reference: status, review and analyses (the demo
+    lesion's visits, one reference for three cases, are checked in test_lesions_demo.py)."""
     with app.app_context():
         owner = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
         found = {}
-        for case in db.session.scalars(select(Case).where(Case.owner_id == owner.id)):
+        mine = (Case.owner_id == owner.id, Case.patient_reference != demo_lesion.REFERENCE)
+        for case in db.session.scalars(select(Case).where(*mine)):
             analyses = db.session.scalars(
                 select(Analysis).where(Analysis.case_id == case.id).order_by(Analysis.created_at)
             ).all()
@@ -78,6 +81,8 @@ def test_seed_creates_the_demo_physician_and_cases_analysed_by_the_ai(ai_app: Fl
     assert "http://127.0.0.1:8080/login" in result.output
     for reference in REFERENCES:
         assert re.search(rf"^\s+{reference}\s+created", result.output, re.MULTILINE)
+    lesion_line = rf"^\s+{demo_lesion.REFERENCE}\s+lesion seen 3 times: patient, lesion, visit 1"
+    assert re.search(lesion_line, result.output, re.MULTILINE), result.output
 
     cases = _demo_cases(ai_app)
     assert sorted(cases) == REFERENCES
@@ -132,7 +137,10 @@ def test_printed_credentials_log_in_and_show_the_demo_cases(ai_app: Flask) -> No
     me = client.get("/api/users/me", headers=headers).get_json()
     assert me["role"] == "physician"
     listed = client.get("/api/cases?per_page=100", headers=headers).get_json()
-    assert sorted(item["patient_reference"] for item in listed["items"]) == REFERENCES
+    lesion_visits = [demo_lesion.REFERENCE] * len(demo_lesion.VISITS)
+    assert sorted(item["patient_reference"] for item in listed["items"]) == sorted(
+        REFERENCES + lesion_visits
+    )
 
     portal = ai_app.test_client()
     page = log_in(portal, email, password)

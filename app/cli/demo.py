@@ -64,6 +64,12 @@ def seed(samples: Path | None, password: str, verbose: bool) -> None:
             password=password,
             on_case=lambda case: click.echo(_case_line(case)),
         )
+    if result.lesion is not None:
+        done = ", ".join(result.lesion.done) if result.lesion.done else "already there"
+        click.echo(
+            f"  {demo_service.demo_lesion.REFERENCE}  lesion seen 3 times: {done}  "
+            f"(/api/lesions/{result.lesion.lesion_id})"
+        )
     created = [case.reference for case in result.cases if "created" in case.done]
     if result.created_anything:
         what = "created" if result.user_created else "already there"

@@ -33,6 +33,7 @@ from app.models import Analysis, AnalysisStatus, Case, CaseImage, User
 from app.services import accounts, cases, diagnosis, outcomes, questionnaire
 from app.services.ai_client import get_ai_client
 from app.services.anamnesis import AnswerValue
+from app.services.lesions import demo as demo_lesion
 from app.services.stats.demo_cases import DemoOutcome, concordance_specs
 
 #: The demo physician's login. ``.example`` is reserved (RFC 2606): it can never be a real inbox.
@@ -251,11 +252,14 @@ class SeedResult:
     user_created: bool
     password_works: bool
     cases: list[CaseSeed] = field(default_factory=list)
+    #: The demo lesion seen three times (:mod:`app.services.lesions.demo`).
+    lesion: demo_lesion.LesionSeed | None = None
 
     @property
     def created_anything(self) -> bool:
         """Whether this run changed anything (a new user, case, answer, analysis or review)."""
-        return self.user_created or any(seed.done for seed in self.cases)
+        lesion_done = self.lesion is not None and bool(self.lesion.done)
+        return self.user_created or lesion_done or any(seed.done for seed in self.cases)
 
 
 def default_samples_dir() -> Path:
@@ -275,6 +279,8 @@ def _check_samples(samples_dir: Path) -> None:
         for case in DEMO_CASES
         if case.photo is not None and not (samples_dir / case.photo).is_file()
     ]
+    missing += [photo for photo in demo_lesion.PHOTOS if not (samples_dir / photo).is_file()]
+    missing = list(dict.fromkeys(missing))
     if missing:
         raise NotFound(
             f"The sample images folder {samples_dir} lacks {', '.join(missing)}. "
@@ -455,7 +461,7 @@ def seed_demo(
     existing = accounts.find_by_email(DEMO_EMAIL)
     if existing is None and (why := accounts.password_problem(password)) is not None:
         raise DemoSeedFailed(f"{why} Nothing was created.", status=422, code="weak_password")
-    if any(_needs_work(existing, spec) for spec in DEMO_CASES):
+    if any(_needs_work(existing, spec) for spec in DEMO_CASES) or demo_lesion.needs_ai(existing):
         _require_ai_service()
 
     user, created = _demo_user(password)
@@ -480,4 +486,13 @@ def seed_demo(
         result.cases.append(seed)
         if on_case is not None:
             on_case(seed)
+    try:
+        result.lesion = demo_lesion.seed_demo_lesion(user=user, samples_dir=samples_dir)
+    except (AIServiceError, diagnosis.ImageRejected) as error:
+        db.session.rollback()
+        raise DemoSeedFailed(
+            f"An analysis of the demo lesion ({demo_lesion.REFERENCE}) did not complete "
+            f"({error.code}); every demo case is complete and what the lesion got is kept. "
+            "Run `flask demo seed` again when the AI Service answers."
+        ) from error
     return result

@@ -225,6 +225,12 @@ class CaseSummary(BaseModel):
     id: uuid.UUID
     owner_id: int
     patient_reference: str
+    patient_id: uuid.UUID | None = Field(
+        default=None, description="the patient record (GET /api/patients/{id})"
+    )
+    lesion_id: uuid.UUID | None = Field(
+        default=None, description="the lesion this case is one visit of (GET /api/lesions/{id})"
+    )
     patient_age: int | None = Field(description="years; null when unknown")
     patient_sex: PatientSex
     body_site: BodySite

@@ -1,0 +1,1 @@
+"""Lesions over time: patients, their lesions, visits and comparisons (issue #17)."""

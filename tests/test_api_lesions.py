@@ -1,0 +1,254 @@
+"""Lesions over time through the JSON API: patients, lesions, a new visit, the timeline, the
+comparison of two visits and the re-analysis by the current model (issue #17). PostgreSQL and
+the reference AI (two model versions) over real HTTP."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Analysis, AuditEvent, Reanalysis
+from tests.fixtures.cases import case_payload
+from tests.lesion_visits import VISITS, diagnose, seen_three_times
+
+
+def _actions(app) -> list[str]:
+    with app.app_context():
+        found = list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+        db.session.remove()
+    return found
+
+
+def test_patient_lesion_and_visit_through_the_api(client, app, make_user, api_headers):
+    owner = make_user()
+    headers = api_headers(owner)
+    created = client.post(
+        "/api/patients", json={"reference": "PT-77", "birth_year": 1980}, headers=headers
+    )
+    assert created.status_code == 201, created.get_json()
+    patient = created.get_json()
+    assert created.headers["Location"].endswith(f"/api/patients/{patient['id']}")
+    assert (patient["reference"], patient["lesion_count"], patient["visit_count"]) == (
+        "PT-77",
+        0,
+        0,
+    )
+    again = client.post("/api/patients", json={"reference": "PT-77"}, headers=headers)
+    assert again.status_code == 409
+    assert again.get_json()["error"]["details"] == {"patient_id": patient["id"]}
+
+    lesion = client.post(
+        "/api/lesions",
+        json={
+            "patient_id": patient["id"],
+            "label": "left scapula, 8 mm naevus",
+            "body_site": "back",
+            "map_x": 0.4,
+            "map_y": 0.3,
+            "map_view": "back",
+        },
+        headers=headers,
+    )
+    assert lesion.status_code == 201, lesion.get_json()
+    lesion_id = lesion.get_json()["id"]
+    assert lesion.get_json()["body_site_label"] == "Back"
+    visit = client.post(f"/api/lesions/{lesion_id}/cases", json={}, headers=headers)
+    assert visit.status_code == 201, visit.get_json()
+    case = visit.get_json()
+    assert (case["lesion_id"], case["patient_id"]) == (lesion_id, patient["id"])
+    assert (case["patient_reference"], case["body_site"], case["anamnesis"]) == (
+        "PT-77",
+        "back",
+        {},
+    )
+    assert case["chief_complaint"] == "Follow-up visit: left scapula, 8 mm naevus"
+
+    detail = client.get(f"/api/lesions/{lesion_id}", headers=headers).get_json()
+    assert [item["case_id"] for item in detail["visits"]] == [case["id"]]
+    assert detail["patient"]["visit_count"] == 1 and detail["lesion"]["visit_count"] == 1
+    listed = client.get(f"/api/patients/{patient['id']}/lesions", headers=headers).get_json()
+    assert [item["id"] for item in listed["items"]] == [lesion_id]
+    page = client.get("/api/patients?q=pt-7", headers=headers).get_json()
+    assert [item["id"] for item in page["items"]] == [patient["id"]] and page["total"] == 1
+    moved = client.patch(
+        f"/api/lesions/{lesion_id}",
+        json={"status": "excised", "map_view": "front"},
+        headers=headers,
+    )
+    assert moved.status_code == 200 and moved.get_json()["map_view"] == "front"
+    assert client.get(f"/api/patients/{patient['id']}", headers=headers).status_code == 200
+    actions = _actions(app)
+    for action in (
+        "patient.create",
+        "lesion.create",
+        "case.create",
+        "lesion.read",
+        "lesion.list",
+        "patient.list",
+        "lesion.update",
+        "patient.read",
+    ):
+        assert action in actions
+
+
+def test_an_old_client_creating_a_case_gets_a_patient_and_a_lesion(client, make_user, api_headers):
+    owner = make_user()
+    headers = api_headers(owner)
+    first = client.post(
+        "/api/cases", json=case_payload(patient_reference="PT-OLD"), headers=headers
+    )
+    second = client.post(
+        "/api/cases", json=case_payload(patient_reference="PT-OLD"), headers=headers
+    )
+    one, two = first.get_json(), second.get_json()
+    assert one["patient_id"] == two["patient_id"] and one["lesion_id"] != two["lesion_id"]
+    lesions = client.get(f"/api/patients/{one['patient_id']}/lesions", headers=headers).get_json()
+    assert len(lesions["items"]) == 2
+
+
+def test_anothers_patients_and_lesions_are_404_and_admins_see_them(
+    ai_app, ai_client, make_user, api_headers
+):
+    owner, other, admin = make_user(), make_user(), make_user(role="admin")
+    lesion_id, (v1, v2) = seen_three_times(ai_app, ai_client, api_headers(owner), owner, count=2)
+    theirs = api_headers(other)
+    detail = ai_client.get(f"/api/lesions/{lesion_id}", headers=api_headers(owner)).get_json()
+    patient_id = detail["patient"]["id"]
+    for method, path, body in (
+        ("get", f"/api/patients/{patient_id}", None),
+        ("get", f"/api/patients/{patient_id}/lesions", None),
+        ("get", f"/api/lesions/{lesion_id}", None),
+        ("patch", f"/api/lesions/{lesion_id}", {"status": "resolved"}),
+        ("post", f"/api/lesions/{lesion_id}/cases", {}),
+        ("get", f"/api/lesions/{lesion_id}/compare?from={v1}&to={v2}", None),
+        ("post", f"/api/lesions/{lesion_id}/compare/reanalyse", {"from": str(v1), "to": str(v2)}),
+        ("post", "/api/lesions", {"patient_id": patient_id, "label": "x", "body_site": "back"}),
+    ):
+        response = getattr(ai_client, method)(path, json=body, headers=theirs)
+        assert response.status_code == 404, (path, response.get_json())
+        assert response.get_json()["error"]["code"] in ("patient_not_found", "lesion_not_found")
+    assert ai_client.get("/api/patients", headers=theirs).get_json()["total"] == 0
+    seen = ai_client.get(
+        f"/api/lesions/{lesion_id}/compare?from={v1}&to={v2}", headers=api_headers(admin)
+    )
+    assert seen.status_code == 200
+    assert ai_client.get("/api/patients", headers=api_headers(admin)).get_json()["total"] == 1
+
+
+def test_compare_refuses_bad_input_with_clear_errors(ai_app, ai_client, make_user, api_headers):
+    owner = make_user()
+    headers = api_headers(owner)
+    lesion_id, (v1, v2) = seen_three_times(ai_app, ai_client, headers, owner, count=2)
+    elsewhere = ai_client.post("/api/cases", json=case_payload(), headers=headers).get_json()["id"]
+    base = f"/api/lesions/{lesion_id}/compare"
+    for query, field in (
+        (f"?from={v1}&to={v1}", "to"),
+        (f"?from={v1}&to={elsewhere}", "to"),
+        (f"?from=not-a-uuid&to={v2}", "from"),
+        (f"?to={v2}", "from"),
+        (f"?from={uuid.uuid4()}&to={v2}", "from"),
+    ):
+        response = ai_client.get(base + query, headers=headers)
+        assert response.status_code == 422, (query, response.get_json())
+        error = response.get_json()["error"]
+        assert error["code"] == "validation_failed" and field in error["details"], error
+    missing = ai_client.get(
+        f"/api/lesions/{uuid.uuid4()}/compare?from={v1}&to={v2}", headers=headers
+    )
+    assert missing.status_code == 404
+    same = ai_client.post(
+        f"{base}/reanalyse", json={"from": str(v1), "to": str(v2)}, headers=headers
+    )
+    assert same.status_code == 409 and same.get_json()["error"]["code"] == "same_model"
+    bad = ai_client.post(
+        "/api/lesions",
+        json={"patient_id": str(uuid.uuid4()), "label": "x", "body_site": "back", "map_x": 0.5},
+        headers=headers,
+    )
+    assert bad.status_code == 422 and "map_view" in bad.get_json()["error"]["details"]
+
+    good = ai_client.get(f"{base}?from={v1}&to={v2}", headers=headers)
+    assert good.status_code == 200
+    body = good.get_json()
+    assert body["same_model"] and body["delta"]["to_model_version"] == "reference-1.0"
+    assert "Diameter 5 → 6 mm." in body["sentences"]
+
+
+def test_a_model_change_is_told_apart_by_reanalysing_the_earlier_photo(
+    ai_app, ai_client, older_ai_app, make_user, api_headers
+):
+    owner = make_user()
+    headers = api_headers(owner)
+    lesion_id, (v1,) = seen_three_times(
+        older_ai_app, older_ai_app.test_client(), headers, owner, count=1
+    )
+    with ai_app.app_context():
+        from app.models import User
+        from app.services.lesions import visits
+
+        v2 = visits.new_visit(actor=db.session.get(User, owner.id), lesion_id=lesion_id).id
+        db.session.remove()
+    diagnose(ai_client, headers, v2, *VISITS[2])
+    base = f"/api/lesions/{lesion_id}/compare"
+
+    before = ai_client.get(f"{base}?from={v1}&to={v2}", headers=headers).get_json()
+    assert not before["same_model"] and before["reanalysis_possible"]
+    assert before["same_model_delta"] is None
+    assert (before["from_visit"]["model_version"], before["to_visit"]["model_version"]) == (
+        "reference-0.9",
+        "reference-1.0",
+    )
+    assert any(
+        "different models (reference-0.9 → reference-1.0)" in text for text in before["sentences"]
+    )
+
+    done = ai_client.post(
+        f"{base}/reanalyse", json={"from": str(v1), "to": str(v2)}, headers=headers
+    )
+    assert done.status_code == 201, done.get_json()
+    result = done.get_json()
+    same = result["same_model_delta"]
+    assert same["from_model_version"] == same["to_model_version"] == "reference-1.0"
+    assert not result["reanalysis_possible"] and result["reanalysis_id"]
+    # the same photo and answers, only the model differs: the first differential changed
+    first = next(p for p in result["delta"]["probabilities"] if p["disease"] == "Melanoma")
+    again = next(p for p in same["probabilities"] if p["disease"] == "Melanoma")
+    assert first["before"] != again["before"] and first["after"] == again["after"]
+    assert any(
+        text.startswith("With the same model (reference-1.0): ") for text in result["sentences"]
+    )
+
+    # append-only: the earlier visit's own analysis is kept as it was, the re-analysis apart
+    case = ai_client.get(f"/api/cases/{v1}", headers=headers).get_json()
+    assert [a["model_version"] for a in case["analyses"]] == ["reference-0.9"]
+    with ai_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Analysis)) == 2
+        rerun = db.session.scalars(select(Reanalysis)).one()
+        assert (rerun.case_id, rerun.model_version) == (v1, "reference-1.0")
+        assert rerun.original_analysis_id == uuid.UUID(result["from_visit"]["analysis_id"])
+        db.session.remove()
+    assert "lesion.reanalyse" in _actions(ai_app)
+    later = ai_client.get(f"{base}?from={v1}&to={v2}", headers=headers).get_json()
+    assert later["same_model_delta"] == same and later["reanalysis_id"] == result["reanalysis_id"]
+
+
+def test_the_lesion_operations_are_in_the_openapi_document(client):
+    document = client.get("/api/openapi.json").get_json()
+    paths = document["paths"]
+    for path in (
+        "/api/patients",
+        "/api/patients/{patient_id}",
+        "/api/patients/{patient_id}/lesions",
+        "/api/lesions",
+        "/api/lesions/{lesion_id}",
+        "/api/lesions/{lesion_id}/cases",
+        "/api/lesions/{lesion_id}/compare",
+        "/api/lesions/{lesion_id}/compare/reanalyse",
+    ):
+        assert path in paths, path
+    names = {
+        param["name"] for param in paths["/api/lesions/{lesion_id}/compare"]["get"]["parameters"]
+    }
+    assert {"from", "to"} <= names
