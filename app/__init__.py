@@ -160,6 +160,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.cases.views import bp as cases_views
     from app.blueprints.consent.views import bp as consent_views
     from app.blueprints.diagnosis.views import bp as diagnosis_views
+    from app.blueprints.lesions.views import bp as lesions_views
     from app.blueprints.outcomes.views import bp as outcomes_views
     from app.blueprints.questionnaire.views import bp as questionnaire_views
     from app.blueprints.stats.views import bp as stats_views
@@ -167,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
 
     portal = (auth_views, mfa_views, worklist_views, cases_views, questionnaire_views)
     portal += (diagnosis_views, outcomes_views, stats_views, consent_views)
+    portal += (lesions_views,)
     for blueprint in portal:  # portal pages: session + CSRF
         app.register_blueprint(blueprint)
 

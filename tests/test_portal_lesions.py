@@ -1,0 +1,317 @@
+"""Portal pages of patients and lesions (issue #17): the lesion page with its timeline, body map
+and status, a new visit, the comparison of two visits, the patient page; with JavaScript off
+(plain posts and redirects, the Flask test client) and owner-or-admin as for cases.
+
+The visits are analysed by the reference AI over real HTTP (``tests/lesion_visits.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from app.extensions import db
+from app.models import Case, Lesion
+from tests.fixtures.portal import csrf_token, htmx
+from tests.lesion_visits import make_lesion, seen_three_times
+
+
+@pytest.fixture
+def doctor(make_user: Any) -> Any:
+    return make_user(email="dr.lesions@example.org", full_name="Dr. Lena Haut")
+
+
+@pytest.fixture
+def seen(ai_app, ai_client, api_headers, doctor, portal_login) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """The demo-like lesion seen three times, and ``ai_client`` logged in as its physician."""
+    lesion_id, case_ids = seen_three_times(ai_app, ai_client, api_headers(doctor), doctor)
+    portal_login(doctor, ai_client)
+    return lesion_id, case_ids
+
+
+@pytest.fixture
+def own_lesion(app, client, doctor, portal_login) -> tuple[uuid.UUID, uuid.UUID]:
+    """A patient and a lesion (no visit yet) of ``doctor``, logged in on ``client``."""
+    ids = make_lesion(app, doctor)
+    portal_login(doctor, client)
+    return ids
+
+
+def _page(client: Any, path: str, status: int = 200) -> str:
+    response = client.get(path)
+    assert response.status_code == status, response.get_data(as_text=True)[:800]
+    return response.get_data(as_text=True)
+
+
+def _text(html: str) -> str:
+    """The page's words, tags removed and spaces squeezed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _lesion(app: Any, lesion_id: uuid.UUID) -> Lesion:
+    with app.app_context():
+        lesion = db.session.get(Lesion, lesion_id)
+        db.session.expunge(lesion)
+        return lesion
+
+
+# --- the lesion page ------------------------------------------------------------------------
+
+
+def test_the_lesion_page_shows_every_visit_in_a_timeline(ai_client, seen):
+    lesion_id, case_ids = seen
+    html = _page(ai_client, f"/lesions/{lesion_id}")
+    text = _text(html)
+    assert "left scapula, naevus" in text and "Monitoring" in text
+    visits = re.findall(r'<li class="visit" id="visit-(\d)">(.*?)</li>', html, re.S)
+    assert [number for number, _ in visits] == ["1", "2", "3"]
+    for (_, item), case_id in zip(visits, case_ids, strict=True):
+        assert f'href="/cases/{case_id}"' in item  # the visit's case
+        assert re.search(rf'<img src="/cases/{case_id}/images/[0-9a-f-]+"', item)  # its photo
+        assert "<time datetime=" in item  # its date
+        assert "urgency ·" in _text(item)  # the headline action
+        assert re.search(r"AI's top diagnosis: \S.* \(\d+ %\)", _text(item))
+        assert "Final diagnosis: not reviewed yet" in _text(item)
+    # the third visit is the worrying one: referred on the 2-week pathway
+    assert "Refer on the 2-week suspected-cancer pathway" in _text(visits[2][1])
+    # compare: the first and the last by default, and from each earlier visit
+    assert f'href="/lesions/{lesion_id}/compare"' in html
+    assert f"from={case_ids[0]}&amp;to={case_ids[2]}" in html
+    assert re.search(rf'<option selected value="{case_ids[0]}">Visit 1', html)
+    assert re.search(rf'<option selected value="{case_ids[2]}">Visit 3', html)
+
+
+def test_a_reviewed_visit_shows_the_physicians_final_diagnosis(ai_app, ai_client, seen):
+    lesion_id, case_ids = seen
+    token = csrf_token(_page(ai_client, f"/cases/{case_ids[0]}"))
+    response = ai_client.post(
+        f"/cases/{case_ids[0]}/review",
+        data={
+            "csrf_token": token,
+            "final_diagnosis": "Benign naevus",
+            "icd10": "D22.5",
+            "agreement": "top1",
+            "notes": "",
+        },
+    )
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    text = _text(_page(ai_client, f"/lesions/{lesion_id}"))
+    assert "Final diagnosis: Benign naevus (D22.5)" in text
+
+
+def test_the_case_page_and_lists_link_a_visit_to_its_lesion_and_patient(ai_client, seen):
+    lesion_id, case_ids = seen
+    html = _page(ai_client, f"/cases/{case_ids[1]}")
+    assert "Visit 2 of 3 of the lesion" in _text(html)
+    assert f'href="/lesions/{lesion_id}"' in html
+    assert f"compare?from={case_ids[0]}&amp;to={case_ids[1]}" in html  # with the visit before
+    assert "compare?" not in _page(ai_client, f"/cases/{case_ids[0]}")  # the first has none
+    patient_link = re.search(r'href="(/patients/[0-9a-f-]+)"', html)
+    assert patient_link
+    patient_page = _page(ai_client, patient_link.group(1))
+    assert "Patient PT-LESION-1" in _text(patient_page)
+    assert f'href="/lesions/{lesion_id}"' in patient_page and "3 visits" in _text(patient_page)
+    listing = _page(ai_client, "/cases")
+    assert listing.count(f'href="/lesions/{lesion_id}"') == 3  # each visit names its lesion
+    assert "visit 3 of 3" in _text(listing)
+    patients = _page(ai_client, "/patients")
+    assert patient_link.group(1) in patients and "PT-LESION-1" in patients
+
+
+def test_the_status_and_label_change_with_a_plain_form(app, client, doctor, portal_login):
+    _, lesion_id = make_lesion(app, doctor)
+    portal_login(doctor, client)
+    html = _page(client, f"/lesions/{lesion_id}")
+    data = {
+        "csrf_token": csrf_token(html),
+        "label": "left scapula, 8 mm naevus",
+        "body_site": "back",
+        "status": "excised",
+    }
+    response = client.post(f"/lesions/{lesion_id}", data=data)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/lesions/{lesion_id}"
+    lesion = _lesion(app, lesion_id)
+    assert (lesion.label, lesion.status) == ("left scapula, 8 mm naevus", "excised")
+    assert "Excised" in _text(_page(client, f"/lesions/{lesion_id}"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"label": "   "}, "Give the lesion a label"),
+        ({"body_site": ""}, "Choose where the lesion is."),
+        ({"status": "forgotten"}, "monitoring"),  # the service names the allowed values
+        ({"label": "x" * 300}, "120"),
+    ],
+)
+def test_bad_lesion_details_get_an_inline_message(app, client, own_lesion, changes, message):
+    _, lesion_id = own_lesion
+    html = _page(client, f"/lesions/{lesion_id}")
+    data = {
+        "csrf_token": csrf_token(html),
+        "label": "naevus",
+        "body_site": "back",
+        "status": "monitoring",
+        **changes,
+    }
+    response = client.post(f"/lesions/{lesion_id}", data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'class="field-error"' in page and message in page
+    assert "<html" in page  # the whole page, without JavaScript
+    fragment = client.post(f"/lesions/{lesion_id}", data=data, headers=htmx("lesion-details"))
+    assert fragment.status_code == 422 and "<html" not in fragment.get_data(as_text=True)
+    assert _lesion(app, lesion_id).label == "left scapula, naevus"  # nothing saved
+
+
+def test_a_click_on_the_body_map_places_the_dot_and_can_remove_it(
+    app, client, doctor, portal_login
+):
+    _, lesion_id = make_lesion(app, doctor)
+    portal_login(doctor, client)
+    token = csrf_token(_page(client, f"/lesions/{lesion_id}"))
+    # the image input's own click coordinates (JavaScript off), on the front's chest
+    response = client.post(
+        f"/lesions/{lesion_id}/map", data={"csrf_token": token, "map.x": "75", "map.y": "100"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/lesions/{lesion_id}#body-map"
+    lesion = _lesion(app, lesion_id)
+    assert (lesion.map_view, lesion.map_x, lesion.map_y) == ("front", 0.5, 0.3333)
+    html = _page(client, f"/lesions/{lesion_id}")
+    assert '<circle r="7" cx="75.0" cy="100.0"' in html
+    assert "Placed on the <strong>front</strong>" in html
+    # beside the figure: an inline message, nothing changed
+    response = client.post(
+        f"/lesions/{lesion_id}/map", data={"csrf_token": token, "map.x": "5", "map.y": "5"}
+    )
+    assert response.status_code == 422
+    assert "not on the figure" in response.get_data(as_text=True)
+    assert _lesion(app, lesion_id).map_view == "front"
+    # htmx: the map region comes back with the dot moved to the back
+    response = client.post(
+        f"/lesions/{lesion_id}/map",
+        data={"csrf_token": token, "map.x": "225", "map.y": "60"},
+        headers=htmx("body-map"),
+    )
+    assert response.status_code == 200
+    assert "<html" not in response.get_data(as_text=True)
+    assert "Placed on the <strong>back</strong>" in response.get_data(as_text=True)
+    response = client.post(f"/lesions/{lesion_id}/map", data={"csrf_token": token, "clear": "1"})
+    assert response.status_code == 303
+    assert _lesion(app, lesion_id).map_view is None
+    assert "Not placed yet" in _page(client, f"/lesions/{lesion_id}")
+
+
+def test_new_visit_starts_a_case_of_the_lesion_with_the_questionnaire(ai_app, ai_client, seen):
+    lesion_id, case_ids = seen
+    token = csrf_token(_page(ai_client, f"/lesions/{lesion_id}"))
+    response = ai_client.post(f"/lesions/{lesion_id}/visits", data={"csrf_token": token})
+    assert response.status_code == 303
+    new_id = uuid.UUID(response.headers["Location"].rsplit("/", 1)[1])
+    with ai_app.app_context():
+        case = db.session.get(Case, new_id)
+        assert case.lesion_id == lesion_id and case.anamnesis == {}
+        assert (case.patient_sex, case.body_site, case.patient_reference) == (
+            "female",
+            "back",
+            "PT-LESION-1",
+        )
+    html = _page(ai_client, response.headers["Location"])
+    text = _text(html)
+    assert "Visit 4 of 4 of the lesion" in text and "carried over" in text
+    assert 'id="questionnaire"' in html  # the questionnaire is asked again
+    assert "Visit 4" in _text(_page(ai_client, f"/lesions/{lesion_id}"))
+
+
+def test_another_physicians_patient_and_lesion_are_not_found(
+    app, client, doctor, make_user, portal_login
+):
+    patient_id, lesion_id = make_lesion(app, doctor)
+    portal_login(make_user(email="dr.other@example.org"), client)
+    for path in (
+        f"/lesions/{lesion_id}",
+        f"/patients/{patient_id}",
+        f"/lesions/{lesion_id}/compare",
+    ):
+        assert client.get(path).status_code == 404, path
+    token = csrf_token(_page(client, "/patients"))
+    for path in (
+        f"/lesions/{lesion_id}/visits",
+        f"/lesions/{lesion_id}/map",
+        f"/lesions/{lesion_id}",
+    ):
+        assert client.post(path, data={"csrf_token": token, "clear": "1"}).status_code == 404
+    assert "PT-LESION-1" not in _page(client, "/patients")
+
+
+def test_a_lesion_is_added_on_the_patient_page(app, client, doctor, portal_login):
+    patient_id, _ = make_lesion(app, doctor)
+    portal_login(doctor, client)
+    token = csrf_token(_page(client, f"/patients/{patient_id}"))
+    bad = client.post(
+        f"/patients/{patient_id}/lesions",
+        data={"csrf_token": token, "label": "", "body_site": "chest"},
+    )
+    assert bad.status_code == 422 and "Give the lesion a label" in bad.get_data(as_text=True)
+    response = client.post(
+        f"/patients/{patient_id}/lesions",
+        data={"csrf_token": token, "label": "sternum, pink papule", "body_site": "chest"},
+    )
+    assert response.status_code == 303
+    html = _page(client, response.headers["Location"])
+    assert "sternum, pink papule" in html and "No visit of this lesion yet" in _text(html)
+    assert "sternum, pink papule" in _page(client, f"/patients/{patient_id}")
+
+
+# --- comparing two visits ---------------------------------------------------------------------
+
+
+def test_two_visits_side_by_side_with_the_slider_and_the_change_in_words(ai_client, seen):
+    lesion_id, case_ids = seen
+    html = _page(ai_client, f"/lesions/{lesion_id}/compare")  # the first and the last
+    text = _text(html)
+    pair = re.search(r'<div class="photo-pair">(.*?)</section>', html, re.S).group(1)
+    photos = re.findall(
+        r'<a href="(/cases/[^"]+/images/[^"]+)" class="pair-box photo-zoom" data-viewer', pair
+    )
+    assert [p.split("/")[2] for p in photos] == [str(case_ids[0]), str(case_ids[2])]
+    overlay = re.search(r'<div class="overlay" data-overlay>(.*?)</div>', html, re.S).group(1)
+    assert overlay.count("<img") == 2 and "overlay-top reveal-50" in overlay
+    assert re.search(
+        r'<input type="range" id="reveal" name="reveal" min="0" max="100" step="5" value="50"', html
+    )
+    assert "days between visit 1 and visit 3" in text
+    assert "5 → 9 mm" in text  # the diameter, in words
+    assert re.search(r"\d+ % → \d+ %", text)  # a probability that changed
+    # without JavaScript the slider's form moves the line
+    moved = _page(
+        ai_client, f"/lesions/{lesion_id}/compare?from={case_ids[0]}&to={case_ids[2]}&reveal=80"
+    )
+    assert "overlay-top reveal-80" in moved and 'value="80"' in moved
+    # any two visits
+    html = _page(ai_client, f"/lesions/{lesion_id}/compare?from={case_ids[1]}&to={case_ids[2]}")
+    assert "6 → 9 mm" in _text(html)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["from={a}&to={a}", "from=nonsense&to={b}", "from={a}&to={other}", "from={a}&to={b}&reveal=x"],
+)
+def test_bad_visits_to_compare_get_an_inline_message(ai_client, seen, query):
+    lesion_id, case_ids = seen
+    path = f"/lesions/{lesion_id}/compare?" + query.format(
+        a=case_ids[0], b=case_ids[2], other=uuid.uuid4()
+    )
+    response = ai_client.get(path)
+    html = response.get_data(as_text=True)
+    if "reveal=x" in query:  # a bad slider position is just the middle
+        assert response.status_code == 200 and "reveal-50" in html
+        return
+    assert response.status_code == 422, html[:500]
+    assert 'class="flash flash-error" id="compare-problem" role="alert"' in html
+    assert "Compare visits" in html and "photo-pair" not in html
