@@ -233,3 +233,20 @@ def test_enforced_retry_of_the_analysis_is_refused_inline_after_withdrawal(
     html = response.get_data(as_text=True)
     assert "The patient refused AI analysis" in html
     assert "AI results" in html  # the earlier results stay on the page
+
+
+def test_the_report_page_and_pdf_carry_the_consent_in_one_line(
+    client_ai, ai_app, physician, make_case
+):
+    from pypdf import PdfReader
+
+    case_id = make_case(physician)
+    record(ai_app, physician, case_id, ai_analysis="granted", teaching_research="refused")
+    html = client_ai.get(f"/cases/{case_id}/report").get_data(as_text=True)
+    line = "AI analysis: granted · Image storage: not recorded · Teaching and research use: refused"
+    assert "<dt>Patient consent</dt>" in html and line in html
+    response = client_ai.get(f"/cases/{case_id}/report.pdf")
+    assert response.status_code == 200
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    assert "Patient consent" in text
+    assert "Teaching and research use: refused" in " ".join(text.split())

@@ -16,6 +16,7 @@ from app.services import consent
 bp = Blueprint("consent", __name__)
 bp.add_app_template_global(ConsentForm.showing, "consent_form_for")
 bp.add_app_template_global(consent.SCOPE_LABELS, "consent_scope_labels")
+bp.add_app_template_global(consent.state_of, "consent_of")
 
 
 @bp.post("/cases/<uuid:case_id>/consent")
