@@ -215,9 +215,15 @@ def get_image(*, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID) -> CaseIma
 
 
 def open_image(
-    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, as_stream: bool = False
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    image_id: uuid.UUID,
+    as_stream: bool = False,
+    record_view: bool = True,
 ) -> ImageDownload:
-    """Return how to deliver the image's bytes and record the view.
+    """Return how to deliver the image's bytes and record the view (``image.view``; not with
+    ``record_view`` false: a worklist thumbnail its ``worklist.view`` already names).
 
     S3 gives a presigned GET URL (valid ``S3_URL_EXPIRY_SECONDS``); the local folder gives an open
     stream the caller must close. ``as_stream`` asks for a stream from either storage (the portal
@@ -240,8 +246,9 @@ def open_image(
         except NotFound:
             raise _image_not_found() from None
     try:
-        audit.record(actor, audit.IMAGE_VIEW, case_id=case_id, image_id=image_id)
-        db.session.commit()
+        if record_view:
+            audit.record(actor, audit.IMAGE_VIEW, case_id=case_id, image_id=image_id)
+            db.session.commit()
     except BaseException:
         if stream is not None:
             stream.close()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, flash, request, url_for
+from flask import Blueprint, Response, flash, request, url_for
 from flask_login import current_user
 
 from app.blueprints.portal import after_post, render
 from app.errors import ValidationFailed
 from app.services import worklist
+from app.services.worklist import thumbnails
 
 bp = Blueprint("worklist", __name__)
 
@@ -26,6 +27,30 @@ def worklist_counts() -> dict[str, int]:
     if not current_user.is_authenticated:
         return {}
     return worklist.counts(actor=current_user)
+
+
+@bp.app_template_global("worklist_thumbnail_url")
+def worklist_thumbnail_url(item: worklist.WorkItem) -> str:
+    """The link of a worklist row's thumbnail, with the token that its ``worklist.view``
+    covers it (no ``image.view`` per thumbnail)."""
+    assert item.image_id is not None
+    token = thumbnails.thumbnail_token(
+        actor=current_user, case_id=item.case_id, image_id=item.image_id
+    )
+    return url_for("worklist.thumbnail", case_id=item.case_id, image_id=item.image_id, t=token)
+
+
+@bp.get("/worklist/cases/<uuid:case_id>/thumbnails/<uuid:image_id>")
+def thumbnail(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Send a worklist row's photo (never cached); audited by the worklist it was shown on."""
+    download = thumbnails.open_thumbnail(
+        actor=current_user, case_id=case_id, image_id=image_id, token=request.args.get("t")
+    )
+    assert download.stream is not None
+    with download.stream as stream:  # bounded by MAX_IMAGE_BYTES at upload
+        response = Response(stream.read(), mimetype=download.content_type)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _int_arg(name: str) -> int | None:

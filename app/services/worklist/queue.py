@@ -34,6 +34,9 @@ from app.services.worklist.due import (
 
 #: Audit action of a reassignment (admins).
 CASE_REASSIGN = "case.reassign"
+#: Audit action of a worklist shown (portal or API): one per list, naming its cases and photos
+#: (see :mod:`app.services.worklist.thumbnails`).
+WORKLIST_VIEW = "worklist.view"
 #: Most rows one worklist answer holds.
 MAX_LIMIT = 500
 
@@ -143,6 +146,10 @@ def worklist(
         state: ``overdue`` | ``due_today`` | ``upcoming``; urgency: a headline urgency.
         limit: 1-500 rows. now: the moment "overdue" is measured against (default: now).
 
+    Audited once as :data:`WORKLIST_VIEW` (filters, case ids, photo ids shown); the
+    thumbnails of a portal worklist add no ``image.view`` of their own
+    (:mod:`app.services.worklist.thumbnails`).
+
     Raises:
         ValidationFailed: unknown ``state``/``urgency``, ``limit`` out of range.
         PermissionDenied: a physician asking for another physician's queue.
@@ -158,7 +165,18 @@ def worklist(
     rows = rows[:limit]
     ids = [row[0].id for row in rows]
     latest, photos = history.latest_by_case(ids), _newest_images(ids)
-    return [_item(row, latest.get(row[0].id), photos.get(row[0].id), now) for row in rows]
+    items = [_item(row, latest.get(row[0].id), photos.get(row[0].id), now) for row in rows]
+    audit.record(
+        actor,
+        WORKLIST_VIEW,
+        details={
+            "filters": {"physician_id": physician_id, "state": state, "urgency": urgency},
+            "cases": [str(item.case_id) for item in items],
+            "images": [str(item.image_id) for item in items if item.image_id is not None],
+        },
+    )
+    db.session.commit()
+    return items
 
 
 def _newest_images(case_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
