@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
@@ -11,8 +14,30 @@ from wtforms.validators import InputRequired, Optional
 from app.services.clinical_record.agreement import AGREEMENT_WORDS
 from app.services.clinical_terms import MAX_NOTES
 
+#: What a form key looks like (as the new-case form's: a UUID4's hex or a similar token).
+FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
-class PhotoForm(FlaskForm):
+
+def new_form_key() -> str:
+    """A fresh key for a photo or analysis form: the same form posted twice (a double click
+    without JavaScript) then stores and analyses once (:mod:`app.services.photo_once`)."""
+    return uuid.uuid4().hex
+
+
+class _KeyedForm(FlaskForm):
+    """A form whose posts with one ``form_key`` do their work once."""
+
+    form_key = HiddenField(default=new_form_key)
+
+    @property
+    def key(self) -> str | None:
+        """The posted form key, or ``None`` when missing or malformed (then the post simply
+        runs, as before forms had keys)."""
+        key = self.form_key.data or ""
+        return key if FORM_KEY.fullmatch(key) else None
+
+
+class PhotoForm(_KeyedForm):
     """The lesion photo; ``question`` is the signed camera question (its fieldName gets true)."""
 
     photo = FileField(
@@ -22,7 +47,7 @@ class PhotoForm(FlaskForm):
     question = HiddenField()
 
 
-class AnalyzeForm(FlaskForm):
+class AnalyzeForm(_KeyedForm):
     """Run the analysis again on the stored photo; ``accept_low_quality`` = "1" overrides a
     rejected photo, explicitly."""
 

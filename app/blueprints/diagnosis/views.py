@@ -17,7 +17,13 @@ from flask_login import current_user
 from app.blueprints.cases.forms import show_problems
 from app.blueprints.cases.views import after_case_post, case_view
 from app.blueprints.diagnosis import printing
-from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReopenForm, ReviewForm
+from app.blueprints.diagnosis.forms import (
+    AnalyzeForm,
+    PhotoForm,
+    ReopenForm,
+    ReviewForm,
+    new_form_key,
+)
 from app.blueprints.portal import after_post, is_htmx
 from app.blueprints.questionnaire.forms import read_question
 from app.blueprints.uploads import photo_too_large_message, refuse_oversized_upload
@@ -34,10 +40,11 @@ from app.errors import (
     ValidationFailed,
 )
 from app.portal_login import keeps_draft
-from app.services import case_record, diagnosis
+from app.services import case_record, diagnosis, photo_once
 from app.services.clinical_record import reviews
 
 bp = Blueprint("diagnosis", __name__)
+bp.add_app_template_global(new_form_key, "new_form_key")
 
 
 @bp.url_value_preprocessor
@@ -75,8 +82,12 @@ def upload_photo(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     if question is not None and question.question_type == "camera":
         answers[question.field_name] = True  # the contract: a camera question is answered true
     try:
-        diagnosis.diagnose_upload(
-            actor=current_user, upload=form.photo.data.stream, anamnesis=answers, case_id=case_id
+        photo_once.upload_once(
+            actor=current_user,
+            case_id=case_id,
+            upload=form.photo.data.stream,
+            anamnesis=answers,
+            form_key=form.key,
         )
     except diagnosis.ImageRejected as rejected:
         return case_view(case_id, 422, rejection=rejected.details.get("image_validity"))
@@ -102,8 +113,11 @@ def analyze(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     if not form.validate():
         return case_view(case_id, 422)
     try:
-        diagnosis.analyze_case(
-            actor=current_user, case_id=case_id, accept_low_quality=form.accepts_low_quality
+        photo_once.analyze_once(
+            actor=current_user,
+            case_id=case_id,
+            accept_low_quality=form.accepts_low_quality,
+            form_key=form.key,
         )
     except diagnosis.ImageRejected as rejected:
         return case_view(case_id, 422, rejection=rejected.details.get("image_validity"))
