@@ -63,6 +63,13 @@ def test_the_demo_lesion_is_seen_three_times_and_referred_at_the_third(ai_app, a
         "Refer on the 2-week suspected-cancer pathway",
     ]
     assert visits[-1]["top_diagnosis"]["disease"] == "Melanoma"
+    third = ai_client.get(f"/api/cases/{seeded.case_ids[-1]}", headers=headers).get_json()
+    assert (third["patient_sex"], third["fitzpatrick_type"], third["patient_age"]) == (
+        "female",
+        "II",
+        now.year - demo.BIRTH_YEAR,
+    )  # recorded at the first visit, carried over
+    assert _parse(detail["lesion"]["created_at"]) == _parse(visits[0]["date"])
 
     first, last = seeded.case_ids[0], seeded.case_ids[-1]
     compared = ai_client.get(
@@ -70,8 +77,7 @@ def test_the_demo_lesion_is_seen_three_times_and_referred_at_the_third(ai_app, a
     ).get_json()
     assert compared["days_between"] == 365
     sentences = compared["sentences"]
-    assert sentences[:5] == [
-        "Age: 44 → 45.",
+    assert sentences[:4] == [
         "Colours: Light brown → Light brown, dark brown, black (added: dark brown, black).",
         "Pigmented features: None of these → Asymmetric shape, irregular or blurred border "
         "(added: asymmetric shape, irregular or blurred border).",

@@ -28,8 +28,9 @@ from app.services.lesions.shapes import (
 )
 from app.services.lesions.timeline import top_diagnosis
 
-#: Answers not compared: the photo step records only that a photo was taken.
-IGNORED_FIELDS = frozenset({"photo_taken"})
+#: Answers not compared: the photo step records only that a photo was taken; the age grows
+#: with the time between the visits (``Comparison.days_between`` says how long).
+IGNORED_FIELDS = frozenset({"photo_taken", "age"})
 #: How many top diagnoses of each analysis are compared.
 TOP_N = 3
 #: Smallest probability change (fraction) worth a sentence of its own.

@@ -35,6 +35,8 @@ from app.services.lesions import access, lesions, patients, timeline, visits
 REFERENCE = "DEMO-LESION-1"
 BIRTH_YEAR = 1981
 LABEL = "Left scapula, pigmented naevus"
+#: The patient's Fitzpatrick skin type, recorded at the first visit.
+SKIN_TYPE = {"fitzpatrick_type": "II"}
 #: Where the dot sits on the body map (back view, share of width and height).
 MAP_POINT = {"map_x": 0.36, "map_y": 0.27, "map_view": "back"}
 
@@ -159,6 +161,16 @@ def _backdate(case_id: uuid.UUID, days_ago: int) -> None:
     db.session.commit()
 
 
+def _date_records(patient: Patient, lesion: Lesion, first_case_id: uuid.UUID) -> None:
+    """Date the demo patient and lesion from their first (dated back) visit."""
+    first = db.session.get(Case, first_case_id).created_at
+    for model, key in ((Patient, patient.id), (Lesion, lesion.id)):
+        record = db.session.get(model, key)
+        if record.created_at > first:
+            record.created_at = record.updated_at = first
+    db.session.commit()
+
+
 def _visit(
     user: User, lesion: Lesion, number: int, *, spec: DemoVisit, samples_dir: Path, done: list[str]
 ) -> uuid.UUID:
@@ -171,6 +183,10 @@ def _visit(
         case = visits.new_visit(
             actor=user, lesion_id=lesion.id, chief_complaint=spec.chief_complaint, patient_age=age
         )
+        if number == 1:  # recorded once; later visits carry them over
+            case = cases.update_case(
+                actor=user, case_id=case.id, changes={"patient_sex": "female", **SKIN_TYPE}
+            )
         done.append(f"visit {number}")
     case_id = case.id
     answers = {"age": age, **spec.answers}
@@ -204,6 +220,7 @@ def seed_demo_lesion(*, user: User, samples_dir: Path) -> LesionSeed:
         _visit(user, lesion, number, spec=spec, samples_dir=samples_dir, done=done)
         for number, spec in enumerate(VISITS, start=1)
     )
+    _date_records(patient, lesion, ids[0])
     seed = LesionSeed(patient_id=patient.id, lesion_id=lesion.id, case_ids=ids, done=tuple(done))
     db.session.rollback()
     return seed
