@@ -252,3 +252,63 @@ def test_the_lesion_operations_are_in_the_openapi_document(client):
         param["name"] for param in paths["/api/lesions/{lesion_id}/compare"]["get"]["parameters"]
     }
     assert {"from", "to"} <= names
+
+
+def _two_models(ai_app, ai_client, older_ai_app, owner, headers, *, older_first=True):
+    """A lesion whose two visits were analysed by two model versions; return (lesion, v1, v2)."""
+    first, second = (older_ai_app, ai_app) if older_first else (ai_app, older_ai_app)
+    lesion_id, (v1,) = seen_three_times(first, first.test_client(), headers, owner, count=1)
+    with ai_app.app_context():
+        from app.models import User
+        from app.services.lesions import visits
+
+        v2 = visits.new_visit(actor=db.session.get(User, owner.id), lesion_id=lesion_id).id
+        db.session.remove()
+    diagnose(second.test_client(), headers, v2, *VISITS[2])
+    return lesion_id, v1, v2
+
+
+def test_a_failed_reanalysis_is_a_clear_502_and_stores_nothing(  # noqa: PLR0917 - fixtures
+    ai_app, ai_client, older_ai_app, fake_ai_app, httpserver, make_user, api_headers
+):
+    owner = make_user()
+    headers = api_headers(owner)
+    lesion_id, v1, v2 = _two_models(ai_app, ai_client, older_ai_app, owner, headers)
+    httpserver.expect_request("/api/v1/image_quality/validate").respond_with_data("down", 500)
+    httpserver.expect_request("/api/v1/diagnosis/predict").respond_with_data("down", 500)
+    httpserver.expect_request("/api/v1/diagnosis/red_flags").respond_with_data("down", 500)
+    failed = fake_ai_app.test_client().post(
+        f"/api/lesions/{lesion_id}/compare/reanalyse",
+        json={"from": str(v1), "to": str(v2)},
+        headers=headers,
+    )
+    assert failed.status_code == 502, failed.get_json()
+    assert failed.get_json()["error"]["code"] == "ai_service_unavailable"
+    with ai_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Reanalysis)) == 0
+        db.session.remove()
+    still = ai_client.get(f"/api/lesions/{lesion_id}/compare?from={v1}&to={v2}", headers=headers)
+    assert still.get_json()["reanalysis_possible"]
+
+
+def test_a_reanalysis_by_a_third_model_is_kept_but_not_compared(
+    ai_app, ai_client, older_ai_app, make_user, api_headers
+):
+    owner = make_user()
+    headers = api_headers(owner)
+    # visit 1 by the current model, visit 2 by the older one; the AI now serves the current one
+    lesion_id, v1, v2 = _two_models(
+        ai_app, ai_client, older_ai_app, owner, headers, older_first=False
+    )
+    response = ai_client.post(
+        f"/api/lesions/{lesion_id}/compare/reanalyse",
+        json={"from": str(v1), "to": str(v2)},
+        headers=headers,
+    )
+    assert response.status_code == 409, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "model_not_current" and error["details"]["reanalysis_id"]
+    compared = ai_client.get(
+        f"/api/lesions/{lesion_id}/compare?from={v1}&to={v2}", headers=headers
+    ).get_json()
+    assert compared["same_model_delta"] is None and not compared["same_model"]

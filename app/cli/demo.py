@@ -51,7 +51,8 @@ def seed(samples: Path | None, password: str, verbose: bool) -> None:
 
     Four cases get a photo from the samples folder analysed by the AI Service (one of them is
     also reviewed); the fifth stops at the questionnaire. References are DEMO-001 to DEMO-005,
-    patients and answers are invented, photos are public ISIC Archive images.
+    patients and answers are invented, photos are public ISIC Archive images. DEMO-LESION-1 is
+    one lesion seen three times (a year ago, six months ago, today), referred at the third.
 
     Run it again at any time: it creates nothing that exists and finishes what an earlier run
     could not (e.g. when the AI Service was down). It needs the AI Service only for that.
