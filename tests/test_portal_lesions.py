@@ -315,3 +315,107 @@ def test_bad_visits_to_compare_get_an_inline_message(ai_client, seen, query):
     assert response.status_code == 422, html[:500]
     assert 'class="flash flash-error" id="compare-problem" role="alert"' in html
     assert "Compare visits" in html and "photo-pair" not in html
+
+
+# --- the model changed, or the lesion did? (point 3) ------------------------------------------
+
+
+def _two_models(ai_app, ai_client, older_ai_app, doctor, headers) -> tuple[uuid.UUID, list]:
+    """A lesion whose first visit the older model analysed and whose second the current one."""
+    from app.models import User
+    from app.services.lesions import visits
+    from tests.lesion_visits import VISITS, diagnose
+
+    older = older_ai_app.test_client()
+    lesion_id, (first,) = seen_three_times(older_ai_app, older, headers, doctor, count=1)
+    with ai_app.app_context():
+        actor = db.session.get(User, doctor.id)
+        second = visits.new_visit(actor=actor, lesion_id=lesion_id).id
+        db.session.remove()
+    diagnose(ai_client, headers, second, *VISITS[2])
+    return lesion_id, [first, second]
+
+
+@pytest.fixture
+def two_models(ai_app, ai_client, older_ai_app, doctor, api_headers, portal_login):  # noqa: PLR0917
+    """:func:`_two_models`, with ``ai_client`` logged in as the physician."""
+    ids = _two_models(ai_app, ai_client, older_ai_app, doctor, api_headers(doctor))
+    portal_login(doctor, ai_client)
+    return ids
+
+
+def test_a_model_change_offers_the_same_model_reanalysis_and_shows_both_changes(
+    ai_client, two_models
+):
+    lesion_id, (first, second) = two_models
+    path = f"/lesions/{lesion_id}/compare?from={first}&to={second}"
+    html = _page(ai_client, path)
+    section = _text(html[html.index('id="same-model"') :])
+    assert "The model changed, or the lesion did?" in section
+    assert "Visit 1 was analysed by model reference-0.9 , visit 2 by reference-1.0" in section
+    assert f'action="/lesions/{lesion_id}/compare/reanalyse"' in html
+    assert "Re-analyse visit 1's photo with reference-1.0" in section
+    response = ai_client.post(
+        f"/lesions/{lesion_id}/compare/reanalyse",
+        data={"csrf_token": csrf_token(html), "from": str(first), "to": str(second)},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    assert response.headers["Location"].endswith(f"?from={first}&to={second}#same-model")
+    html = _page(ai_client, path)
+    section = _text(html[html.index('id="same-model"') :])
+    share = r"[<\d.]+ % → [<\d.]+ %"
+    lead = rf"With the same model, \w[\w ]* {share}; as analysed then, {share}\."
+    assert re.search(lead, section), section
+    assert "As analysed then" in section and "With the same model" in section
+    columns = re.findall(r'<div class="delta-col[^"]*">(.*?)</table>', html, re.S)
+    assert len(columns) == 2  # the two changes side by side
+    assert "reference-0.9</code> → <code>reference-1.0" in columns[0]
+    assert "reference-1.0</code> → <code>reference-1.0" in columns[1]
+    assert "/compare/reanalyse" not in html  # done: not offered again
+    # the earlier visit's own record is what the physician saw then
+    timeline = _page(ai_client, f"/lesions/{lesion_id}")
+    assert timeline.count("reference-0.9") == 1
+
+
+def test_a_reanalysis_that_cannot_help_gets_an_inline_message(ai_client, seen):
+    lesion_id, case_ids = seen  # every visit analysed by the same model
+    html = _page(ai_client, f"/lesions/{lesion_id}/compare")
+    assert 'id="same-model"' not in html  # nothing to offer
+    response = ai_client.post(
+        f"/lesions/{lesion_id}/compare/reanalyse",
+        data={"csrf_token": csrf_token(html), "from": str(case_ids[0]), "to": str(case_ids[2])},
+    )
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert 'class="flash flash-error" role="alert"' in page and "same model" in page
+    assert "photo-pair" in page  # the comparison stays on screen
+    bad = ai_client.post(
+        f"/lesions/{lesion_id}/compare/reanalyse",
+        data={"csrf_token": csrf_token(html), "from": "x", "to": str(case_ids[2])},
+    )
+    assert bad.status_code == 422 and "Choose two visits of this lesion." in bad.get_data(
+        as_text=True
+    )
+
+
+def test_the_ai_down_during_a_reanalysis_changes_nothing(  # noqa: PLR0917 - fixtures
+    ai_app, two_models, make_app, closed_url, doctor, portal_login
+):
+    from sqlalchemy import func, select
+
+    from app.models import Reanalysis
+
+    lesion_id, (first, second) = two_models
+    down = portal_login(doctor, make_app(AI_SERVICE_URL=closed_url).test_client())
+    html = _page(down, f"/lesions/{lesion_id}/compare?from={first}&to={second}")
+    response = down.post(
+        f"/lesions/{lesion_id}/compare/reanalyse",
+        data={"csrf_token": csrf_token(html), "from": str(first), "to": str(second)},
+    )
+    assert response.status_code in (502, 503, 504)
+    page = _text(response.get_data(as_text=True))
+    assert "could not re-analyse the earlier photo just now. Nothing was changed" in page
+    assert "Re-analyse visit 1's photo with reference-1.0" in page  # still offered
+    with ai_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Reanalysis)) == 0
+        db.session.remove()

@@ -211,3 +211,96 @@ def test_the_lesion_pages_at_1280_and_375_px(browser, live, ai_app, physician, s
                 problems += _fits_the_phone(page, name)
         assert page.problems == []
     assert problems == []
+
+
+def test_the_demo_lesion_from_the_patient_to_the_first_and_last_photos(
+    browser, live, ai_app, screenshot_dir
+):
+    """The issue's "done when": open the demo patient, see the lesion's three visits in a
+    timeline, put the first and the last photos side by side, read what changed."""
+    from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
+
+    result = ai_app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    for viewport in (DESKTOP, PHONE):
+        width = viewport["width"]
+        page = open_page(browser, viewport=viewport)
+        page.goto(f"{live.url}/login")
+        page.fill("#email", DEMO_EMAIL)
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live.url}/")
+        page.goto(f"{live.url}/patients")
+        page.get_by_role("link", name="DEMO-LESION-1").click()
+        page.get_by_role("link", name="Left scapula, pigmented naevus").click()
+        page.wait_for_url(LESION_URL)
+        visits = page.locator("ol.timeline li.visit")
+        assert visits.count() == 3
+        assert "Routine care" in visits.nth(0).inner_text()
+        assert "2-week suspected-cancer pathway" in visits.nth(2).inner_text()
+        page.screenshot(path=screenshot_dir / f"lesions-demo-{width}-lesion.png", full_page=True)
+        page.get_by_role("link", name="Compare the first and the latest visit").click()
+        page.wait_for_selector(".photo-pair")
+        words = page.locator(".compare-words").inner_text()
+        assert "Diameter 5 → 9 mm" in words
+        assert re.search(r"Melanoma \d+ % → \d+ %", words)
+        assert "Routine care → Refer on the 2-week suspected-cancer pathway" in words
+        assert page.locator(".pair-box img").evaluate_all(
+            "images => images.every(i => i.complete && i.naturalWidth > 0)"
+        )
+        page.screenshot(path=screenshot_dir / f"lesions-demo-{width}-compare.png", full_page=True)
+        if viewport is PHONE:
+            assert _fits_the_phone(page, "demo compare") == []
+        assert page.problems == []
+        page.context.close()
+
+
+def test_the_model_change_comparison(  # noqa: PLR0917 - fixtures
+    browser, live, ai_app, older_ai_app, physician, screenshot_dir
+):
+    """Visit 1 analysed by the older model, visit 2 by the current one: the page offers the
+    re-analysis, and afterwards shows both changes side by side."""
+    from app.models import User
+    from app.services.lesions import visits
+    from tests.conftest import STRONG_PASSWORD
+    from tests.lesion_visits import VISITS, diagnose
+
+    client = ai_app.test_client()
+    token = client.post(
+        "/api/auth/login", json={"email": physician.email, "password": STRONG_PASSWORD}
+    ).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    older = older_ai_app.test_client()
+    lesion_id, (first,) = seen_three_times(older_ai_app, older, headers, physician, count=1)
+    with ai_app.app_context():
+        actor = db.session.get(User, physician.id)
+        second = visits.new_visit(actor=actor, lesion_id=lesion_id).id
+        db.session.remove()
+    diagnose(client, headers, second, *VISITS[2])
+
+    page = open_page(browser, viewport=DESKTOP)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/lesions/{lesion_id}/compare?from={first}&to={second}")
+    section = page.locator("#same-model")
+    assert "reference-0.9" in section.inner_text() and "reference-1.0" in section.inner_text()
+    page.get_by_role("button", name=re.compile("Re-analyse visit 1's photo")).click()
+    page.wait_for_selector(".delta-pair")
+    assert page.url.endswith("#same-model")
+    lead = page.locator(".same-model-lead").inner_text()
+    assert re.fullmatch(
+        r"With the same model, .+ [<\d.]+ % → [<\d.]+ %; as analysed then, .+\.", lead
+    )
+    columns = page.locator(".delta-col")
+    assert columns.count() == 2
+    left, right = columns.nth(0).bounding_box(), columns.nth(1).bounding_box()
+    assert abs(left["y"] - right["y"]) < 2 and right["x"] > left["x"]  # side by side
+    section.screenshot(path=screenshot_dir / "lesions-model-change-1280.png")
+    page.screenshot(path=screenshot_dir / "lesions-model-change-1280-page.png", full_page=True)
+    assert page.problems == []
+
+    phone = open_page(browser, viewport=PHONE)
+    log_in(phone, live, physician.email)
+    phone.goto(f"{live.url}/lesions/{lesion_id}/compare?from={first}&to={second}#same-model")
+    phone.screenshot(path=screenshot_dir / "lesions-model-change-375.png", full_page=True)
+    assert _fits_the_phone(phone, "model change") == []
+    assert phone.problems == []

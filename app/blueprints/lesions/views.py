@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, request, url_for
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from app.blueprints.cases.forms import show_problems
 from app.blueprints.lesions import body_map
@@ -23,8 +24,8 @@ from app.blueprints.lesions.forms import (
     place_on_map,
 )
 from app.blueprints.portal import after_post, is_htmx, render
-from app.errors import ValidationFailed
-from app.services.lesions import compare, lesions, links, patients, visits
+from app.errors import AIServiceError, Conflict, UpstreamUnavailable, ValidationFailed
+from app.services.lesions import compare, lesions, links, patients, reanalysis, visits
 
 bp = Blueprint("lesions", __name__)
 bp.add_app_template_global(LESION_STATUS_WORDS, "lesion_status_words")
@@ -216,6 +217,33 @@ def _compare(
         comparison=comparison,
         problem=problem,
         notice=notice,
-        offer_reanalysis=False,  # the re-analysis service (point 3) is not merged yet
         reveal=int(reveal) // 5 * 5 if reveal.isdigit() and int(reveal) <= 100 else 50,
     )
+
+
+@bp.post("/lesions/<uuid:lesion_id>/compare/reanalyse")
+def reanalyse(lesion_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Re-analyse the earlier visit's photo with the current model; back to the comparison,
+    where both changes stand side by side."""
+    query = {"from": request.form.get("from", ""), "to": request.form.get("to", "")}
+    shown = MultiDict(query)  # the comparison shown again with a problem
+    ids = CompareForm(shown, []).case_ids()
+    if ids is None:
+        return _compare(lesion_id, shown, 422, notice="Choose two visits of this lesion.")
+    try:
+        reanalysis.reanalyse_earlier(
+            actor=current_user, lesion_id=lesion_id, from_case_id=ids[0], to_case_id=ids[1]
+        )
+    except (ValidationFailed, Conflict) as refused:
+        return _compare(lesion_id, shown, refused.status, notice=refused.message)
+    except (AIServiceError, UpstreamUnavailable) as down:
+        return _compare(lesion_id, shown, down.status, notice=_REANALYSIS_FAILED)
+    flash("The earlier photo was re-analysed with the current model.", "success")
+    anchor = "same-model"
+    return after_post(url_for("lesions.compare_page", lesion_id=lesion_id, **query, _anchor=anchor))
+
+
+_REANALYSIS_FAILED = (
+    "The AI Service could not re-analyse the earlier photo just now. Nothing was changed; "
+    "please try again in a moment."
+)
