@@ -171,6 +171,11 @@ class Config:
     AI_SERVICE_RETRIES = env_int("AI_SERVICE_RETRIES", 2)
     AI_IMAGE_TRANSPORT = env_str("AI_IMAGE_TRANSPORT", "inline")
     AI_SPECULATIVE_DIAGNOSIS = env_bool("AI_SPECULATIVE_DIAGNOSIS", True)
+    # Diagnoses of one worker process running at once (admission to answer, the AI wait
+    # included), and how many more may wait for their turn, first come first served, before the
+    # answer is 503 diagnosis_queue_full with Retry-After (app/services/admission.py).
+    DIAGNOSIS_CONCURRENCY = env_int("DIAGNOSIS_CONCURRENCY", 16)
+    DIAGNOSIS_QUEUE_LIMIT = env_int("DIAGNOSIS_QUEUE_LIMIT", 256)
 
     # Where the portal is served (printed by `flask demo seed`; `make run` sets it through
     # instance/run.env, see app/cli/run_env.py)
@@ -199,6 +204,9 @@ class Config:
         if config.get("CONSENT_POLICY", "advisory") not in {"off", "advisory", "enforced"}:
             raise RuntimeError("CONSENT_POLICY must be 'off', 'advisory' or 'enforced'")
         _validate_throttling(config)
+        concurrency = config.get("DIAGNOSIS_CONCURRENCY", Config.DIAGNOSIS_CONCURRENCY)
+        if concurrency < 1 or config.get("DIAGNOSIS_QUEUE_LIMIT", 0) < 0:
+            raise RuntimeError("DIAGNOSIS_CONCURRENCY must be >= 1 and DIAGNOSIS_QUEUE_LIMIT >= 0")
         idle = config.get("PORTAL_IDLE_MINUTES", Config.PORTAL_IDLE_MINUTES)
         if idle <= 0 or config.get("REMEMBER_DAYS", Config.REMEMBER_DAYS) <= 0:
             raise RuntimeError("PORTAL_IDLE_MINUTES and REMEMBER_DAYS must be positive")

@@ -41,14 +41,17 @@ workers = _int("WEB_CONCURRENCY", 2)
 # MAX_IMAGE_BYTES), so pods x workers is what the HPA scales, not this number.
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 
-# A diagnosis makes up to three sequential rounds of AI calls (quality with prediction and red
-# flags, then triage), each bounded by AI_SERVICE_TIMEOUT; the worker timeout must exceed that.
-# The gevent worker's heartbeat is a greenlet that runs whenever requests wait, so this timeout only
-# kills a worker that is truly stuck (e.g. a greenlet computing without yielding, or the GIL held
-# by a C extension); the AI client's own timeouts bound each request. It still stays above the
-# slowest diagnosis so that switching to sync workers (killed mid-request) could not cut one short.
-_ai_timeout = float(os.environ.get("AI_SERVICE_TIMEOUT") or "30")
-timeout = int(max(60, 3 * _ai_timeout + 15))
+# The slowest diagnosis: its AI calls are bounded together by the wall-clock AI_SERVICE_DEADLINE
+# (every round and retry of one diagnosis, reading the answers included; app/services/ai_client),
+# its photo's storage by S3_DEADLINE, plus the database and the intake. The gevent worker's
+# heartbeat is a greenlet that runs whenever requests wait, so this timeout only kills a worker
+# that is truly stuck (a greenlet computing without yielding, or the GIL held by a C extension);
+# it stays above the slowest diagnosis so that switching to sync workers (killed mid-request)
+# could not cut one short. Time spent waiting at the diagnosis door (app/services/admission.py)
+# holds no worker, so it does not count.
+_ai_deadline = float(os.environ.get("AI_SERVICE_DEADLINE") or "30")
+_s3_deadline = float(os.environ.get("S3_DEADLINE") or "10")
+timeout = int(max(60, _ai_deadline + _s3_deadline + 20))
 # Seconds in-flight requests get after SIGTERM (a rolling update); Kubernetes'
 # terminationGracePeriodSeconds must be longer, or the pod is killed mid-request.
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)

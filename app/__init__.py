@@ -128,8 +128,10 @@ def _resolve_database(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from app import models  # noqa: F401 - register every table on the metadata
     from app.extensions import csrf, db, jwt, login_manager
+    from app.services import admission
 
     db.init_app(app)
+    admission.init_app(app)
     jwt.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

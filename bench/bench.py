@@ -83,10 +83,30 @@ def log(message: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
+_taken: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on: from ``BENCH_PORTS`` (``first-last``, e.g. ``8160-8199``, for
+    a shared machine whose developers each have a range) when set, else one the kernel picks.
+    A port handed out once is not handed out again by this process."""
+    spec = os.environ.get("BENCH_PORTS", "").strip()
+    if not spec:
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            return sock.getsockname()[1]
+    first, _, last = spec.partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        if port in _taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        _taken.add(port)
+        return port
+    raise RuntimeError(f"no free port in BENCH_PORTS={spec}")
 
 
 # --- processes ----------------------------------------------------------------------------------

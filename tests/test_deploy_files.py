@@ -473,6 +473,8 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     monkeypatch.setenv("PORT", "9000")
     monkeypatch.setenv("AI_SERVICE_TIMEOUT", "40")
+    monkeypatch.setenv("AI_SERVICE_DEADLINE", "90")
+    monkeypatch.setenv("S3_DEADLINE", "20")
     monkeypatch.setenv("GUNICORN_KEEPALIVE", "75")
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
     monkeypatch.setenv("GUNICORN_WORKER_CONNECTIONS", "500")
@@ -481,8 +483,12 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatc
     assert (settings["workers"], settings["worker_connections"]) == (3, 500)
     assert settings["bind"] == "0.0.0.0:9000"
     assert settings["keepalive"] == 75
-    # Above a diagnosis: up to three sequential rounds of AI calls.
-    assert settings["timeout"] > 3 * 40
+    # Above the slowest diagnosis: its AI deadline (all calls together) and its S3 deadline;
+    # the per-read AI_SERVICE_TIMEOUT no longer counts.
+    assert settings["timeout"] > 90 + 20
+    monkeypatch.setenv("AI_SERVICE_DEADLINE", "30")
+    monkeypatch.setenv("S3_DEADLINE", "10")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["timeout"] == 60
     assert "request_id=%({x-request-id}o)s" in settings["access_log_format"]
 
 

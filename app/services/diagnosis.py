@@ -40,7 +40,6 @@ from app.models import Analysis, Case, CaseImage
 from app.observability import current_request_id
 from app.services import anamnesis as anamnesis_rules
 from app.services import case_images, cases, consent
-from app.services.admission import admitted
 from app.services.ai_client import (
     get_ai_client,
 )
@@ -130,10 +129,7 @@ def _analyze(
             case_id=str(case_id), image_id=str(image_id), analysis_id=str(failed.id)
         )
         raise
-    with admitted():
-        return record_completed(
-            actor=actor, case_id=case_id, image_id=image_id, result=result, **meta
-        )
+    return record_completed(actor=actor, case_id=case_id, image_id=image_id, result=result, **meta)
 
 
 # --- use cases ---------------------------------------------------------------------------------
@@ -200,7 +196,7 @@ def diagnose_upload(
         cases.require_case(actor=actor, case_id=case_id, for_edit=True)
         consent.require_for_photo(case_id)
         db.session.rollback()
-    with admitted(), case_images.intake(upload) as processed:  # CPU, S3, database: one of few
+    with case_images.intake(upload) as processed:
         data, content_type = processed.read_bytes(), processed.content_type
         start = {
             "image": data,

@@ -34,6 +34,7 @@ from app.errors import AppError
 from app.models import Analysis
 from app.openapi import responses, spec
 from app.services import case_images, consent, diagnosis
+from app.services.admission import admit_diagnosis, refuse_if_client_gone
 from app.services.ai_client import (
     DiagnosisPrediction,
     ImageValidity,
@@ -56,14 +57,19 @@ _UPLOAD_ERRORS = (*_ERRORS, 413)
 _PHOTO_ENDPOINTS = frozenset(
     {"diagnosis_api.image_validity", "diagnosis_api.predict_diagnosis", "diagnosis_api.diagnose"}
 )
+#: The endpoints that run a whole diagnosis: admitted at the door (app/services/admission.py).
+_DIAGNOSIS_ENDPOINTS = frozenset({"diagnosis_api.diagnose", "diagnosis_api.analyze"})
 
 
 @bp.url_value_preprocessor
 def _limit_photo_size(endpoint: str | None, _values: dict | None) -> None:
-    """Refuse an oversized photo before its body is read (413 in the error shape); a URL value
+    """Refuse an oversized photo before its body is read (413 in the error shape), then admit a
+    diagnosis at the door (it may wait its turn, or get 503 when the queue is full); a URL value
     preprocessor runs before every before_request function (some read the form)."""
     if endpoint in _PHOTO_ENDPOINTS:
         refuse_oversized_upload()
+    if endpoint in _DIAGNOSIS_ENDPOINTS:
+        admit_diagnosis()
 
 
 def _intake(upload: FileStorage) -> ProcessedImage:
@@ -175,6 +181,7 @@ def diagnose(form: DiagnosisIn):  # type: ignore[no-untyped-def]
     retry safe: the same key and body within 24 hours replays the first answer.
     """
     upload = require_form(form)
+    refuse_if_client_gone()  # its body is read now: a client that went away shows (admission.py)
     key = request.headers.get("Idempotency-Key")
 
     def run() -> dict[str, Any]:

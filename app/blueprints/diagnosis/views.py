@@ -41,6 +41,7 @@ from app.errors import (
 )
 from app.portal_login import keeps_draft
 from app.services import case_record, diagnosis, photo_once
+from app.services.admission import admit_diagnosis, refuse_if_client_gone
 from app.services.clinical_record import reviews
 
 bp = Blueprint("diagnosis", __name__)
@@ -53,6 +54,8 @@ def _refuse_oversized_photo(endpoint: str | None, _values: dict | None) -> None:
     # oversized upload before the CSRF check parses (and spools) its body.
     if endpoint == "diagnosis.upload_photo":
         refuse_oversized_upload()
+    if endpoint in ("diagnosis.upload_photo", "diagnosis.analyze"):
+        admit_diagnosis()  # a whole diagnosis: wait for its turn at the door (admission.py)
 
 
 @bp.errorhandler(PayloadTooLarge)
@@ -77,6 +80,7 @@ def upload_photo(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
     form = PhotoForm()
     if not form.validate():
         return case_view(case_id, 422, photo_form=form)
+    refuse_if_client_gone()  # its body is read now: a client that went away shows (admission.py)
     question = read_question(case_id, form.question.data)
     answers = {}
     if question is not None and question.question_type == "camera":
