@@ -59,10 +59,14 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # send a request on a connection gunicorn is closing (a sporadic 502).
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 
-# Restart workers now and then so that slow leaks cannot accumulate; the jitter keeps the workers
-# from restarting all at once.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = max_requests // 10
+# Restart workers now and then so that slow leaks cannot accumulate. A worker told to restart stops
+# accepting at once but exits only when its requests are done (diagnoses waiting at the door
+# included: up to ~15 s with a slow model), and gunicorn forks its replacement only then. With
+# 2000 +- 10 % two workers serving the same load restarted within a second of each other, and for
+# 9 s no worker accepted a connection (/healthy p99 9 s in the side-by-side bench). So: rarely,
+# and far apart (jitter half the count: the workers' restarts drift apart).
+max_requests = _int("GUNICORN_MAX_REQUESTS", 10000)
+max_requests_jitter = max_requests // 2
 # Load the app once in the master and fork the workers from it: a worker (re)start is then a
 # fork, not a fresh import of Flask, SQLAlchemy, boto3 and pydantic (about 1.3 s of CPU each
 # time on these 2-core machines, which max_requests made happen every few seconds under load),
