@@ -85,10 +85,10 @@ def warm_up_worker(app: Any) -> None:
 
     A worker's first requests import what Flask, SQLAlchemy, psycopg and redis import lazily,
     build the native thread pool, open the first database connection and initialise the
-    dialect: a few hundred milliseconds of CPU. Under gevent that CPU is spent on the worker's
-    one OS thread, so the burst of requests a new worker receives (a restart under load after
-    ``max_requests``) waited behind it, ``/healthy`` too. Failures (database down) are ignored:
-    the requests report them as usual.
+    dialect, build the S3 client: a few hundred milliseconds of CPU. Under gevent that CPU is
+    spent on the worker's one OS thread, so the burst of requests a new worker receives (a
+    restart under load after ``max_requests``) waited behind it, ``/healthy`` too. Failures
+    (database down) are ignored: the requests report them as usual.
     """
     run_cpu_bound(int)  # the native thread pool
     client = app.test_client()
@@ -97,6 +97,16 @@ def warm_up_worker(app: Any) -> None:
             client.get(path)
         except Exception as exc:  # a warm-up never stops a worker
             app.logger.warning("warm-up of %s failed: %s", path, exc)
+    try:  # the S3 client: botocore parses ~12 MB of JSON models (~0.2-0.5 s of CPU), which
+        # otherwise blocked every request of the worker behind its first photo (seen with
+        # gevent's blocking monitor during the side-by-side bench)
+        from app.services.case_images import get_storage
+
+        with app.app_context():
+            storage = get_storage()
+            getattr(storage, "client", None)
+    except Exception as exc:
+        app.logger.warning("warm-up of the image storage failed: %s", exc)
     try:  # the login throttle's store (Redis: its client, parser and Lua scripts are loaded)
         from app.services.rate_limits.login import auth_throttle
 

@@ -222,3 +222,16 @@ def test_healthy_answers_while_a_10_mb_photo_is_processed(one_gevent_worker):
     # every probe sent meanwhile would wait for the whole decode-rotate-encode.
     assert len(during) >= 3, (len(during), finished - started)
     assert slowest < (finished - started) / 2, (slowest, finished - started)
+
+
+def test_a_worker_builds_its_s3_client_before_it_accepts_requests(s3_app):
+    """botocore's models take a few hundred ms of CPU to load; in a request that would stall
+    every other request of the gevent worker, so the warm-up (post_worker_init) builds it."""
+    from app.concurrency import warm_up_worker
+    from app.services.case_images import _STORAGE_EXTENSION
+
+    s3_app.extensions.pop(_STORAGE_EXTENSION, None)
+    warm_up_worker(s3_app)
+    storage = s3_app.extensions[_STORAGE_EXTENSION]
+    assert storage._client is not None
+    assert storage.client.meta.service_model.service_name == "s3"

@@ -43,6 +43,24 @@ def test_health_with_unreachable_database_is_503_fast(make_app):
     assert response.get_json() == {"status": "unhealthy", "database": "disconnected"}
 
 
+def test_health_of_a_database_that_never_answers_is_503_within_its_timeout(
+    make_app, black_hole_url
+):
+    """The check runs in the request's greenlet, bounded by HEALTH_DB_TIMEOUT (gevent.Timeout),
+    not by the connect timeout of the driver."""
+    port = black_hole_url.rsplit(":", 1)[1]
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere",
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 30}},
+        HEALTH_DB_TIMEOUT=0.5,
+    )
+    started = time.monotonic()
+    response = app.test_client().get("/health")
+    assert time.monotonic() - started < 5.0
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unhealthy", "database": "disconnected"}
+
+
 def test_migrations_build_exactly_the_models_schema(app):
     with app.app_context(), db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), db.metadata)

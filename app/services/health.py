@@ -6,32 +6,53 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
+import gevent
 from flask import Flask
-from sqlalchemy import text
 
+from app.concurrency import gevent_patched
 from app.extensions import db
 
 log = logging.getLogger(__name__)
-_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
+_pool: ThreadPoolExecutor | None = None
 
 
-def _ping(app: Flask) -> None:
+def _select_one() -> None:
+    """``SELECT 1`` on a pooled connection outside a transaction: the query is the only round
+    trip besides the pool's pre-ping (no ``BEGIN``, no ``ROLLBACK``)."""
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("SELECT 1")
+
+
+def _ping_in_context(app: Flask) -> None:
     with app.app_context():
-        try:
-            db.session.execute(text("SELECT 1"))
-        finally:
-            db.session.remove()
+        _select_one()
 
 
 def database_ok(app: Flask, timeout: float) -> bool:
-    """Whether ``SELECT 1`` succeeds within ``timeout`` seconds (never raises)."""
-    future = _pool.submit(_ping, app)
+    """Whether ``SELECT 1`` succeeds within ``timeout`` seconds (never raises).
+
+    Under gevent (the served workers) the query runs in the calling greenlet, bounded by a
+    ``gevent.Timeout``: waiting on PostgreSQL costs no thread, and an interrupted connection is
+    invalidated by SQLAlchemy rather than returned to the pool. Elsewhere (the ``flask`` CLI) a
+    helper thread bounds it.
+    """
     try:
-        future.result(timeout=timeout)
-    except FutureTimeout:
-        log.warning("database health check timed out after %.1fs", timeout)
+        if gevent_patched():
+            with gevent.Timeout(timeout):
+                _select_one()
+        else:
+            _bounded_in_thread(app, timeout)
+    except (FutureTimeout, gevent.Timeout) as timed_out:
+        log.warning("database health check timed out after %.1fs (%s)", timeout, timed_out)
         return False
     except Exception as error:
         log.warning("database health check failed: %s", error.__class__.__name__)
         return False
     return True
+
+
+def _bounded_in_thread(app: Flask, timeout: float) -> None:
+    global _pool  # noqa: PLW0603 - made on first use outside gevent
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
+    _pool.submit(_ping_in_context, app).result(timeout=timeout)
