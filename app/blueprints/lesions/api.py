@@ -30,6 +30,7 @@ from app.blueprints.lesions.schemas import (
     VisitPairQuery,
 )
 from app.openapi import responses, spec
+from app.services.admission import admit_diagnosis
 from app.services.lesions import compare, lesions, patients, reanalysis, visits
 
 bp = Blueprint("lesions_api", __name__, url_prefix="/api")
@@ -141,6 +142,9 @@ def compare_visits(lesion_id: uuid.UUID, query: VisitPairQuery):  # type: ignore
 def reanalyse(lesion_id: uuid.UUID, json: VisitPairIn):  # type: ignore[no-untyped-def]
     """Analyse the earlier visit's photo again with the current model (a new record on that
     visit; its own analysis is kept as it was) and return the comparison with both changes."""
+    # Admitted at the door as a whole diagnosis is (app/services/admission.py): its JSON body is
+    # small, so being read by now costs nothing.
+    admit_diagnosis()
     result = reanalysis.reanalyse_earlier(
         actor=current_user, lesion_id=lesion_id, from_case_id=json.from_, to_case_id=json.to
     )

@@ -17,7 +17,6 @@ from app.extensions import db
 from app.models import Analysis, CaseImage, Reanalysis
 from app.observability import current_request_id
 from app.services import audit, case_images
-from app.services.admission import admitted
 from app.services.ai_client import get_ai_client
 from app.services.ai_pipeline import PendingPipeline, PipelineResult
 from app.services.clinical_record.headline import headline_for_results
@@ -154,19 +153,16 @@ def reanalyse_earlier(
         request_id=current_request_id(),
     )
     result = pipeline.result()
-    with admitted():
-        original = db.session.get(Analysis, original.id)
-        image = db.session.get(CaseImage, image.id)
-        row = _record(
-            actor=actor, original=original, image=image, anamnesis=anamnesis, result=result
+    original = db.session.get(Analysis, original.id)
+    image = db.session.get(CaseImage, image.id)
+    row = _record(actor=actor, original=original, image=image, anamnesis=anamnesis, result=result)
+    if row.model_version != newer.model_version:
+        raise Conflict(
+            f"The AI Service now serves model {row.model_version}, not the later visit's "
+            f"{newer.model_version}: analyse the later visit again to compare them.",
+            code="model_not_current",
+            details={"reanalysis_id": str(row.id), "model_version": row.model_version},
         )
-        if row.model_version != newer.model_version:
-            raise Conflict(
-                f"The AI Service now serves model {row.model_version}, not the later visit's "
-                f"{newer.model_version}: analyse the later visit again to compare them.",
-                code="model_not_current",
-                details={"reanalysis_id": str(row.id), "model_version": row.model_version},
-            )
-        lesion = access.require_lesion(actor=actor, lesion_id=lesion_id)
-        earlier, later = compare.visit_pair(lesion, earlier.id, later.id)
-        return compare.comparison(lesion, earlier, later)
+    lesion = access.require_lesion(actor=actor, lesion_id=lesion_id)
+    earlier, later = compare.visit_pair(lesion, earlier.id, later.id)
+    return compare.comparison(lesion, earlier, later)
