@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Analysis, AuditEvent, Reanalysis
+from app.services.clinical_record.words import percent
 from tests.fixtures.cases import case_payload
 from tests.lesion_visits import VISITS, diagnose, seen_three_times
 
@@ -216,10 +217,18 @@ def test_a_model_change_is_told_apart_by_reanalysing_the_earlier_photo(
     first = next(p for p in result["delta"]["probabilities"] if p["disease"] == "Melanoma")
     again = next(p for p in same["probabilities"] if p["disease"] == "Melanoma")
     assert first["before"] != again["before"] and first["after"] == again["after"]
-    assert any(
-        text.startswith("With the same model (reference-1.0): ") for text in result["sentences"]
+    melanoma = (percent(again["before"]), percent(again["after"]))
+    assert (
+        f"With the same model (reference-1.0), Melanoma {melanoma[0]} → {melanoma[1]}."
+        in (result["sentences"])
     )
+    model_alone = (
+        "The model change alone (reference-0.9 → reference-1.0, the earlier photo and answers "
+        f"analysed again): Melanoma {percent(first['before'])} → {melanoma[0]}."
+    )
+    assert model_alone in result["sentences"]
 
+    print("\n".join(result["sentences"]))
     # append-only: the earlier visit's own analysis is kept as it was, the re-analysis apart
     case = ai_client.get(f"/api/cases/{v1}", headers=headers).get_json()
     assert [a["model_version"] for a in case["analyses"]] == ["reference-0.9"]

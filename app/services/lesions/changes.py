@@ -217,3 +217,36 @@ def analysis_delta(earlier: Any, later: Any) -> Delta:
         sentences=[],
     )
     return Delta(**{**delta.__dict__, "sentences": delta_sentences(delta)})
+
+
+def _probability_of(analysis: Any, disease: str) -> float | None:
+    return _probabilities(analysis).get(disease, (None, None))[0]
+
+
+def same_model_sentences(original: Any, rerun: Any, later: Any) -> list[str]:
+    """The change told apart from the model change, in words, about the later visit's top
+    diagnosis: its probability from the earlier photo re-analysed (``rerun``) to the later
+    visit ("With the same model (v), Melanoma 18 % → 41 %."), the top diagnosis when it
+    differs, and how much of the first change was the model's ("The model change alone: …" —
+    the earlier visit as analysed then, ``original``, against its re-analysis)."""
+    top = top_diagnosis(later.predictions)
+    if top is None:
+        return []
+    model = later.model_version
+    before = _probability_of(rerun, top.disease)
+    out = [
+        f"With the same model ({model}), {top.disease} {percent(before)} → "
+        f"{percent(top.probability)}."
+    ]
+    rerun_top = top_diagnosis(rerun.predictions)
+    if rerun_top is not None and rerun_top.disease != top.disease:
+        out.append(
+            f"With the same model ({model}), top diagnosis: {_diagnosis_words(rerun_top)} → "
+            f"{_diagnosis_words(top)}."
+        )
+    then = _probability_of(original, top.disease)
+    out.append(
+        f"The model change alone ({original.model_version} → {model}, the earlier photo and "
+        f"answers analysed again): {top.disease} {percent(then)} → {percent(before)}."
+    )
+    return out

@@ -83,9 +83,7 @@ def comparison(lesion: Lesion, earlier: Case, later: Case) -> Comparison:
             f"{delta.to_model_version}): part of the change may be the model's."
         )
     if same_delta is not None:
-        sentences += [
-            f"With the same model ({a_to.model_version}): {text}" for text in _lead(same_delta)
-        ]
+        sentences += changes.same_model_sentences(a_from, rerun, a_to)
     return Comparison(
         lesion_id=lesion.id,
         from_visit=from_entry,
@@ -101,11 +99,6 @@ def comparison(lesion: Lesion, earlier: Case, later: Case) -> Comparison:
         reanalysis_id=rerun.id if rerun is not None else None,
         sentences=sentences,
     )
-
-
-def _lead(delta: Any) -> list[str]:
-    """The same-model sentences: the top diagnosis line and the notable probabilities."""
-    return [text for text in delta.sentences if not text.startswith("Headline action unchanged")]
 
 
 def _missing(from_entry: TimelineEntry, to_entry: TimelineEntry) -> str:

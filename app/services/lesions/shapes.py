@@ -25,7 +25,7 @@ class PatientSummary:
 
 @dataclass(frozen=True)
 class PatientPage:
-    """One page of the patient list (``items`` by latest visit, newest first)."""
+    """One page of the patient list (``items`` newest first)."""
 
     items: list[PatientSummary]
     total: int
