@@ -30,7 +30,7 @@ from sqlalchemy import select
 from app.errors import AIServiceError, AppError, Conflict, NotFound
 from app.extensions import db
 from app.models import Analysis, AnalysisStatus, Case, CaseImage, User
-from app.services import accounts, cases, diagnosis, outcomes, questionnaire
+from app.services import accounts, cases, consent, diagnosis, outcomes, questionnaire
 from app.services.ai_client import get_ai_client
 from app.services.anamnesis import AnswerValue
 from app.services.lesions import demo as demo_lesion
@@ -377,6 +377,7 @@ def _seed_case(user: User, spec: DemoCase, samples_dir: Path) -> CaseSeed:
             done.append("answered")
 
     if spec.photo is not None and _completed_analysis(case_id) is None:
+        consent.grant_for_demo(actor=user, case_id=case_id)  # invented patients
         if _has_image(case_id):  # stored by an earlier run whose analysis failed
             diagnosis.analyze_case(actor=user, case_id=case_id)
         else:

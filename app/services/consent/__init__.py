@@ -26,6 +26,7 @@ from app.services.consent.records import (
     cases_granting,
     current_decisions,
     current_rows,
+    grant_for_demo,
     record_consent,
     state_of,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "current_decisions",
     "current_policy",
     "current_rows",
+    "grant_for_demo",
     "record_consent",
     "refuse_without_case",
     "require_for_ai",

@@ -188,6 +188,24 @@ def cases_granting(scope: str) -> Select[Any]:
     return select(ranked.c.case_id).where(ranked.c.newest == 1, ranked.c.decision == "granted")
 
 
+def grant_for_demo(*, actor: Any, case_id: uuid.UUID) -> None:
+    """Record an invented demo patient's consent to AI analysis and image storage as granted,
+    for those of the two scopes not recorded yet (``flask demo seed``, before it analyses a
+    demo case, so that it runs under every ``CONSENT_POLICY``). Never for a real patient.
+
+    Raises:
+        NotFound: ``case_not_found``.
+    """
+    state = state_of(case_id)
+    missing = {
+        scope: "granted"
+        for scope in ("ai_analysis", "image_storage")
+        if state.decision(scope) is None
+    }
+    if missing:
+        record_consent(actor=actor, case_id=case_id, decisions=missing)
+
+
 def _cleaned(decisions: Mapping[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     cleaned: dict[str, str] = {}

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Analysis, Case, CaseImage, Lesion, Patient, User
 from app.models.base import utcnow
-from app.services import cases, diagnosis
+from app.services import cases, consent, diagnosis
 from app.services.lesions import access, lesions, patients, timeline, visits
 
 REFERENCE = "DEMO-LESION-1"
@@ -194,6 +194,7 @@ def _visit(
     if missing and case.status in ("draft", "questionnaire", "awaiting_image"):
         cases.merge_answers(actor=user, case_id=case_id, answers=missing)
     if case_id not in timeline.latest_completed([case_id]):
+        consent.grant_for_demo(actor=user, case_id=case_id)  # an invented patient
         if db.session.scalar(select(CaseImage.id).where(CaseImage.case_id == case_id)):
             diagnosis.analyze_case(actor=user, case_id=case_id)
         else:

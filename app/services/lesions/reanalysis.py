@@ -16,7 +16,7 @@ from app.errors import Conflict
 from app.extensions import db
 from app.models import Analysis, CaseImage, Reanalysis
 from app.observability import current_request_id
-from app.services import audit, case_images
+from app.services import audit, case_images, consent
 from app.services.ai_client import get_ai_client
 from app.services.ai_pipeline import PendingPipeline, PipelineResult
 from app.services.clinical_record.headline import headline_for_results
@@ -130,7 +130,9 @@ def reanalyse_earlier(
     Raises:
         NotFound: ``lesion_not_found``.
         ValidationFailed: see :func:`app.services.lesions.compare.visit_pair`.
-        Conflict: see :func:`_analysed_pair`; ``model_not_current`` when the AI Service now
+        Conflict: see :func:`_analysed_pair`; ``consent_required`` (``CONSENT_POLICY=
+            enforced`` and the earlier visit's AI-analysis consent is not granted);
+            ``model_not_current`` when the AI Service now
             serves another model than the later visit's (the re-analysis is kept; analyse the
             later visit again too).
         StorageUnavailable: the photo could not be read. AIServiceError: the AI failed
@@ -138,6 +140,7 @@ def reanalyse_earlier(
     """
     lesion = access.require_lesion(actor=actor, lesion_id=lesion_id)
     earlier, later = compare.visit_pair(lesion, from_case_id, to_case_id)
+    consent.require_for_ai(earlier.id)  # the earlier visit's photo and answers go to the AI
     original, newer = _analysed_pair(earlier.id, later.id)
     image = db.session.get(CaseImage, original.image_id)
     anamnesis = dict((original.inputs or {}).get("anamnesis") or earlier.anamnesis or {})
