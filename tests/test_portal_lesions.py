@@ -117,6 +117,9 @@ def test_the_case_page_and_lists_link_a_visit_to_its_lesion_and_patient(ai_clien
     listing = _page(ai_client, "/cases")
     assert listing.count(f'href="/lesions/{lesion_id}"') == 3  # each visit names its lesion
     assert "visit 3 of 3" in _text(listing)
+    worklist = _text(_page(ai_client, "/"))  # three analysed, unreviewed visits
+    for number in (1, 2, 3):
+        assert f"Visit {number} of 3 of left scapula, naevus" in worklist
     patients = _page(ai_client, "/patients")
     assert patient_link.group(1) in patients and "PT-LESION-1" in patients
 

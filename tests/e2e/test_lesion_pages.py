@@ -54,6 +54,25 @@ def _reveal(page: Any) -> float:
     )
 
 
+def _drag_the_line_by_touch(page: Any) -> None:
+    """One finger across the overlay moves the line with it (touch, as on a phone)."""
+    page.locator("[data-overlay]").scroll_into_view_if_needed()
+    box = page.locator("[data-overlay]").bounding_box()
+    y = box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, share: float | None) -> None:
+        points = [] if share is None else [{"x": box["x"] + box["width"] * share, "y": y}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 0.5)
+    for share in (0.6, 0.7, 0.8):
+        touch("touchMove", share)
+    touch("touchEnd", None)
+    assert abs(_reveal(page) - 0.8) < 0.03
+    assert page.locator("#reveal").input_value() == "80"
+
+
 def _fits_the_phone(page: Any, name: str) -> list[str]:
     problems = [f"{name}: {small}" for small in page.evaluate(SMALL_TAP_TARGETS)]
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -134,7 +153,32 @@ def test_a_second_visit_from_the_lesion_page_then_the_comparison(
     shots(page, "viewer")
     page.keyboard.press("Escape")
     page.wait_for_selector("dialog.photo-viewer", state="detached", timeout=3000)
+    _both_photos_zoom_together(page, screenshot_dir / "lesions-08-viewer-pair.png")
     assert page.problems == []
+
+
+def _both_photos_zoom_together(page: Any, shot: Any) -> None:
+    """The pair viewer: both photos at full size, one zoom and pan for both."""
+    page.get_by_role("link", name="Both at full size, zoomed together").click()
+    viewer = page.wait_for_selector("dialog.photo-viewer[open]")
+    images = page.locator("dialog.photo-viewer .viewer-pane img")
+    assert images.count() == 2
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('dialog .viewer-pane img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    page.keyboard.press("ArrowLeft")
+    transforms = images.evaluate_all("all => all.map(i => i.style.transform)")
+    assert transforms[0] == transforms[1] and "scale(1.5625)" in transforms[0]
+    assert "translate(60px, 0px)" in transforms[0]
+    boxes = [images.nth(i).bounding_box() for i in (0, 1)]
+    assert boxes[0]["width"] > 100 and boxes[1]["width"] > 100
+    assert viewer.get_attribute("aria-label").startswith("Two photos")
+    page.screenshot(path=shot)
+    page.keyboard.press("Escape")
+    page.wait_for_selector("dialog.photo-viewer", state="detached", timeout=3000)
 
 
 def test_the_body_map_with_and_without_javascript(browser, live, ai_app, physician):
@@ -231,6 +275,8 @@ def test_the_demo_lesion_from_the_patient_to_the_first_and_last_photos(
         page.click("button[type=submit]")
         page.wait_for_url(f"{live.url}/")
         page.goto(f"{live.url}/patients")
+        page.fill("#patient-q", "DEMO-LESION")  # the live search
+        page.wait_for_url(re.compile(r".*\?q=DEMO-LESION$"))
         page.get_by_role("link", name="DEMO-LESION-1").click()
         page.get_by_role("link", name="Left scapula, pigmented naevus").click()
         page.wait_for_url(LESION_URL)
@@ -251,6 +297,8 @@ def test_the_demo_lesion_from_the_patient_to_the_first_and_last_photos(
         page.screenshot(path=screenshot_dir / f"lesions-demo-{width}-compare.png", full_page=True)
         if viewport is PHONE:
             assert _fits_the_phone(page, "demo compare") == []
+            _drag_the_line_by_touch(page)
+            _both_photos_zoom_together(page, screenshot_dir / "lesions-demo-375-viewer-pair.png")
         assert page.problems == []
         page.context.close()
 

@@ -1,6 +1,9 @@
 // The full-resolution photo viewer: a link marked data-viewer opens its image in a modal
 // dialog that zooms (buttons, wheel, + and -, double click, pinch), pans (drag, arrow keys) and
 // fits again (0); Escape or Close ends it. Without JavaScript the link shows the file itself.
+// A link that also carries data-viewer-also="<url of a second photo>" opens both side by side
+// (one above the other on a portrait screen), zoomed and panned together: two visits of a
+// lesion compared at full resolution (data-viewer-labels="Visit 1|Visit 3" names them).
 // CSP: loaded as a file; the transform is set through the CSSOM (not a style attribute).
 (function () {
   "use strict";
@@ -23,11 +26,26 @@
     dialog.setAttribute("aria-label", "Photo of the lesion at full size");
     var stage = document.createElement("div");
     stage.className = "viewer-stage";
-    var img = document.createElement("img");
-    img.src = link.href;
-    img.alt = (link.querySelector("img") || {}).alt || "Photo of the lesion";
-    img.draggable = false;
-    stage.appendChild(img);
+    var sources = [link.href].concat(link.dataset.viewerAlso ? [link.dataset.viewerAlso] : []);
+    var labels = (link.dataset.viewerLabels || "").split("|");
+    var images = sources.map(function (source, index) {
+      var img = document.createElement("img");
+      img.src = source;
+      img.alt = labels[index] || (link.querySelector("img") || {}).alt || "Photo of the lesion";
+      img.draggable = false;
+      if (sources.length === 1) { stage.appendChild(img); return img; }
+      var pane = document.createElement("figure");
+      pane.className = "viewer-pane";
+      var caption = document.createElement("figcaption");
+      caption.textContent = labels[index] || "";
+      pane.append(img, caption);
+      stage.appendChild(pane);
+      return img;
+    });
+    if (sources.length > 1) {
+      stage.classList.add("viewer-pair");
+      dialog.setAttribute("aria-label", "Two photos of the lesion at full size, zoomed together");
+    }
 
     var view = { scale: 1, x: 0, y: 0 };
     var status = document.createElement("span");
@@ -36,7 +54,9 @@
     function apply() {
       view.scale = Math.min(MAX, Math.max(MIN, view.scale));
       if (view.scale === 1) { view.x = 0; view.y = 0; }
-      img.style.transform = "translate(" + view.x + "px, " + view.y + "px) scale(" + view.scale + ")";
+      images.forEach(function (img) {
+        img.style.transform = "translate(" + view.x + "px, " + view.y + "px) scale(" + view.scale + ")";
+      });
       status.textContent = Math.round(view.scale * 100) + " %";
       dialog.dataset.scale = String(view.scale);
     }
