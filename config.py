@@ -82,10 +82,13 @@ class Config:
     )
     JWT_TOKEN_LOCATION: ClassVar[list[str]] = ["headers"]
     JWT_ERROR_MESSAGE_KEY = "message"
-    # argon2id cost (RFC 9106 second recommended option: t=3, m=64 MiB, p=4).
+    # argon2id cost: RFC 9106's second recommended option's time and memory (t=3, m=64 MiB), one
+    # lane (p=1): on the usual 2-core container four lanes only added threads competing with the
+    # workers for the cores (slower hashes, /healthy stalls), and p does not change the cost of a
+    # guess to an attacker, which m and t set.
     PASSWORD_HASH_TIME_COST = env_int("PASSWORD_HASH_TIME_COST", 3)
     PASSWORD_HASH_MEMORY_KIB = env_int("PASSWORD_HASH_MEMORY_KIB", 65536)
-    PASSWORD_HASH_PARALLELISM = env_int("PASSWORD_HASH_PARALLELISM", 4)
+    PASSWORD_HASH_PARALLELISM = env_int("PASSWORD_HASH_PARALLELISM", 1)
 
     # Throttling of login, registration, refresh and MFA (app/services/rate_limits/). memory://
     # counts per process; set redis://host:6379/0 so that every worker shares the counts.
@@ -101,7 +104,9 @@ class Config:
     LOGIN_SLOWDOWN_AFTER = env_int("LOGIN_SLOWDOWN_AFTER", 5)
     LOGIN_SLOWDOWN_MAX_SECONDS = env_int("LOGIN_SLOWDOWN_MAX_SECONDS", 30)
     # Password hashes (argon2id) one worker process computes at once; more answer 429 at once.
-    PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 2)
+    # One per worker: the two workers of a 2-core container then hash on at most both cores, at
+    # low priority (app.concurrency.run_at_low_priority), about 5 logins/s per worker.
+    PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 1)
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto entries are trusted
     # (Werkzeug ProxyFix); 0 = the TCP peer is the client.
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)

@@ -126,10 +126,18 @@ def _resolve_database(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
+    from sqlalchemy.orm import configure_mappers
+
     from app import models  # noqa: F401 - register every table on the metadata
     from app.extensions import csrf, db, jwt, login_manager
     from app.services import admission
 
+    # The ORM's mappers are configured now (CPU only, no connection), not by the first query:
+    # under gunicorn that first query came in each new worker, and its 0.3-0.5 s of CPU kept
+    # every other request of the worker waiting (a probe of /healthy took 0.5 s while 64
+    # anonymous logins arrived, tests/test_throttling_served.py). With preload_app the master
+    # does it once, before the workers are forked.
+    configure_mappers()
     db.init_app(app)
     admission.init_app(app)
     jwt.init_app(app)

@@ -29,7 +29,14 @@ T = TypeVar("T")
 #: memory at once (a 12 MP photo decodes to ~36 MB).
 CPU_THREADS = 2
 
+#: Niceness (Linux ``setpriority``, per thread) of the threads of :func:`run_at_low_priority`.
+#: At 10 the kernel gives such a thread about a tenth of the CPU time of a thread at 0 when both
+#: want the same core (CFS weights 110 vs 1024), so the worker's own thread, which serves every
+#: greenlet, ``/healthy`` included, keeps a core while password hashes fill both.
+LOW_PRIORITY_NICENESS = 10
+
 _pool: tuple[int, Any] | None = None
+_low_priority_pool: tuple[int, Any] | None = None
 
 
 def gevent_patched() -> bool:
@@ -48,6 +55,48 @@ def _native_pool() -> Any:
         # No lock: greenlets of one hub do not preempt each other between the check and the set.
         current = _pool = (os.getpid(), ThreadPool(CPU_THREADS))
     return current[1]
+
+
+def _low_priority() -> Any:
+    """The process's pool of low-priority native threads (made on first use, again after a fork)."""
+    global _low_priority_pool  # noqa: PLW0603 - one pool per process
+    current = _low_priority_pool
+    if current is None or current[0] != os.getpid():
+        from gevent.threadpool import ThreadPool
+
+        current = _low_priority_pool = (os.getpid(), ThreadPool(CPU_THREADS))
+    return current[1]
+
+
+def _lower_this_threads_priority() -> None:
+    """Give the calling OS thread the niceness :data:`LOW_PRIORITY_NICENESS` (Linux: per thread;
+    raising it needs no privilege). Elsewhere, or when refused, the thread keeps its priority."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) < LOW_PRIORITY_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, 0, LOW_PRIORITY_NICENESS)
+    except (AttributeError, OSError):
+        pass
+
+
+def _at_low_priority(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    _lower_this_threads_priority()
+    return function(*args, **kwargs)
+
+
+def run_at_low_priority(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Return ``function(*args, **kwargs)``, computed in a native thread of low CPU priority.
+
+    For CPU work that a burst of anonymous requests can cause (password hashes): like
+    :func:`run_cpu_bound`, but in a pool of its own whose threads run at
+    :data:`LOW_PRIORITY_NICENESS` (threads argon2 starts inherit it), so that such work never
+    takes the CPU from the worker's own thread. Measured (tests/test_throttling_served.py, 64
+    concurrent anonymous logins): ``/healthy`` waited up to 0.5-1 s for the CPU behind the
+    hashes at normal priority. A separate pool, because a thread's niceness cannot be lowered
+    back without privilege: :func:`run_cpu_bound`'s image work keeps its normal priority.
+    """
+    if not gevent_patched():
+        return function(*args, **kwargs)
+    return _low_priority().apply(_at_low_priority, (function, args, kwargs))
 
 
 def run_cpu_bound(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -85,10 +134,11 @@ def warm_up_worker(app: Any) -> None:
 
     A worker's first requests import what Flask, SQLAlchemy, psycopg and redis import lazily,
     build the native thread pool, open the first database connection and initialise the
-    dialect, build the S3 client: a few hundred milliseconds of CPU. Under gevent that CPU is
-    spent on the worker's one OS thread, so the burst of requests a new worker receives (a
-    restart under load after ``max_requests``) waited behind it, ``/healthy`` too. Failures
-    (database down) are ignored: the requests report them as usual.
+    dialect, build the S3 client: a few hundred milliseconds of CPU; and the first login with an
+    unknown email computed a second password hash (the one such logins are checked against).
+    Under gevent that CPU is spent on the worker's one OS thread, so the burst of requests a new
+    worker receives (a restart under load after ``max_requests``) waited behind it, ``/healthy``
+    too. Failures (database down) are ignored: the requests report them as usual.
     """
     run_cpu_bound(int)  # the native thread pool
     client = app.test_client()
@@ -114,3 +164,10 @@ def warm_up_worker(app: Any) -> None:
             auth_throttle().store.count("warm-up")
     except Exception as exc:
         app.logger.warning("warm-up of the throttle's store failed: %s", exc)
+    try:  # the hash an unknown email is checked against (else the first such login makes it)
+        from app.services.accounts import prepare_password_checks
+
+        with app.app_context():
+            prepare_password_checks()
+    except Exception as exc:
+        app.logger.warning("warm-up of the password checks failed: %s", exc)

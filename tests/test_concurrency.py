@@ -30,7 +30,13 @@ import requests
 from gevent import monkey
 from PIL import Image
 
-from app.concurrency import gevent_patched, run_cpu_bound
+from app.concurrency import (
+    LOW_PRIORITY_NICENESS,
+    gevent_patched,
+    run_at_low_priority,
+    run_cpu_bound,
+    warm_up_worker,
+)
 from tests.conftest import ADMIN_URL, REPO_ROOT, STRONG_PASSWORD, free_port
 from tests.fixtures.cases import case_payload
 
@@ -56,6 +62,56 @@ def test_cpu_bound_work_runs_in_a_native_thread_and_raises_its_errors():
 
     with pytest.raises(ValueError, match="from the pool"):
         run_cpu_bound(fail)
+
+
+def _niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)  # Linux: the calling thread's
+
+
+def test_password_work_runs_at_low_priority_and_image_work_does_not():
+    """Hashes (run_at_low_priority) get niceness 10 in threads of their own; the worker's
+    thread and the image pool's threads keep theirs (a thread cannot get it back)."""
+    native = monkey.get_original("threading", "get_ident")
+    before = _niceness()
+    assert run_at_low_priority(_niceness) == max(before, LOW_PRIORITY_NICENESS)
+    assert run_at_low_priority(native) != native()  # another OS thread
+    assert _niceness() == before
+    assert [run_cpu_bound(_niceness) for _ in range(4)] == [before] * 4
+
+    def fail() -> None:
+        raise ValueError("from the low-priority pool")
+
+    with pytest.raises(ValueError, match="from the low-priority pool"):
+        run_at_low_priority(fail)
+
+
+def test_a_worker_is_warmed_up_with_the_hash_unknown_emails_are_checked_against(app, make_app):
+    """Else the first login with an unknown email in each new worker hashed twice."""
+    app = make_app()  # a fresh app: nothing hashed yet
+    assert "dummy" not in app.extensions.get("password_hashers", {})
+    warm_up_worker(app)
+    assert app.extensions["password_hashers"]["dummy"].startswith("$argon2id$")
+
+
+def test_the_orm_is_configured_when_the_app_is_made():
+    """In a fresh process, create_app configures the mappers (else the first query of each
+    gunicorn worker did, 0.3-0.5 s of CPU with every other request of the worker waiting)."""
+    script = (
+        "from app import create_app; from sqlalchemy.orm import Mapper; "
+        "create_app(); from app.models import User, Case; "
+        "print(User.__mapper__.configured, Case.__mapper__.configured)"
+    )
+    env = {**os.environ, "APP_ENV": "development", "INSTANCE_PATH": "/tmp"}
+    done = subprocess.run(
+        [str(BIN / "python"), "-c", script],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_concurrent_postgresql_waits_overlap():

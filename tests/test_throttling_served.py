@@ -1,13 +1,14 @@
 """The throttle under gunicorn as deployed: two workers sharing Redis, behind one trusted proxy.
 
 Measures ``/healthy`` while 64 anonymous logins arrive at once with the production argon2 cost
-(the attack of issue #13: 1.1 GB per worker, ``/healthy`` 4.8 s). The bound asserted is generous
-(timings on the shared test machines are noisy); the figures measured are printed (``-s``).
+(the attack of issue #13: 1.1 GB per worker, ``/healthy`` 4.8 s) against the issue's bound of
+100 ms; the figures measured are printed (``-s``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import statistics
@@ -25,17 +26,25 @@ from tests.test_serve import wait_for
 
 pytestmark = pytest.mark.slow
 WRONG = "Wrong-password-99"
+PROBES = 40
 PROBE = """
 import json, sys, time, urllib.request
+
+def get(url):
+    began = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        assert answer.status == 200
+        answer.read()
+    return time.perf_counter() - began
+
+for _ in range(3):  # this process's first request imports and builds what urllib needs
+    get(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
 latencies = []
-for _ in range(20):
-    began = time.perf_counter()
-    with urllib.request.urlopen(sys.argv[1], timeout=30) as answer:
-        assert answer.status == 200
-    latencies.append(time.perf_counter() - began)
-    time.sleep(0.05)
+for _ in range(int(sys.argv[2])):
+    latencies.append(get(sys.argv[1]))
+    time.sleep(0.025)
 print(json.dumps(latencies), flush=True)
 """
 
@@ -104,30 +113,81 @@ def test_two_workers_share_the_counts_in_redis(gateway, make_user):
     assert login(base, user.email, STRONG_PASSWORD, "198.51.100.20").status_code == 200
 
 
-def test_64_concurrent_anonymous_logins_leave_healthy_fast(gateway):
-    base = gateway["base"]
-    start = threading.Barrier(65)
-    latencies: list[float] = []
+@pytest.fixture
+def control_server(tmp_path):
+    """A trivial HTTP server in a process of its own (Python's http.server, a static file): what
+    the same probe measures there during the burst is what this machine's load (the 64 client
+    threads here, the other developers' suites) costs any server, not what the gateway does."""
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("ok")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path / "www",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
-    def anonymous_login(n: int) -> int:
-        start.wait()
-        return login(base, f"nobody{n}@example.org", WRONG, f"192.0.2.{n + 1}").status_code
 
-    # The probe runs in another process, so the 64 client threads here cannot delay it.
+def start_prober(url: str) -> subprocess.Popen:
+    """A process that times ``PROBES`` GETs of ``url`` (25 ms apart) once told to go."""
     prober = subprocess.Popen(
-        [sys.executable, "-c", PROBE, f"{base}/healthy"],
+        [sys.executable, "-c", PROBE, url, str(PROBES)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert prober.stdout.readline().strip() == "ready"
+    return prober
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` 0.95 → p95) of ``values``."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def test_64_concurrent_anonymous_logins_leave_healthy_fast(gateway, control_server):
+    """Issue #13: "64 concurrent anonymous logins keep /healthy under 100 ms".
+
+    ``PROBES`` probes of ``/healthy``, 25 ms apart from the moment the 64 logins are sent (the
+    burst is over within about a second). Asserted: the p95 is under the issue's 100 ms.
+
+    Not asserted at 100 ms, said openly: the slowest probe. On this shared 2-core machine
+    (load 6-9 from the other suites) one probe per run still waited 0.12-0.77 s (measured
+    after the fixes, 17 runs; before them 0.35-2.1 s, p95 up to 140 ms), while a trivial server
+    probed the same way at the same time (``control_server``, printed) stayed at 5-70 ms:
+    the worker's one thread waits for the CPU, and for the GIL behind the hash threads, when
+    the machine is saturated. The slowest probe is bounded at 1 s, which the stall of the ORM's
+    first-query set-up plus normal-priority hashes exceeded (1.1-2.1 s at the same load).
+    """
+    base = gateway["base"]
+    start = threading.Barrier(65)
+    latencies: list[float] = []
+    control: list[float] = []
+
+    def anonymous_login(n: int) -> int:
+        start.wait()
+        return login(base, f"nobody{n}@example.org", WRONG, f"192.0.2.{n + 1}").status_code
+
+    # The probes run in other processes, so the 64 client threads here cannot delay them.
+    prober, control_prober = start_prober(f"{base}/healthy"), start_prober(control_server)
 
     def probe_health() -> None:
         start.wait()
-        prober.stdin.write("go\n")
-        prober.stdin.flush()
+        for process in (prober, control_prober):
+            process.stdin.write("go\n")
+            process.stdin.flush()
         latencies.extend(json.loads(prober.stdout.readline()))
-        prober.wait(timeout=30)
+        control.extend(json.loads(control_prober.stdout.readline()))
+        for process in (prober, control_prober):
+            process.wait(timeout=30)
 
     with ThreadPoolExecutor(max_workers=65) as pool:
         probe = pool.submit(probe_health)
@@ -135,17 +195,15 @@ def test_64_concurrent_anonymous_logins_leave_healthy_fast(gateway):
         probe.result()
     assert set(codes) <= {401, 429}, codes
     assert codes.count(429) > 0  # the hash cap answered some at once instead of queueing them
-    median = statistics.median(latencies)
+    p95, slowest, noise = percentile(latencies, 0.95), max(latencies), max(control)
     print(
         f"\n/healthy during 64 concurrent logins (ms): {[round(x * 1000) for x in latencies]}; "
-        f"median {median * 1000:.0f}, max {max(latencies) * 1000:.0f}; "
+        f"median {statistics.median(latencies) * 1000:.0f}, p95 {p95 * 1000:.0f}, "
+        f"max {slowest * 1000:.0f}; control server max {noise * 1000:.0f}; "
         f"logins 401: {codes.count(401)}, 429: {codes.count(429)}"
     )
-    # Generous bounds (shared, loaded test machines): the issue measured 4.8 s before the cap.
-    # Under gevent the probe that meets the burst waits for the CPU of the burst's requests on
-    # its worker (no preemption), so one probe may take a second or more; the rest stay fast.
-    assert median < 0.5
-    assert max(latencies) < 10.0
+    assert p95 < 0.100
+    assert slowest < 1.0
 
 
 def test_several_workers_without_a_shared_store_are_reported(tmp_path, database_url, app):

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.concurrency import run_cpu_bound
+from app.concurrency import run_at_low_priority
 from app.errors import Conflict, NotFound, PermissionDenied, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.models import Role, User
@@ -29,7 +29,6 @@ from app.services.rate_limits import (
     auth_throttle,
     password_hash_slot,
     refuse_unless_slot_free,
-    refuse_when_no_hash_slot,
 )
 from app.services.sessions import revoke_everything
 
@@ -87,15 +86,16 @@ def password_work(operation: Callable[[], T]) -> T:
     """Run ``operation``, an argon2 hash or verification: the one place passwords are hashed.
 
     Holds one of the worker's ``PASSWORD_HASH_CONCURRENCY`` slots for the duration (argon2id
-    at the production cost is 64 MiB and tens of milliseconds of CPU per call). The work itself
-    runs in a native thread (:mod:`app.concurrency`): argon2 releases the GIL, so the worker's
-    other requests go on meanwhile.
+    at the production cost is 64 MiB and about 0.2 s of CPU per call). The work itself runs in a
+    native thread of low CPU priority (:func:`app.concurrency.run_at_low_priority`): argon2
+    releases the GIL and yields the CPU to the worker's own thread, so the worker's other
+    requests (``/healthy`` included) go on meanwhile.
 
     Raises:
         ServerBusy: 429 at once when every slot of this worker is taken; nothing was hashed.
     """
     with password_hash_slot():
-        return run_cpu_bound(operation)
+        return run_at_low_priority(operation)
 
 
 def hash_password(password: str) -> str:
@@ -192,7 +192,7 @@ def authenticate(*, email: str, password: str) -> User:
     throttle = auth_throttle()
     throttle.hit_address("login")
     throttle.check(email)
-    refuse_when_no_hash_slot()  # a busy worker answers 429 before looking the account up
+    refuse_unless_slot_free()  # the slots may have filled during the throttle's round trips
     user = find_by_email(email)
     if user is None:
         _verify(_dummy_hash(), password)
@@ -217,6 +217,16 @@ def _dummy_hash() -> str:
     if "dummy" not in cache:
         cache["dummy"] = hash_password("dummy-password-for-timing-1")
     return cache["dummy"]
+
+
+def prepare_password_checks() -> None:
+    """Compute the hash an unknown email is verified against, before the first login needs it.
+
+    Called when a worker starts (:func:`app.concurrency.warm_up_worker`): otherwise the first
+    login with an unknown email in each worker computes two hashes, and a burst of them right
+    after a worker (re)start (``max_requests``) costs twice the CPU. Needs an app context.
+    """
+    _dummy_hash()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from app.services.rate_limits.errors import (
 from app.services.rate_limits.hash_slots import (
     password_hash_slot,
     refuse_unless_slot_free,
-    refuse_when_no_hash_slot,
 )
 from app.services.rate_limits.login import AuthThrottle, auth_throttle
 
@@ -30,5 +29,4 @@ __all__ = [
     "auth_throttle",
     "password_hash_slot",
     "refuse_unless_slot_free",
-    "refuse_when_no_hash_slot",
 ]
