@@ -120,6 +120,7 @@ def test_manifests_exist() -> None:
         "Service",
         "HorizontalPodAutoscaler",
         "Job",
+        "CronJob",
         "PodDisruptionBudget",
         "Kustomization",
     } <= kinds
@@ -146,6 +147,7 @@ def test_every_manifest_has_its_required_fields(file: str, document: dict[str, A
         "Service": "v1",
         "Deployment": "apps/v1",
         "Job": "batch/v1",
+        "CronJob": "batch/v1",
         "HorizontalPodAutoscaler": "autoscaling/v2",
         "PodDisruptionBudget": "policy/v1",
     }
@@ -271,6 +273,21 @@ def test_job_runs_the_migrations_with_the_same_image_and_settings() -> None:
     container = _container(job)
     command = container.get("command", []) + container.get("args", [])
     assert command == ["flask", "db", "upgrade"]
+    assert container["image"] == _container(deployment)["image"]
+    assert _env_sources(container) == _env_sources(_container(deployment))
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] in ("Never", "OnFailure")
+    _check_pod_security(pod, container)
+
+
+def test_cron_job_purges_tokens_daily_with_the_same_image_and_settings() -> None:
+    cron, deployment = _only("CronJob"), _only("Deployment")
+    minute, hour, day, month, weekday = cron["spec"]["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and (day, month, weekday) == ("*", "*", "*")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    job = cron["spec"]["jobTemplate"]
+    container = _container(job)
+    assert container.get("command", []) + container.get("args", []) == ["flask", "tokens", "purge"]
     assert container["image"] == _container(deployment)["image"]
     assert _env_sources(container) == _env_sources(_container(deployment))
     pod = job["spec"]["template"]["spec"]

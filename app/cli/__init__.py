@@ -21,9 +21,10 @@ def register_cli(app: Flask, explicit: frozenset[str] = frozenset()) -> None:
     from app.cli.run_env import apply_run_env
     from app.cli.stats import stats_group
     from app.cli.storage import storage
+    from app.cli.tokens import tokens
     from app.cli.users import users
 
     apply_run_env(app, explicit)
 
-    for command in (users, check, demo, cases, storage, stats_group):
+    for command in (users, check, demo, cases, storage, stats_group, tokens):
         app.cli.add_command(command)
