@@ -367,8 +367,10 @@ def test_a_model_change_offers_the_same_model_reanalysis_and_shows_both_changes(
     html = _page(ai_client, path)
     section = _text(html[html.index('id="same-model"') :])
     share = r"[<\d.]+ % → [<\d.]+ %"
-    lead = rf"With the same model, \w[\w ]* {share}; as analysed then, {share}\."
+    lead = rf"With the same model \(reference-1\.0\), \w[\w ]* {share}\."
     assert re.search(lead, section), section
+    alone = r"The model change alone \(reference-0\.9 → reference-1\.0, the earlier photo"
+    assert re.search(alone, section)
     assert "As analysed then" in section and "With the same model" in section
     columns = re.findall(r'<div class="delta-col[^"]*">(.*?)</table>', html, re.S)
     assert len(columns) == 2  # the two changes side by side

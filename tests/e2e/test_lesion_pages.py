@@ -335,9 +335,8 @@ def test_the_model_change_comparison(  # noqa: PLR0917 - fixtures
     page.wait_for_selector(".delta-pair")
     assert page.url.endswith("#same-model")
     lead = page.locator(".same-model-lead").inner_text()
-    assert re.fullmatch(
-        r"With the same model, .+ [<\d.]+ % → [<\d.]+ %; as analysed then, .+\.", lead
-    )
+    assert re.fullmatch(r"With the same model \(reference-1\.0\), .+ [<\d.]+ % → [<\d.]+ %\.", lead)
+    assert "The model change alone" in page.locator(".same-model-more").last.inner_text()
     columns = page.locator(".delta-col")
     assert columns.count() == 2
     left, right = columns.nth(0).bounding_box(), columns.nth(1).bounding_box()
