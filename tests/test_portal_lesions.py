@@ -114,6 +114,8 @@ def test_the_case_page_and_lists_link_a_visit_to_its_lesion_and_patient(ai_clien
     patient_page = _page(ai_client, patient_link.group(1))
     assert "Patient PT-LESION-1" in _text(patient_page)
     assert f'href="/lesions/{lesion_id}"' in patient_page and "3 visits" in _text(patient_page)
+    # the lesion as a numbered dot on the patient's body map, linking to it
+    assert 'aria-label="Lesion 1: left scapula, naevus, on the back"' in patient_page
     listing = _page(ai_client, "/cases")
     assert listing.count(f'href="/lesions/{lesion_id}"') == 3  # each visit names its lesion
     assert "visit 3 of 3" in _text(listing)
