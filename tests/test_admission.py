@@ -6,6 +6,7 @@ tests/test_admission_served.py.
 
 from __future__ import annotations
 
+import io
 import socket
 
 import gevent
@@ -92,3 +93,34 @@ def test_client_gone_reads_the_tcp_state_of_the_socket():
             gevent.sleep(0.05)
             assert client_gone({"gunicorn.socket": accepted})
     assert not client_gone({})  # no socket (a test client): it cannot tell
+
+
+def test_a_diagnosis_whose_client_left_during_the_intake_stores_nothing(app, make_user):
+    """Checked again once the photo has passed the intake: nothing stored, no AI call (the
+    app's AI URL is never reached: the error would be an AI error, not this one)."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Case
+    from app.services.admission import ClientClosedRequest
+    from app.services.diagnosis import diagnose_upload
+    from tests.conftest import SAMPLES
+
+    user = make_user()
+    photo = (SAMPLES / "images" / "mel_ISIC_0033454.jpg").read_bytes()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        with accepted:
+            client.close()
+            gevent.sleep(0.05)
+            environ = {"gunicorn.socket": accepted}
+            with app.test_request_context("/api/diagnosis", environ_base=environ):
+                before = db.session.scalar(select(func.count()).select_from(Case))
+                with pytest.raises(ClientClosedRequest):
+                    diagnose_upload(
+                        actor=db.session.merge(user), upload=io.BytesIO(photo), anamnesis={}
+                    )
+                db.session.rollback()
+                assert db.session.scalar(select(func.count()).select_from(Case)) == before
+                db.session.remove()

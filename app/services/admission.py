@@ -36,7 +36,7 @@ import time
 from collections import deque
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 
 from app.errors import AppError
 
@@ -193,11 +193,13 @@ def admit_diagnosis() -> None:
 def refuse_if_client_gone() -> None:
     """Raise :class:`ClientClosedRequest` when the client of the current request has gone.
 
-    Called at admission, and again by the views once the body has been read: a client that
-    closes its connection while part of a large body is still unsent queues its FIN behind that
-    data, so the close shows only once the body has been read (before any work is done).
+    Called at admission, again by the views once the body has been read (a client that closes
+    its connection while part of a large body is still unsent queues its FIN behind that data,
+    so the close shows only once the body has been read), and by the diagnosis once the photo
+    has passed the intake, before anything is stored or sent to the AI. Outside a request
+    (the CLI) it does nothing.
     """
-    if client_gone(request.environ):
+    if has_request_context() and client_gone(request.environ):
         log.info("client closed the connection before the diagnosis started; not started")
         raise ClientClosedRequest()
 

@@ -40,6 +40,7 @@ from app.models import Analysis, Case, CaseImage
 from app.observability import current_request_id
 from app.services import anamnesis as anamnesis_rules
 from app.services import case_images, cases, consent
+from app.services.admission import refuse_if_client_gone
 from app.services.ai_client import (
     get_ai_client,
 )
@@ -197,6 +198,9 @@ def diagnose_upload(
         consent.require_for_photo(case_id)
         db.session.rollback()
     with case_images.intake(upload) as processed:
+        # The intake took a while (native threads, shared with the worker's other diagnoses):
+        # a client that has gone by now gets nothing stored and no AI call (admission.py).
+        refuse_if_client_gone()
         data, content_type = processed.read_bytes(), processed.content_type
         start = {
             "image": data,
