@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Analysis, AuditEvent, Reanalysis
+from app.models.base import utcnow
 from app.services.clinical_record.words import percent
 from tests.fixtures.cases import case_payload
 from tests.lesion_visits import VISITS, diagnose, seen_three_times
@@ -80,6 +81,15 @@ def test_patient_lesion_and_visit_through_the_api(client, app, make_user, api_he
     )
     assert moved.status_code == 200 and moved.get_json()["map_view"] == "front"
     assert client.get(f"/api/patients/{patient['id']}", headers=headers).status_code == 200
+    born = client.patch(
+        f"/api/patients/{patient['id']}", json={"birth_year": 1990}, headers=headers
+    )
+    assert born.status_code == 200 and born.get_json()["birth_year"] == 1990
+    for body in ({"birth_year": 3000}, {"birth_year": "1990"}, {}):
+        bad = client.patch(f"/api/patients/{patient['id']}", json=body, headers=headers)
+        assert bad.status_code == 422, (body, bad.get_json())
+    age = client.post(f"/api/lesions/{lesion_id}/cases", json={}, headers=headers).get_json()
+    assert age["patient_age"] == utcnow().year - 1990
     actions = _actions(app)
     for action in (
         "patient.create",
@@ -90,6 +100,7 @@ def test_patient_lesion_and_visit_through_the_api(client, app, make_user, api_he
         "patient.list",
         "lesion.update",
         "patient.read",
+        "patient.update",
     ):
         assert action in actions
 
@@ -119,6 +130,7 @@ def test_anothers_patients_and_lesions_are_404_and_admins_see_them(
     patient_id = detail["patient"]["id"]
     for method, path, body in (
         ("get", f"/api/patients/{patient_id}", None),
+        ("patch", f"/api/patients/{patient_id}", {"birth_year": 1950}),
         ("get", f"/api/patients/{patient_id}/lesions", None),
         ("get", f"/api/lesions/{lesion_id}", None),
         ("patch", f"/api/lesions/{lesion_id}", {"status": "resolved"}),

@@ -25,6 +25,7 @@ from app.blueprints.lesions.schemas import (
     PatientList,
     PatientListQuery,
     PatientOut,
+    PatientUpdate,
     VisitIn,
     VisitPairIn,
     VisitPairQuery,
@@ -70,6 +71,18 @@ def get_patient(patient_id: uuid.UUID):  # type: ignore[no-untyped-def]
     return PatientOut.model_validate(
         patients.get_patient(actor=current_user, patient_id=patient_id)
     )
+
+
+@bp.patch("/patients/<uuid:patient_id>")
+@spec.validate(
+    json=PatientUpdate, resp=responses((401, 404, 415, 422), HTTP_200=PatientOut), tags=[_TAG]
+)
+def update_patient(patient_id: uuid.UUID, json: PatientUpdate):  # type: ignore[no-untyped-def]
+    """Record or clear the patient's year of birth (later visits take the age from it)."""
+    patient = patients.set_birth_year(
+        actor=current_user, patient_id=patient_id, birth_year=json.birth_year
+    )
+    return PatientOut.model_validate(patients.summaries([patient])[0])
 
 
 @bp.get("/patients/<uuid:patient_id>/lesions")

@@ -55,6 +55,16 @@ class PatientIn(BaseModel):
     )
 
 
+class PatientUpdate(BaseModel):
+    """``PATCH /api/patients/<id>`` body: the year of birth (null clears it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    birth_year: StrictInt | None = Field(
+        ge=MIN_BIRTH_YEAR, le=9999, description="Year of birth (not after this year), or null."
+    )
+
+
 class PatientListQuery(BaseModel):
     """``GET /api/patients`` query string."""
 

@@ -20,6 +20,7 @@ from app.services import policies
 PATIENT_CREATE = "patient.create"
 PATIENT_LIST = "patient.list"
 PATIENT_READ = "patient.read"
+PATIENT_UPDATE = "patient.update"
 LESION_CREATE = "lesion.create"
 LESION_LIST = "lesion.list"
 LESION_READ = "lesion.read"

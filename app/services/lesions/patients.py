@@ -67,6 +67,33 @@ def create_patient(*, actor: Any, reference: str, birth_year: int | None = None)
     return patient
 
 
+def set_birth_year(*, actor: Any, patient_id: uuid.UUID, birth_year: int | None) -> Patient:
+    """Record (or clear, with ``None``) the patient's year of birth, from which later visits
+    take the age; the audit keeps the value before and after. The reference is not changed
+    here: it is changed on a case (``PATCH /api/cases/<id>``), which moves that case.
+
+    Raises:
+        NotFound: ``patient_not_found``.
+        ValidationFailed: a year of birth out of range.
+    """
+    if birth_year is not None and (why := birth_year_problem(birth_year)) is not None:
+        raise ValidationFailed({"birth_year": why})
+    patient = access.require_patient(actor=actor, patient_id=patient_id)
+    before = patient.birth_year
+    patient.birth_year = birth_year
+    audit.record(
+        actor,
+        access.PATIENT_UPDATE,
+        details={
+            "patient_id": str(patient.id),
+            "fields": ["birth_year"],
+            "changes": {"birth_year": {"before": before, "after": birth_year}},
+        },
+    )
+    db.session.commit()
+    return patient
+
+
 def summaries(patients: list[Patient]) -> list[PatientSummary]:
     """The patients with their lesion and visit counts (archived visits not counted)."""
     ids = [patient.id for patient in patients]
