@@ -28,6 +28,7 @@ class Run:
     non_2xx: int
     socket_errors: int
     phase: str = "cell"  # cell | starvation | soak
+    load1: float = 0.0  # the machine's 1-minute load average when the load ended (noise)
 
     @property
     def errors(self) -> int:
@@ -161,13 +162,13 @@ def format_runs(runs: Sequence[Run]) -> str:
     """The runs as a fixed-width table, in the order measured."""
     head = (
         f"{'phase':<10} {'target':<8} {'scenario':<14} {'conn':>4} {'AI ms':>5} {'req/s':>9} "
-        f"{'p50 ms':>8} {'p99 ms':>9} {'errors':>6}"
+        f"{'p50 ms':>8} {'p99 ms':>9} {'errors':>6} {'load':>5}"
     )
     lines = [head, "-" * len(head)]
     for r in runs:
         lines.append(
             f"{r.phase:<10} {r.target:<8} {r.scenario:<14} {r.connections:>4} {r.ai_ms:>5} "
-            f"{r.rps:>9,.1f} {r.p50_ms:>8.2f} {r.p99_ms:>9.2f} {r.errors:>6}"
+            f"{r.rps:>9,.1f} {r.p50_ms:>8.2f} {r.p99_ms:>9.2f} {r.errors:>6} {r.load1:>5.1f}"
         )
     return "\n".join(lines)
 

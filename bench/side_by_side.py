@@ -211,7 +211,13 @@ def measure(  # noqa: PLR0917 - a cell's fields, in the table's order
     """One load, run to its end; its ``Run``."""
     out, err = wrk(sides, target, scenario, conns, seconds).communicate(timeout=seconds + 90)
     run = t.parse_result(
-        out + err, target=target, scenario=scenario, connections=conns, ai_ms=ai_ms, phase=phase
+        out + err,
+        target=target,
+        scenario=scenario,
+        connections=conns,
+        ai_ms=ai_ms,
+        phase=phase,
+        load1=os.getloadavg()[0],
     )
     gw.log(
         f"{phase} {target} {scenario} {conns} conn AI {ai_ms} ms: {run.rps:,.1f} req/s, "
@@ -257,6 +263,7 @@ def starvation(
                 connections=1,
                 ai_ms=ai_ms,
                 phase="starvation",
+                load1=os.getloadavg()[0],
             )
         )
     rss = [gw.proc_status(pid)["VmRSS"] / 1024 for pid in gw.worker_pids(sides.gateway.pid)]
@@ -269,6 +276,7 @@ def starvation(
             connections=256,
             ai_ms=ai_ms,
             phase="starvation",
+            load1=os.getloadavg()[0],
         )
     )
     rss = [
@@ -294,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, gw._on_signal)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     workdir = Path(tempfile.mkdtemp(prefix=f"dermadetect-sbs-{stamp}-"))
-    gw.log(f"side by side with {ANCHOR}; logs in {workdir}")
+    gw.log(f"side by side with {ANCHOR}; logs in {workdir}; load average {os.getloadavg()}")
     sides = Sides(workdir)
     runs: list[t.Run] = []
     try:
@@ -313,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     print(t.format_runs(runs))
     print()
     print(t.format_targets(targets))
+    print(f"\nload average at the end: {os.getloadavg()} (2 cores)")
     args.results.mkdir(parents=True, exist_ok=True)
     t.write_csv(args.results / f"{stamp}-side-by-side-runs.csv", runs)
     t.write_csv(args.results / f"{stamp}-side-by-side-targets.csv", targets)

@@ -207,3 +207,20 @@ def test_diagnosis_compared_with_the_ais_own_path():
     found = wrkstats.ratios(cells)
     assert found["diagnosis_ai_path_p50_ms"] == pytest.approx(436.0)  # max(221, 234) + 202
     assert found["diagnosis_added_p50_ms"] == pytest.approx(44.0)
+
+
+def test_bench_ports_come_from_bench_ports_when_set(monkeypatch: pytest.MonkeyPatch):
+    """On the shared machine each developer serves on a range of ports (BENCH_PORTS)."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        first = busy.getsockname()[1]
+        monkeypatch.setenv("BENCH_PORTS", f"{first}-{first + 40}")
+        monkeypatch.setattr(bench, "_taken", set())
+        ports = [bench.free_port() for _ in range(3)]
+    assert first not in ports  # in use: skipped
+    assert len(set(ports)) == 3
+    assert all(first < port <= first + 40 for port in ports)
+    monkeypatch.delenv("BENCH_PORTS")
+    assert bench.free_port() > 0
