@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import Case, Lesion
-from app.services import audit
+from app.services import audit, free_text
 from app.services.clinical_record.headline import headline_of
 from app.services.clinical_record.words import body_site_label
 from app.services.clinical_terms import (
@@ -30,6 +30,8 @@ EDITABLE_FIELDS = ("label", "body_site", "map_x", "map_y", "map_view", "status")
 def _label_problem(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return "A label is required (e.g. 'left scapula, 8 mm naevus')."
+    if free_text.is_invisible(value):
+        return free_text.invisible_problem("The label")
     if len(value.strip()) > MAX_LESION_LABEL:
         return f"The label may be at most {MAX_LESION_LABEL} characters."
     return None

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, PermissionDenied, ValidationFailed
 from app.extensions import db
@@ -30,6 +31,21 @@ def birth_year_problem(value: Any) -> str | None:
     return None
 
 
+def _owned(actor: Any, reference: str) -> Patient | None:
+    return db.session.scalar(
+        select(Patient).where(Patient.owner_id == actor.id, Patient.reference == reference)
+    )
+
+
+def _exists(existing: Patient | None) -> Conflict:
+    """409 ``patient_exists`` naming the actor's patient of that reference."""
+    return Conflict(
+        "You already have a patient with this reference.",
+        code="patient_exists",
+        details={"patient_id": str(existing.id)} if existing is not None else {},
+    )
+
+
 def create_patient(*, actor: Any, reference: str, birth_year: int | None = None) -> Patient:
     """Add a patient owned by ``actor`` (``reference`` trimmed; the same rules as a case's
     pseudonymous patient reference).
@@ -49,19 +65,16 @@ def create_patient(*, actor: Any, reference: str, birth_year: int | None = None)
     }
     if any(problems.values()):
         raise ValidationFailed({name: why for name, why in problems.items() if why})
-    existing = db.session.scalar(
-        select(Patient).where(Patient.owner_id == actor.id, Patient.reference == reference)
-    )
-    if existing is not None:
-        raise Conflict(
-            "You already have a patient with this reference.",
-            code="patient_exists",
-            details={"patient_id": str(existing.id)},
-        )
+    if (existing := _owned(actor, reference)) is not None:
+        raise _exists(existing)
     patient = Patient(
         id=uuid.uuid4(), owner_id=actor.id, reference=reference, birth_year=birth_year
     )
-    db.session.add(patient)
+    try:
+        with db.session.begin_nested():  # a concurrent request may add the same reference
+            db.session.add(patient)
+    except IntegrityError:  # the savepoint is rolled back; the other request's row is seen
+        raise _exists(_owned(actor, reference)) from None
     audit.record(actor, access.PATIENT_CREATE, details={"patient_id": str(patient.id)})
     db.session.commit()
     return patient
