@@ -254,6 +254,16 @@ def test_another_physicians_patient_and_lesion_are_not_found(
     assert "PT-LESION-1" not in _page(client, "/patients")
 
 
+@pytest.mark.parametrize("odd", ["²", "１", "99999999999999999999999", "-1", "1e3"])
+def test_odd_numbers_in_the_page_and_slider_queries_are_ignored(client, own_lesion, odd):
+    """``"²".isdigit()`` is True but ``int("²")`` raises: a superscript or full-width digit in
+    ``?page=`` or ``?reveal=`` shows the page with its default, not a 500."""
+    _, lesion_id = own_lesion
+    assert "PT-LESION-1" in _page(client, f"/patients?page={odd}")
+    html = _page(client, f"/lesions/{lesion_id}/compare?reveal={odd}", 422)  # one visit only
+    assert "start a new visit to compare it with" in html
+
+
 def test_a_lesion_is_added_on_the_patient_page(app, client, doctor, portal_login):
     patient_id, _ = make_lesion(app, doctor)
     portal_login(doctor, client)

@@ -189,6 +189,24 @@ def test_admin_reassigns_from_the_worklist(client, app, people, portal_login, qu
         db.session.remove()
 
 
+def test_odd_physician_numbers_on_the_worklist_are_not_a_500(client, people, portal_login, queue):
+    """``"²".isdigit()`` is True but ``int("²")`` raises; a number beyond the id column's range
+    matches nobody. The filter is ignored and the reassignment refused, inline."""
+    portal_login(people["admin"], client)
+    for odd in ("²", "99999999999999999999999"):
+        response = client.get(f"/?physician={odd}")
+        assert response.status_code == 200, odd
+        assert "PT-OTHERS" in response.get_data(as_text=True)
+        html = client.get("/").get_data(as_text=True)
+        response = client.post(
+            f"/cases/{queue['soon']}/reassign",
+            data={"csrf_token": csrf_token(html), "physician_id": odd},
+            follow_redirects=True,
+        )
+        assert response.status_code == 200, odd
+        assert "Choose an active physician" in response.get_data(as_text=True)
+
+
 def test_only_admins_reassign(client, people, api_headers, queue):
     body = {"physician_id": people["dr"].id}
     response = client.post(

@@ -43,8 +43,11 @@ def patient_index():  # type: ignore[no-untyped-def]
     """List my patients (everyone's for admins), newest visit first, with a search."""
     q = (request.args.get("q") or "").strip()[:64] or None
     page = request.args.get("page", "1")
+    # isdecimal, not isdigit: "²".isdigit() is True and int("²") raises.
     listing = patients.list_patients(
-        actor=current_user, q=q, page=int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
+        actor=current_user,
+        q=q,
+        page=int(page) if page.isdecimal() and 0 < int(page) < 10_000 else 1,
     )
     return render(
         "lesions/patients.html",
@@ -217,7 +220,7 @@ def _compare(
         comparison=comparison,
         problem=problem,
         notice=notice,
-        reveal=int(reveal) // 5 * 5 if reveal.isdigit() and int(reveal) <= 100 else 50,
+        reveal=int(reveal) // 5 * 5 if reveal.isdecimal() and int(reveal) <= 100 else 50,
     )
 
 

@@ -53,9 +53,18 @@ def thumbnail(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyp
     return response
 
 
+#: Largest user id (``users.id`` is a PostgreSQL integer); a bigger number matches nobody.
+_MAX_ID = 2**31 - 1
+
+
+def _user_id(value: str) -> int | None:
+    """``value`` as a user id, or ``None`` when it is not one (isdecimal, not isdigit:
+    ``"²".isdigit()`` is True and ``int("²")`` raises)."""
+    return int(value) if value.isdecimal() and int(value) <= _MAX_ID else None
+
+
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return _user_id(request.args.get(name, ""))
 
 
 @bp.get("/")
@@ -83,7 +92,7 @@ def reassign(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
         case = worklist.reassign_case(
             actor=current_user,
             case_id=case_id,
-            physician_id=int(physician) if physician.isdigit() else 0,
+            physician_id=_user_id(physician) or 0,
         )
     except ValidationFailed:
         flash("Choose an active physician to hand the case to.", "error")
