@@ -1,13 +1,16 @@
 """Lesions over time in Chromium (issue #17): a second visit of a lesion from its page, the
 timeline, the two photos side by side, the slider overlay (pointer and keys), the full-size
 viewer, the body map (with and without JavaScript), and the model-change comparison; every page
-at 1280 and 375 px, screenshots in ``screenshot_dir`` (``lesions-*.png``).
+at 1280 and 375 px, screenshots in ``screenshot_dir`` (``lesions-*.png``); with
+``PORTAL_DOCS_SCREENSHOTS=<folder>`` the README's lesion screenshots too.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from tests.e2e.test_portal_flow import (
     Shots,
     log_in,
     open_page,
+    shrink_png,
     upload_photo,
     walk_questionnaire,
 )
@@ -52,6 +56,13 @@ def _reveal(page: Any) -> float:
                    const l = document.querySelector('[data-overlay-line]').getBoundingClientRect();
                    return (l.left + l.width / 2 - o.left) / o.width; }"""
     )
+
+
+def _docs_shot(target: Any, path: Path) -> None:
+    """A README screenshot (``PORTAL_DOCS_SCREENSHOTS``): the viewport or one element."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target.screenshot(path=path)
+    shrink_png(path)
 
 
 def _drag_the_line_by_touch(page: Any) -> None:
@@ -278,13 +289,16 @@ def test_the_demo_lesion_from_the_patient_to_the_first_and_last_photos(
         page.fill("#patient-q", "DEMO-LESION")  # the live search
         page.wait_for_url(re.compile(r".*\?q=DEMO-LESION$"))
         page.get_by_role("link", name="DEMO-LESION-1").click()
-        page.get_by_role("link", name="Left scapula, pigmented naevus").click()
+        page.get_by_role("link", name="Left scapula, pigmented naevus", exact=True).click()
         page.wait_for_url(LESION_URL)
         visits = page.locator("ol.timeline li.visit")
         assert visits.count() == 3
         assert "Routine care" in visits.nth(0).inner_text()
         assert "2-week suspected-cancer pathway" in visits.nth(2).inner_text()
         page.screenshot(path=screenshot_dir / f"lesions-demo-{width}-lesion.png", full_page=True)
+        docs = os.environ.get("PORTAL_DOCS_SCREENSHOTS")
+        if docs and viewport is DESKTOP:
+            _docs_shot(page, Path(docs) / "lesion-timeline.png")
         page.get_by_role("link", name="Compare the first and the latest visit").click()
         page.wait_for_selector(".photo-pair")
         words = page.locator(".compare-words").inner_text()
@@ -295,6 +309,9 @@ def test_the_demo_lesion_from_the_patient_to_the_first_and_last_photos(
             "images => images.every(i => i.complete && i.naturalWidth > 0)"
         )
         page.screenshot(path=screenshot_dir / f"lesions-demo-{width}-compare.png", full_page=True)
+        if docs and viewport is DESKTOP:
+            _docs_shot(page, Path(docs) / "lesion-compare.png")
+            _docs_shot(page.locator(".compare-words"), Path(docs) / "lesion-changes.png")
         if viewport is PHONE:
             assert _fits_the_phone(page, "demo compare") == []
             _drag_the_line_by_touch(page)
