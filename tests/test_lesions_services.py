@@ -258,8 +258,11 @@ def test_comparison_refuses_bad_pairs(ai_app, ai_client, make_user, api_headers)
             compare.compare_visits(
                 actor=_actor(other), lesion_id=lesion_id, from_case_id=v1, to_case_id=v2
             )
-        # a visit not analysed yet: the answers are compared, the AI is not
+        # a visit not analysed yet: the answers are compared, the AI is not; the lesion's
+        # urgency stays the newest analysed visit's
         v3 = visits.new_visit(actor=_actor(owner), lesion_id=lesion_id).id
+        record = lesions.get_lesion(actor=_actor(owner), lesion_id=lesion_id)
+        assert record.lesion.latest_urgency == record.visits[1].urgency is not None
         result = compare.compare_visits(
             actor=_actor(owner), lesion_id=lesion_id, from_case_id=v1, to_case_id=v3
         )

@@ -201,7 +201,9 @@ class LesionOut(BaseModel):
     visit_count: int
     first_visit_at: datetime | None
     last_visit_at: datetime | None
-    latest_urgency: Urgency | None = Field(description="the newest visit's headline urgency")
+    latest_urgency: Urgency | None = Field(
+        description="the headline urgency of the newest analysed visit (null before any)"
+    )
     created_at: datetime
     updated_at: datetime
 

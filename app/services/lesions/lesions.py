@@ -83,16 +83,19 @@ def clean(values: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _newest_visits(ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """``{lesion id: its newest visit's case id}`` (archived visits left out)."""
-    newest: dict[uuid.UUID, uuid.UUID] = {}
+def _newest_analyses(ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """``{lesion id: the newest completed analysis of its newest analysed visit}`` (archived
+    visits left out; a new visit not analysed yet does not hide the last result)."""
     rows = db.session.execute(
         select(Case.lesion_id, Case.id)
         .where(Case.lesion_id.in_(ids), Case.status != "archived")
         .order_by(Case.lesion_id, Case.created_at.desc(), Case.id.desc())
-    )
+    ).all()
+    analyses = timeline.latest_completed([case_id for _, case_id in rows])
+    newest: dict[uuid.UUID, Any] = {}
     for lesion_id, case_id in rows:
-        newest.setdefault(lesion_id, case_id)
+        if case_id in analyses:
+            newest.setdefault(lesion_id, analyses[case_id])
     return newest
 
 
@@ -109,10 +112,9 @@ def lesion_summaries(lesions: list[Lesion]) -> list[LesionSummary]:
             .group_by(Case.lesion_id)
         )
     }
-    newest = _newest_visits(ids)
-    analyses = timeline.latest_completed(list(newest.values()))
+    newest = _newest_analyses(ids)
     return [
-        _summary(lesion, spans.get(lesion.id, (0, None, None)), analyses.get(newest.get(lesion.id)))
+        _summary(lesion, spans.get(lesion.id, (0, None, None)), newest.get(lesion.id))
         for lesion in lesions
     ]
 

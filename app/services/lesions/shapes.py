@@ -36,7 +36,8 @@ class PatientPage:
 @dataclass(frozen=True)
 class LesionSummary:
     """A lesion with its body site in words and the span and count of its visits;
-    ``latest_urgency`` is the newest visit's headline urgency (``None`` before an analysis)."""
+    ``latest_urgency`` is the headline urgency of its newest analysed visit (``None`` before
+    any analysis; a new visit not analysed yet does not hide the last result)."""
 
     id: uuid.UUID
     patient_id: uuid.UUID
