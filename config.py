@@ -76,6 +76,9 @@ class Config:
     # between the password and the code is valid (seconds).
     MFA_REQUIRED_FOR = env_str("MFA_REQUIRED_FOR", "none").lower()
     MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)
+    # Fernet keys encrypting the TOTP secrets at rest, comma-separated, the first encrypts (empty:
+    # a key derived from SECRET_KEY, with a warning in production; app/services/mfa/sealing.py).
+    MFA_ENCRYPTION_KEY = env_str("MFA_ENCRYPTION_KEY", "")
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=env_int("JWT_ACCESS_TOKEN_SECONDS", 30 * 60))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(
         seconds=env_int("JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)
@@ -206,6 +209,7 @@ class Config:
             raise RuntimeError("MFA_REQUIRED_FOR must be 'none', 'admin' or 'all'")
         if not 30 <= config.get("MFA_TOKEN_SECONDS", 300) <= 3600:
             raise RuntimeError("MFA_TOKEN_SECONDS must be between 30 and 3600")
+        _validate_mfa_keys(config)
         if config.get("CONSENT_POLICY", "advisory") not in {"off", "advisory", "enforced"}:
             raise RuntimeError("CONSENT_POLICY must be 'off', 'advisory' or 'enforced'")
         _validate_throttling(config)
@@ -218,6 +222,21 @@ class Config:
         if config.get("AI_IMAGE_TRANSPORT", "inline") != "inline":
             # The contract's imageUrl transport (presigned S3 URLs) is not implemented yet.
             raise RuntimeError("AI_IMAGE_TRANSPORT must be 'inline' (the only transport built)")
+
+
+def _validate_mfa_keys(config: dict[str, Any]) -> None:
+    """Raise ``RuntimeError`` when ``MFA_ENCRYPTION_KEY`` holds anything but Fernet keys."""
+    from cryptography.fernet import Fernet
+
+    for key in (config.get("MFA_ENCRYPTION_KEY") or "").split(","):
+        try:
+            if key.strip():
+                Fernet(key.strip())
+        except ValueError:
+            raise RuntimeError(
+                "MFA_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes, from "
+                "Fernet.generate_key()), comma-separated"
+            ) from None
 
 
 def _validate_throttling(config: dict[str, Any]) -> None:

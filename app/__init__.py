@@ -33,6 +33,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     from app.observability import configure_logging, init_request_ids
 
     configure_logging(app)
+    if config_class.ENV_NAME == "production":
+        from app.services.mfa.sealing import warn_without_own_key
+
+        warn_without_own_key(app.config)
     _trust_proxies(app)
     init_request_ids(app)
 

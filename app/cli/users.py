@@ -289,3 +289,24 @@ def mfa_reset(email: str) -> None:
         f"Two-factor authentication of {user.email} is off; every session and token it held is "
         "revoked. They can set it up again in the portal (Two-factor)."
     )
+
+
+@users.command(
+    "mfa-rotate-key", short_help="Re-encrypt every TOTP secret with the first MFA_ENCRYPTION_KEY."
+)
+@fails_cleanly
+def mfa_rotate_key() -> None:
+    """Re-encrypt every stored TOTP secret with the first key of MFA_ENCRYPTION_KEY.
+
+    \b
+    Rotating the key:
+      1. generate a key (cryptography's Fernet.generate_key()):
+         python -c 'from cryptography.fernet import Fernet as F; print(F.generate_key().decode())'
+      2. MFA_ENCRYPTION_KEY=<new>,<old>  (every key decrypts, the first encrypts); restart
+      3. flask users mfa-rotate-key
+      4. MFA_ENCRYPTION_KEY=<new>; restart
+    Without MFA_ENCRYPTION_KEY the key is derived from SECRET_KEY; it is always tried last, so
+    step 2 can start from there. Fails, changing nothing, when a secret opens with no key.
+    """
+    count = mfa.rotate_secrets()
+    click.echo(f"Re-encrypted {count} TOTP secret{'' if count == 1 else 's'} with the first key.")

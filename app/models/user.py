@@ -35,10 +35,11 @@ class User(UserMixin, Base):
     # Bumped on logout-everywhere / deactivation / password reset: sessions carry it and are
     # rejected when it no longer matches (flask-login alternative id).
     session_version: Mapped[int] = mapped_column(Integer, default=1)
-    # Second factor (TOTP, RFC 6238): the shared secret (base32) from the start of enrolment;
+    # Second factor (TOTP, RFC 6238): the shared secret from the start of enrolment, encrypted
+    # (a Fernet token of the base32 secret: app/services/mfa/sealing.py, never read it directly);
     # MFA is on once ``mfa_enabled_at`` is set. ``mfa_last_step`` is the time step of the last
     # code accepted, so a code cannot be used twice (RFC 6238 §5.2).
-    mfa_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mfa_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 

@@ -3,7 +3,8 @@
 - :mod:`.totp`: secrets, codes, the ``otpauth://`` URI and its QR code (pyotp, segno);
 - :mod:`.enrolment`: turning MFA on in the portal, the ``MFA_REQUIRED_FOR`` policy, the reset;
 - :mod:`.challenge`: the login's second step (MFA token + code), throttled;
-- :mod:`.recovery`: single-use recovery codes, stored hashed.
+- :mod:`.recovery`: single-use recovery codes, stored hashed;
+- :mod:`.sealing`: the TOTP secrets encrypted at rest (Fernet, ``MFA_ENCRYPTION_KEY``).
 """
 
 from app.services.mfa.challenge import complete_login, issue_token, token_lifetime
@@ -16,9 +17,11 @@ from app.services.mfa.enrolment import (
     reset,
 )
 from app.services.mfa.recovery import remaining as recovery_codes_left
+from app.services.mfa.sealing import MfaSecretUnreadable, rotate_secrets
 
 __all__ = [
     "Enrolment",
+    "MfaSecretUnreadable",
     "begin_enrolment",
     "complete_login",
     "confirm_enrolment",
@@ -27,5 +30,6 @@ __all__ = [
     "recovery_codes_left",
     "required_for",
     "reset",
+    "rotate_secrets",
     "token_lifetime",
 ]

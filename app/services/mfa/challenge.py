@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app.errors import Unauthorized
 from app.extensions import db
 from app.models import User
-from app.services.mfa import recovery, totp
+from app.services.mfa import recovery, sealing, totp
 from app.services.rate_limits import auth_throttle
 
 _SALT = "dermadetect-mfa-login"
@@ -78,7 +78,7 @@ def complete_login(*, token: str, code: str) -> User:
 
 
 def _spend_code(user: User, code: str) -> bool:
-    step = totp.matching_step(user.mfa_secret or "", code)
+    step = totp.matching_step(sealing.read_secret(user) or "", code)
     if step is not None:
         if user.mfa_last_step is not None and step <= user.mfa_last_step:
             return False  # this code (or an older one) was used already

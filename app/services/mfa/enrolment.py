@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Role, User
 from app.models.base import utcnow
 from app.services import accounts, sessions
-from app.services.mfa import recovery, totp
+from app.services.mfa import recovery, sealing, totp
 
 
 class Requirement(StrEnum):
@@ -47,18 +47,22 @@ class Enrolment:
 
 def begin_enrolment(user: User) -> Enrolment:
     """Return the enrolment of ``user``, making its secret on the first call (kept until
-    confirmed, so reloading the page shows the same QR code).
+    confirmed, so reloading the page shows the same QR code). The secret is stored encrypted
+    (:mod:`.sealing`).
 
     Raises:
         Conflict: ``mfa_already_enabled``.
+        MfaSecretUnreadable: 503, the stored secret opens with no configured key.
     """
     if user.mfa_enabled:
         raise Conflict("Two-factor authentication is already on.", code="mfa_already_enabled")
-    if not user.mfa_secret:
-        user.mfa_secret = totp.new_secret()
+    secret = sealing.read_secret(user)
+    if secret is None:
+        secret = totp.new_secret()
+        sealing.store_secret(user, secret)
         db.session.commit()
-    uri = totp.provisioning_uri(user.mfa_secret, user.email)
-    return Enrolment(secret=user.mfa_secret, uri=uri, qr_svg=totp.qr_svg(uri))
+    uri = totp.provisioning_uri(secret, user.email)
+    return Enrolment(secret=secret, uri=uri, qr_svg=totp.qr_svg(uri))
 
 
 def confirm_enrolment(user: User, code: str) -> list[str]:
@@ -71,9 +75,10 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
     """
     if user.mfa_enabled:
         raise Conflict("Two-factor authentication is already on.", code="mfa_already_enabled")
-    if not user.mfa_secret:
+    secret = sealing.read_secret(user)
+    if secret is None:
         raise Conflict("Start the enrolment first.", code="mfa_not_started")
-    step = totp.matching_step(user.mfa_secret, code)
+    step = totp.matching_step(secret, code)
     if step is None:
         raise ValidationFailed(
             {"code": "That is not the current code of the app; check the phone's clock and retry."}
@@ -97,7 +102,7 @@ def reset(*, email: str) -> User:
         raise NotFound(
             f"No user with email {accounts.normalize_email(email)}.", code="user_not_found"
         )
-    user.mfa_secret = None
+    sealing.store_secret(user, None)
     user.mfa_enabled_at = None
     user.mfa_last_step = None
     recovery.delete_codes(user)
