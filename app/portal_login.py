@@ -19,12 +19,21 @@ from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
 from app.models import User
-from app.services import sessions
+from app.services import mfa, sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Where the signed session cookie keeps the portal session's key.
 PORTAL_SESSION_KEY = "portal_session"
+#: Where the signed session cookie keeps a login waiting for its second factor: ``token`` (the
+#: MFA token), ``remember``, ``next``, and ``remembered`` when a remember-me cookie stood in for
+#: the password.
+MFA_PENDING_KEY = "mfa_login"
+
+REMEMBERED_NEEDS_CODE = (
+    "Welcome back. This browser remembers your password, not your second factor: enter the "
+    "code from your authenticator app to continue."
+)
 
 DRAFT_KEPT = (
     "Your session had ended, so that was not saved yet. Nothing is lost: it is kept, and "
@@ -87,18 +96,34 @@ def lock_portal() -> None:
 
 def resume_remembered_user() -> User | None:
     """Log the browser in from its remember-me cookie (flask-login's request loader), or
-    return ``None``. Not after the idle lock of this browser: then the password is asked."""
+    return ``None``. Not after the idle lock of this browser: then the password is asked. For
+    a user with MFA the cookie only replaces the password: the login waits for the code
+    (:data:`MFA_PENDING_KEY`, and :func:`to_login` sends the browser to the code page)."""
     token = request.cookies.get(current_app.config["REMEMBER_ME_COOKIE"])
     if not token:
         return None
     if sessions.locked_session_user(session.get(PORTAL_SESSION_KEY)) is not None:
         _forget_remember_cookie()
         return None
+    pending = session.get(MFA_PENDING_KEY)
+    if pending and pending.get("remembered"):
+        return None  # the code is being asked for already (to_login sends there)
     redeemed = sessions.redeem_remember_token(token)
     if redeemed is None:
         g.remember_cookie = None
         return None
     user, fresh_token, expires_at = redeemed
+    if user.mfa_enabled:
+        # A remembered browser stands in for the password, never for the second factor: on a
+        # shared clinic computer the physician's phone is what keeps a remembered login theirs.
+        g.remember_cookie = (fresh_token, expires_at)  # rotated as at every use
+        session[MFA_PENDING_KEY] = {
+            "token": mfa.issue_token(user),
+            "remember": False,  # the cookie just rotated stays; no second token is made
+            "next": return_path(),
+            "remembered": True,
+        }
+        return None
     opened = sessions.start_portal_session(user, user_agent=request.user_agent.string)
     _enter(user, sessions.PortalLogin(opened.session_key, fresh_token, expires_at), fresh=False)
     return user
@@ -161,6 +186,8 @@ def to_login(message: str | None) -> Response:
     login form swapped into a fragment), else a redirect with ``message`` flashed."""
     target = return_path()
     login_url = url_for("auth.login", next=target) if target else url_for("auth.login")
+    if (session.get(MFA_PENDING_KEY) or {}).get("remembered"):
+        login_url, message = url_for("mfa.login_code"), REMEMBERED_NEEDS_CODE
     if request.headers.get("HX-Request") == "true":
         response = Response(status=401)
         response.headers["HX-Redirect"] = login_url

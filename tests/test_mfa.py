@@ -125,6 +125,52 @@ def test_portal_login_asks_for_the_code(client, make_user, enrol):
     assert client.get("/").status_code == 200
 
 
+def log_in_with_code(client, user, code, **form):
+    log_in(client, user.email, **form)
+    page = client.get("/login/code").get_data(as_text=True)
+    done = client.post("/login/code", data={"csrf_token": csrf_token(page), "code": code})
+    assert done.status_code == 302, done.get_data(as_text=True)[:300]
+
+
+def test_a_remembered_browser_still_asks_an_mfa_user_for_the_code(app, client, make_user, enrol):
+    """Remember-me replaces the password, never the second factor (a shared clinic computer)."""
+    user = make_user()
+    factor = enrol(user)
+    log_in_with_code(client, user, next(factor["codes"]), remember="y")
+    remembered = client.get_cookie("dd_remember").value
+
+    browser = app.test_client()  # the browser restarted: only the remember-me cookie is left
+    browser.set_cookie("dd_remember", remembered)
+    response = browser.get("/cases")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/login/code")
+    assert browser.get("/").status_code == 302  # nothing before the code
+    page = browser.get("/login/code").get_data(as_text=True)
+    assert "remembers your password, not your second factor" in page
+    rotated = browser.get_cookie("dd_remember").value
+    assert rotated != remembered  # used once, replaced (a copied cookie is spent)
+
+    wrong = browser.post(
+        "/login/code",
+        data={"csrf_token": csrf_token(page), "code": not_a_valid_code(factor["secret"])},
+    )
+    assert wrong.status_code == 401 and browser.get("/").status_code == 302
+    done = browser.post(
+        "/login/code", data={"csrf_token": csrf_token(page), "code": next(factor["codes"])}
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/cases")
+    assert browser.get("/cases").status_code == 200
+    assert browser.get_cookie("dd_remember").value == rotated  # still remembered next time
+
+    again = app.test_client()
+    again.set_cookie("dd_remember", rotated)
+    assert again.get("/").headers["Location"].endswith("/login/code")
+    page = again.get("/login/code").get_data(as_text=True)
+    recovery = again.post(
+        "/login/code", data={"csrf_token": csrf_token(page), "code": factor["recovery"][0]}
+    )
+    assert recovery.status_code == 302 and again.get("/").status_code == 200
+
+
 def test_the_code_page_without_a_password_step_goes_to_the_login(client):
     response = client.get("/login/code")
     assert response.status_code == 302 and response.headers["Location"].endswith("/login")

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from app.blueprints.auth.forms import MfaCodeForm
 from app.errors import Unauthorized, ValidationFailed
-from app.portal_login import log_in_portal
+from app.portal_login import MFA_PENDING_KEY, log_in_portal
 from app.security import public
 from app.services import mfa
 from app.services.rate_limits import Throttled
@@ -19,7 +19,7 @@ from app.services.rate_limits import Throttled
 bp = Blueprint("mfa", __name__)
 
 #: Where the login waiting for its second factor is kept (in the signed session cookie).
-PENDING_KEY = "mfa_login"
+PENDING_KEY = MFA_PENDING_KEY
 _OPEN_DURING_ENROLMENT = {
     "mfa.account",
     "mfa.confirm",
