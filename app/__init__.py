@@ -170,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # JSON API: bearer tokens, not cookies, so no CSRF
 
     from app.blueprints.auth.mfa_views import bp as mfa_views
+    from app.blueprints.auth.register_views import bp as register_views
     from app.blueprints.auth.views import bp as auth_views
     from app.blueprints.cases.views import bp as cases_views
     from app.blueprints.consent.views import bp as consent_views
@@ -180,7 +181,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints.stats.views import bp as stats_views
     from app.blueprints.worklist.views import bp as worklist_views
 
-    portal = (auth_views, mfa_views, worklist_views, cases_views, questionnaire_views)
+    portal = (auth_views, mfa_views, register_views, worklist_views, cases_views)
+    portal += (questionnaire_views,)
     portal += (diagnosis_views, outcomes_views, stats_views, consent_views)
     portal += (lesions_views,)
     for blueprint in portal:  # portal pages: session + CSRF

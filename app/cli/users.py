@@ -259,7 +259,7 @@ def invite(email: str, role: str, days: int) -> None:
     """Make a single-use invitation for one address; print its token (shown only this once).
 
     \b
-    The invited person registers with the token:
+    The invited person registers in the portal at /register?invite=<token>, or with the token:
       POST /api/auth/register {"email": ..., "password": ..., "full_name": ..., "invite_token": ...}
     Example:
       flask users invite --email ada@example.org --role physician --days 7
@@ -271,7 +271,8 @@ def invite(email: str, role: str, days: int) -> None:
     issued = invites.create_invite(email=email, role=role.lower(), days=days)
     click.echo(
         f"Invitation for {issued.invite.email} ({issued.invite.role}), valid until "
-        f"{_when(issued.invite.expires_at)}, usable once:\n{issued.token}"
+        f"{_when(issued.invite.expires_at)}, usable once. Send the portal link "
+        f"<portal>/register?invite=<token> or the token itself (for the API):\n{issued.token}"
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
 
 
 class LoginForm(FlaskForm):
@@ -23,3 +23,17 @@ class MfaCodeForm(FlaskForm):
         validators=[DataRequired(), Length(max=32)],
         filters=[lambda value: value.strip() if value else value],
     )
+
+
+class RegisterForm(FlaskForm):
+    """Self-registration (``REGISTRATION`` open or invite): the invitation's token rides along
+    hidden (from ``/register?invite=<token>``); the password is typed twice."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        "Password again",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+    )
+    invite = HiddenField(validators=[Length(max=200)])
