@@ -260,8 +260,8 @@ def test_odd_numbers_in_the_page_and_slider_queries_are_ignored(client, own_lesi
     ``?page=`` or ``?reveal=`` shows the page with its default, not a 500."""
     _, lesion_id = own_lesion
     assert "PT-LESION-1" in _page(client, f"/patients?page={odd}")
-    html = _page(client, f"/lesions/{lesion_id}/compare?reveal={odd}", 422)  # one visit only
-    assert "start a new visit to compare it with" in html
+    html = _page(client, f"/lesions/{lesion_id}/compare?reveal={odd}", 422)  # no visit yet
+    assert "comparing takes two visits" in html
 
 
 def test_a_lesion_is_added_on_the_patient_page(app, client, doctor, portal_login):
@@ -436,3 +436,28 @@ def test_the_ai_down_during_a_reanalysis_changes_nothing(  # noqa: PLR0917 - fix
     with ai_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Reanalysis)) == 0
         db.session.remove()
+
+
+def test_a_visit_without_photo_or_analysis_is_compared_by_what_it_has(ai_client, seen):
+    lesion_id, case_ids = seen
+    token = csrf_token(_page(ai_client, f"/lesions/{lesion_id}"))
+    fresh = ai_client.post(f"/lesions/{lesion_id}/visits", data={"csrf_token": token})
+    new_id = fresh.headers["Location"].rsplit("/", 1)[1]  # visit 4: no photo, no analysis yet
+    html = _page(ai_client, f"/lesions/{lesion_id}/compare?from={case_ids[2]}&to={new_id}")
+    text = _text(html)
+    assert "No photo at this visit" in text and 'id="overlay"' not in html
+    assert "Visit 4 has no completed analysis, so only the answers can be compared." in text
+    assert "Both at full size" not in text  # one photo only: each opens on its own
+    timeline = _text(_page(ai_client, f"/lesions/{lesion_id}"))
+    assert "Visit 4" in timeline and "Not analysed yet." in timeline and "No photo" in timeline
+
+
+def test_a_lesion_without_two_visits_has_nothing_to_compare(client, own_lesion):
+    _, lesion_id = own_lesion
+    html = _page(client, f"/lesions/{lesion_id}")
+    assert "/compare" not in html  # no compare link or picker
+    response = client.get(f"/lesions/{lesion_id}/compare")
+    assert response.status_code == 422
+    assert "This lesion has no visit yet: comparing takes two visits" in _text(
+        response.get_data(as_text=True)
+    )

@@ -196,7 +196,8 @@ def _compare(
     ids = form.case_ids()
     comparison, problem = None, None
     if len(record.visits) < 2:
-        problem = "This lesion has one visit so far: start a new visit to compare it with."
+        so_far = "one visit so far" if record.visits else "no visit yet"
+        problem = f"This lesion has {so_far}: comparing takes two visits (New visit starts one)."
     elif ids is None:
         problem = "Choose two visits of this lesion."
     else:
