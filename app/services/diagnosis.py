@@ -260,11 +260,12 @@ def analyze_case(
     Raises:
         NotFound: ``case_not_found``, ``image_not_found``.
         Conflict: ``case_archived``; ``case_has_no_image`` when nothing was uploaded yet;
-            ``consent_required`` under ``CONSENT_POLICY=enforced`` without AI-analysis consent.
+            ``consent_required`` under ``CONSENT_POLICY=enforced`` without AI-analysis consent
+            or with image storage refused (a photo stored before the refusal is not analysed).
         StorageUnavailable, ImageRejected, AIServiceError: as :func:`diagnose_upload`.
     """
     case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
-    consent.require_for_ai(case.id)
+    consent.require_for_photo(case.id)  # AI-analysis consent, and image storage not refused
     stmt = select(CaseImage).where(CaseImage.case_id == case_id)
     if image_id is not None:
         stmt = stmt.where(CaseImage.id == image_id)

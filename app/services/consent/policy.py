@@ -7,8 +7,8 @@
                nothing is refused (the default)
 ``enforced``   the questionnaire, the photo step and every AI call answer 409
                ``consent_required`` until AI-analysis consent is recorded as granted; a
-               refused image storage refuses the photo step (no photo can be stored, so none
-               can be analysed); the ``/api/ai/*`` proxies, which have no case to hold a
+               refused image storage refuses the photo step and the analysis of a photo
+               stored before the refusal; the ``/api/ai/*`` proxies, which have no case to hold a
                consent, are refused
 =============  ===========================================================================
 
@@ -49,8 +49,9 @@ def require_for_ai(case_id: uuid.UUID) -> None:
 
 
 def require_for_photo(case_id: uuid.UUID) -> None:
-    """Under ``enforced``, refuse storing a photo for the case: without AI-analysis consent
-    granted (the photo step leads to the analysis), or with image storage refused.
+    """Under ``enforced``, refuse storing a photo for the case, or analysing one it holds:
+    without AI-analysis consent granted (the photo step leads to the analysis), or with image
+    storage refused (a photo stored before the refusal is not analysed again).
 
     Raises:
         ConsentRequired: 409 ``consent_required``, ``details.scope`` the scope missing.

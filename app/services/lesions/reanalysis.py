@@ -131,7 +131,8 @@ def reanalyse_earlier(
         NotFound: ``lesion_not_found``.
         ValidationFailed: see :func:`app.services.lesions.compare.visit_pair`.
         Conflict: see :func:`_analysed_pair`; ``consent_required`` (``CONSENT_POLICY=
-            enforced`` and the earlier visit's AI-analysis consent is not granted);
+            enforced`` and the earlier visit's AI-analysis consent is not granted or its image
+            storage was refused);
             ``model_not_current`` when the AI Service now
             serves another model than the later visit's (the re-analysis is kept; analyse the
             later visit again too).
@@ -140,7 +141,9 @@ def reanalyse_earlier(
     """
     lesion = access.require_lesion(actor=actor, lesion_id=lesion_id)
     earlier, later = compare.visit_pair(lesion, from_case_id, to_case_id)
-    consent.require_for_ai(earlier.id)  # the earlier visit's photo and answers go to the AI
+    # The earlier visit's photo and answers go to the AI: its AI-analysis consent, and its
+    # image storage not refused.
+    consent.require_for_photo(earlier.id)
     original, newer = _analysed_pair(earlier.id, later.id)
     image = db.session.get(CaseImage, original.image_id)
     anamnesis = dict((original.inputs or {}).get("anamnesis") or earlier.anamnesis or {})
