@@ -39,6 +39,10 @@ def test_a_case_opened_without_a_lesion_gets_its_patient_and_a_new_lesion(app, m
         lesion = db.session.get(Lesion, second.lesion_id)
         assert (lesion.body_site, lesion.status) == ("face", "monitoring")
         assert lesion.label.startswith("Face: Pigmented lesion that changed colour")
+        other = cases.create_case(
+            actor=_actor(owner), **case_payload(body_site="other", chief_complaint="Behind ear")
+        )
+        assert db.session.get(Lesion, other.lesion_id).label == "Other site: Behind ear"
         patient = db.session.get(Patient, first.patient_id)
         assert (patient.owner_id, patient.reference) == (owner.id, "PT-9")
 

@@ -29,7 +29,8 @@ branch_labels = None
 depends_on = None
 
 #: Body-site labels as they were when this migration was written (app/services/clinical_record/
-#: words.py), frozen here so that the migration's output never changes.
+#: words.py; mucosa and other shortened as app/services/lesions/records.py does), frozen here
+#: so that the migration's output never changes.
 _SITE_LABELS = {
     "scalp": "Scalp",
     "face": "Face",

@@ -17,12 +17,16 @@ from app.models import Case, Lesion, Patient
 from app.services.clinical_record.words import body_site_label
 from app.services.clinical_terms import MAX_LESION_LABEL
 
+#: Body sites whose form label is a hint rather than a name, shortened for a lesion label.
+_SHORT_SITES = {"mucosa": "Mucosa", "other": "Other site"}
+
 
 def default_label(body_site: str, chief_complaint: str | None) -> str:
     """The label of a lesion opened without one: "<body site>: <chief complaint>", at most
-    ``MAX_LESION_LABEL`` characters (cut with "…"); the body site alone without a complaint."""
+    ``MAX_LESION_LABEL`` characters (cut with "…"); the body site alone without a complaint.
+    The same rule as migration 0012 used for the cases that existed before lesions."""
     complaint = " ".join((chief_complaint or "").split())
-    site = body_site_label(body_site)
+    site = _SHORT_SITES.get(body_site) or body_site_label(body_site)
     label = f"{site}: {complaint}" if complaint else site
     return label if len(label) <= MAX_LESION_LABEL else label[: MAX_LESION_LABEL - 1] + "…"
 
