@@ -63,7 +63,7 @@ def test_patient_lesion_and_visit_through_the_api(client, app, make_user, api_he
     assert (case["patient_reference"], case["body_site"], case["anamnesis"]) == (
         "PT-77",
         "back",
-        {},
+        {"age": case["patient_age"], "location1.primary": "back"},  # carried over, not asked
     )
     assert case["chief_complaint"] == "Follow-up visit: left scapula, 8 mm naevus"
 

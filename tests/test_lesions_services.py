@@ -13,7 +13,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Case, Lesion, Patient, User
 from app.models.base import utcnow
-from app.services import cases
+from app.services import cases, questionnaire
 from app.services.lesions import compare, lesions, patients, visits
 from tests.fixtures.cases import case_payload
 from tests.lesion_visits import make_lesion, seen_three_times
@@ -156,9 +156,33 @@ def test_a_new_visit_carries_over_what_does_not_change(app, make_user):
             actor=_actor(owner), lesion_id=lesion_id, chief_complaint="Grew, says the patient"
         )
         assert (second.patient_sex, second.fitzpatrick_type) == ("female", "II")
-        assert second.anamnesis == {} and second.status == "draft"  # asked again
+        # what was carried over is already answered; the rest of the questionnaire is asked again
+        assert second.anamnesis == {
+            "age": utcnow().year - 1981,
+            "sex": "female",
+            "location1.primary": "back",
+        }
+        assert second.status == "questionnaire"
         assert second.chief_complaint == "Grew, says the patient"
         assert (second.lesion_id, second.patient_id) == (first.lesion_id, first.patient_id)
+
+
+def test_a_new_visit_does_not_ask_again_what_it_carried_over(app, make_user):
+    """The questionnaire starts with age, sex and body site; a new visit answers them from what
+    it carried over, as the New case form does (``questionnaire.starting_answers``), so that
+    they are not asked again and an answer cannot silently replace the carried-over value."""
+    owner = make_user()
+    _, lesion_id = make_lesion(app, owner, birth_year=1981)
+    with app.app_context():
+        first = visits.new_visit(actor=_actor(owner), lesion_id=lesion_id)
+        cases.update_case(actor=_actor(owner), case_id=first.id, changes={"patient_sex": "male"})
+        second = visits.new_visit(actor=_actor(owner), lesion_id=lesion_id)
+        assert questionnaire.starting_answers(second) == {
+            "age": utcnow().year - 1981,
+            "sex": "male",
+            "location1.primary": "back",
+        }
+        assert second.anamnesis == questionnaire.starting_answers(second)
 
 
 def test_without_a_birth_year_the_previous_age_is_carried(app, make_user):

@@ -220,7 +220,9 @@ def test_new_visit_starts_a_case_of_the_lesion_with_the_questionnaire(ai_app, ai
     new_id = uuid.UUID(response.headers["Location"].rsplit("/", 1)[1])
     with ai_app.app_context():
         case = db.session.get(Case, new_id)
-        assert case.lesion_id == lesion_id and case.anamnesis == {}
+        assert case.lesion_id == lesion_id
+        # what was carried over is answered already; the rest is asked again
+        assert set(case.anamnesis) == {"age", "sex", "location1.primary"}
         assert (case.patient_sex, case.body_site, case.patient_reference) == (
             "female",
             "back",
@@ -230,6 +232,8 @@ def test_new_visit_starts_a_case_of_the_lesion_with_the_questionnaire(ai_app, ai
     text = _text(html)
     assert "Visit 4 of 4 of the lesion" in text and "carried over" in text
     assert 'id="questionnaire"' in html  # the questionnaire is asked again
+    for carried in ("How old is the patient?", "What is the patient's sex?", "Where on the body"):
+        assert carried not in text, carried  # but not what was carried over
     assert "Visit 4" in _text(_page(ai_client, f"/lesions/{lesion_id}"))
 
 

@@ -122,8 +122,9 @@ def update_lesion(lesion_id: uuid.UUID, json: LesionUpdate):  # type: ignore[no-
 @bp.post("/lesions/<uuid:lesion_id>/cases")
 @spec.validate(json=VisitIn, resp=responses((401, 404, 415, 422), HTTP_201=CaseOut), tags=[_TAG])
 def new_visit(lesion_id: uuid.UUID, json: VisitIn):  # type: ignore[no-untyped-def]
-    """Open a new visit (case) of the lesion: sex, skin type, site and age carried over,
-    the questionnaire asked again."""
+    """Open a new visit (case) of the lesion: sex, skin type, site and age carried over (and
+    in the anamnesis as the answers to age, sex and body site), the rest of the questionnaire
+    asked again."""
     case = visits.new_visit(
         actor=current_user,
         lesion_id=lesion_id,

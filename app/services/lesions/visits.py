@@ -8,7 +8,7 @@ from typing import Any
 
 from app.models import Case, Lesion
 from app.models.base import utcnow
-from app.services import cases
+from app.services import cases, questionnaire
 from app.services.clinical_terms import MAX_PATIENT_AGE, MIN_PATIENT_AGE
 from app.services.lesions import access
 
@@ -27,8 +27,9 @@ def carried_over(lesion: Lesion, previous: Case | None, *, today: date) -> dict[
     """The case fields a new visit of ``lesion`` starts with: the patient reference, the
     lesion's body site, and from the previous visit the sex and Fitzpatrick skin type; the age
     from the patient's year of birth when known, else the previous visit's age (``None`` for a
-    first visit without a year of birth). The anamnesis is not carried: the questionnaire is
-    asked again, because the answers (size, colour, bleeding …) are what may have changed."""
+    first visit without a year of birth). The previous answers are not carried: the
+    questionnaire is asked again, because the answers (size, colour, bleeding …) are what may
+    have changed; only age, sex and site, carried here, answer its first questions."""
     patient = lesion.patient
     age = age_in(today.year, patient.birth_year)
     return {
@@ -47,8 +48,10 @@ def new_visit(
     chief_complaint: str | None = None,
     patient_age: int | None = None,
 ) -> Case:
-    """Open a new visit (case, status ``draft``, empty anamnesis) of a lesion, with the fields
-    of :func:`carried_over`; ``patient_age`` overrides the carried age; the chief complaint
+    """Open a new visit (case) of a lesion, with the fields of :func:`carried_over`, whose
+    anamnesis starts with what they answer (``questionnaire.starting_answers``: age, sex, body
+    site; status ``questionnaire``, or ``draft`` when none is known) and the rest of the
+    questionnaire asked again; ``patient_age`` overrides the carried age; the chief complaint
     defaults to "Follow-up visit: <label>". The case belongs to the patient's owner (an
     admin may record a visit of another physician's patient). Audited as ``case.create``
     (with the lesion id).
@@ -65,4 +68,11 @@ def new_visit(
     complaint = chief_complaint if chief_complaint is not None else ""
     if not complaint.strip():
         complaint = f"Follow-up visit: {lesion.label}"
-    return cases.create_case(actor=actor, chief_complaint=complaint, lesion=lesion, **fields)
+    case = cases.create_case(actor=actor, chief_complaint=complaint, lesion=lesion, **fields)
+    # What was carried over answers the questionnaire's first questions (age, sex, body site),
+    # as the New case form's fields do: not asked again, so an answer cannot silently replace
+    # the carried-over value.
+    answers = questionnaire.starting_answers(case)
+    if answers:
+        case = cases.merge_answers(actor=actor, case_id=case.id, answers=answers)
+    return case
