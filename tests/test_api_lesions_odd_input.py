@@ -98,3 +98,39 @@ def test_the_same_patient_created_twice_at_once_is_409_not_500(client, app, make
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Patient)) == 1
         db.session.remove()
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u200e"],
+    ids=["zwsp", "zwj", "word-joiner", "bom", "soft-hyphen", "rtl-override", "lrm"],
+)
+def test_a_reference_with_an_invisible_character_is_not_a_lookalike_twin(
+    client, app, make_user, api_headers, hidden
+):
+    """``PT-7`` and ``PT-7`` + a zero-width space look the same everywhere: accepted, they would
+    be two patients (the 409 ``patient_exists`` bypassed, a lesion's visits split between them).
+    A reference is an identifier, so an invisible (format) character in it is refused as a
+    control character is, through ``/api/patients`` and an old client's ``/api/cases``."""
+    headers = api_headers(make_user())
+    _patient(client, headers, "PT-7")
+    for reference in (f"PT-7{hidden}", f"PT{hidden}-7"):
+        twin = client.post("/api/patients", json={"reference": reference}, headers=headers)
+        assert twin.status_code == 422, (reference, twin.get_json())
+        assert "invisible" in twin.get_json()["error"]["details"]["reference"]
+        case = client.post(
+            "/api/cases",
+            json={
+                "patient_reference": reference,
+                "patient_age": 40,
+                "patient_sex": "female",
+                "body_site": "back",
+                "chief_complaint": "mole",
+            },
+            headers=headers,
+        )
+        assert case.status_code == 422, (reference, case.get_json())
+        assert "invisible" in case.get_json()["error"]["details"]["patient_reference"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Patient)) == 1
+        db.session.remove()

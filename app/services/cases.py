@@ -16,6 +16,7 @@ An archived case is read-only: changing it raises ``Conflict("case_archived")``.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,8 +94,10 @@ class CasePage:
 def patient_reference_problem(value: str) -> str | None:
     """Return why ``value`` (already trimmed) is not an acceptable pseudonymous reference.
 
-    Rules: 1–64 characters, no control characters, and not an email address (a reference must
-    not identify the patient; an email address does).
+    Rules: 1–64 characters, no control characters, no invisible format characters (Unicode
+    category Cf: zero-width space, joiners, bidi marks, soft hyphen, byte order mark; a
+    reference with one looks like another and would be another patient), and not an email
+    address (a reference must not identify the patient; an email address does).
     """
     if not value:
         return "A patient reference is required."
@@ -104,6 +107,12 @@ def patient_reference_problem(value: str) -> str | None:
         return f"The patient reference may be at most {MAX_PATIENT_REFERENCE} characters."
     if _CONTROL_CHARS.search(value):
         return "The patient reference may not contain control characters."
+    if any(unicodedata.category(char) == "Cf" for char in value):
+        return (
+            "The patient reference may not contain invisible characters (such as zero-width "
+            "spaces, joiners or direction marks): it would look the same as another reference "
+            "and be another patient."
+        )
     if _EMAIL_LIKE.search(value):
         return (
             "This looks like an email address; use a pseudonymous reference "
