@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import Lesion
 from tests.e2e.test_busy_clinic import SMALL_TAP_TARGETS
 from tests.e2e.test_portal_flow import (
+    ACCESSIBILITY_BASICS,
     DESKTOP,
     NEVUS,
     PHONE,
@@ -262,6 +263,7 @@ def test_the_lesion_pages_at_1280_and_375_px(browser, live, ai_app, physician, s
             page.screenshot(
                 path=screenshot_dir / f"lesions-{viewport['width']}-{name}.png", full_page=True
             )
+            problems += [f"{name}: {p}" for p in page.evaluate(ACCESSIBILITY_BASICS)]
             if viewport is PHONE:
                 problems += _fits_the_phone(page, name)
         assert page.problems == []
