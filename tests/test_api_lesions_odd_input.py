@@ -1,6 +1,7 @@
 """Lesions API under odd input and concurrency, as a partner client may send it (issue #17,
 found by trying to break the merged API): a label made of invisible characters, the same patient
-created twice at once. PostgreSQL, no AI needed."""
+created twice at once, a reference with a hidden character, two visits compared backwards.
+PostgreSQL; the reference AI over real HTTP where visits are analysed."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Lesion, Patient
+from app.models import Lesion, Patient, Reanalysis, User
 from app.models.base import utcnow
+from app.services.lesions import visits
+from tests.lesion_visits import VISITS, diagnose, seen_three_times
 
 
 def _patient(client, headers, reference: str = "PT-ODD-1") -> dict:
@@ -133,4 +136,38 @@ def test_a_reference_with_an_invisible_character_is_not_a_lookalike_twin(
         assert "invisible" in case.get_json()["error"]["details"]["patient_reference"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Patient)) == 1
+        db.session.remove()
+
+
+def test_visits_compared_backwards_are_refused_before_any_ai_call(
+    ai_app, ai_client, older_ai_app, make_user, api_headers
+):
+    """from = the later visit: the comparison said "Red flag gone" for one that appeared and
+    ``days_between`` −366 for a year and half a second; the re-analysis sent the later visit's
+    photo to the AI and stored a Reanalysis of it before answering 409 ``model_not_current``.
+    Now both are 422 on ``from`` (swap them), and nothing is stored."""
+    owner = make_user()
+    headers = api_headers(owner)
+    lesion_id, (v1,) = seen_three_times(
+        older_ai_app, older_ai_app.test_client(), headers, owner, count=1
+    )
+    with ai_app.app_context():
+        v2 = visits.new_visit(actor=db.session.get(User, owner.id), lesion_id=lesion_id).id
+        db.session.remove()
+    diagnose(ai_client, headers, v2, *VISITS[2])
+
+    forward = ai_client.get(f"/api/lesions/{lesion_id}/compare?from={v1}&to={v2}", headers=headers)
+    assert forward.status_code == 200 and forward.get_json()["days_between"] >= 0
+    backward = ai_client.get(f"/api/lesions/{lesion_id}/compare?from={v2}&to={v1}", headers=headers)
+    assert backward.status_code == 422, backward.get_json()
+    assert "earlier" in backward.get_json()["error"]["details"]["from"]
+    rerun = ai_client.post(
+        f"/api/lesions/{lesion_id}/compare/reanalyse",
+        json={"from": str(v2), "to": str(v1)},
+        headers=headers,
+    )
+    assert rerun.status_code == 422, rerun.get_json()
+    assert "earlier" in rerun.get_json()["error"]["details"]["from"]
+    with ai_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Reanalysis)) == 0
         db.session.remove()

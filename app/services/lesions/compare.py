@@ -16,14 +16,21 @@ from app.services.lesions import access, changes, timeline
 from app.services.lesions.shapes import Comparison, TimelineEntry
 
 NOT_A_VISIT = "This case is not a visit of this lesion."
+BACKWARDS = (
+    "The first visit chosen is later than the second: choose the earlier visit first (swap them)."
+)
 
 
 def visit_pair(lesion: Lesion, from_case_id: Any, to_case_id: Any) -> tuple[Case, Case]:
-    """The two cases, checked to be different visits of ``lesion`` (archived ones excluded).
+    """The two cases, checked to be different visits of ``lesion`` (archived ones excluded),
+    ``from`` the earlier (in the timeline's order: created_at, then id).
 
     Raises:
         ValidationFailed: ``from`` and ``to`` are the same case, or one is not a visit of
-            this lesion (also a case the actor may not see: existence never leaks).
+            this lesion (also a case the actor may not see: existence never leaks), or
+            ``from`` is the later visit (``details["from"]``: swap them; a backward comparison
+            told a red flag that appeared as gone, and a backward re-analysis sent the later
+            photo to the AI).
     """
     if from_case_id == to_case_id:
         raise ValidationFailed({"to": "Choose two different visits to compare."})
@@ -35,6 +42,8 @@ def visit_pair(lesion: Lesion, from_case_id: Any, to_case_id: Any) -> tuple[Case
         found.append(case)
     if problems:
         raise ValidationFailed(problems)
+    if (found[0].created_at, found[0].id) > (found[1].created_at, found[1].id):
+        raise ValidationFailed({"from": BACKWARDS})
     return found[0], found[1]
 
 
@@ -113,7 +122,7 @@ def _missing(from_entry: TimelineEntry, to_entry: TimelineEntry) -> str:
 def compare_visits(
     *, actor: Any, lesion_id: uuid.UUID, from_case_id: Any, to_case_id: Any
 ) -> Comparison:
-    """Compare two visits of a lesion (``from`` → ``to``, usually earlier → later): the
+    """Compare two visits of a lesion (``from`` → ``to``, earlier → later): the
     answers that changed, the AI's change (tier, headline, top diagnosis, probabilities, red
     flags), and the same-model change when the earlier photo was re-analysed by the later
     visit's model. The read is audited (``lesion.compare``, with both case ids).
