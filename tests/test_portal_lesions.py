@@ -465,3 +465,29 @@ def test_a_lesion_without_two_visits_has_nothing_to_compare(client, own_lesion):
     assert "This lesion has no visit yet: comparing takes two visits" in _text(
         response.get_data(as_text=True)
     )
+
+
+def test_a_change_of_less_than_one_point_is_not_shown_as_plus_or_minus_zero(app):
+    """The comparison table's change column: 99.4 % → 99.6 % is "+0.2" (not a red "+0"),
+    0.4 % → 0.3 % is "−0.1" (not "−0"), and no change at all is "0", uncoloured."""
+    from flask import render_template
+
+    from app.services.lesions.shapes import ProbabilityChange
+
+    rows = [
+        ProbabilityChange("Melanoma", "C43.9", 0.994, 0.996, 0.002),
+        ProbabilityChange("Melanocytic nevus", "D22.9", 0.004, 0.003, -0.001),
+        ProbabilityChange("Dermatofibroma", "D23.9", 0.002, 0.002, 0.0),
+        ProbabilityChange("Seborrheic keratosis", "L82.1", 0.13, 0.003, -0.127),
+    ]
+    delta = type(
+        "Delta",
+        (),
+        {"sentences": [], "probabilities": rows, "red_flags_appeared": [], "red_flags_gone": []},
+    )()
+    with app.test_request_context():
+        html = render_template("lesions/_delta.html", delta=delta)
+    cells = re.findall(r'data-label="Change">(.*?)</td>', html)
+    assert [_text(cell).strip() for cell in cells] == ["+0.2", "−0.1", "0", "−13"]
+    assert 'class="delta-up">+0.2' in cells[0] and 'class="delta-down">−0.1' in cells[1]
+    assert "delta-" not in cells[2]
