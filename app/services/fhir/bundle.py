@@ -94,13 +94,12 @@ def case_bundle(source: CaseSource) -> dict[str, Any]:
 
 def ndjson_lines(sources: Iterable[CaseSource]) -> Iterator[str]:
     """Every resource of every case as one NDJSON line (relative references ``Type/id``);
-    a ``Patient`` (the visits of one patient), ``Practitioner`` or ``Device`` shared by several
-    cases is written once (as the first of its cases has it)."""
+    a ``Practitioner`` or ``Device`` shared by several cases is written once."""
     refs = Refs(in_bundle=False)
     shared: set[str] = set()
     for source in sources:
         for resource in case_resources(source, refs):
-            if resource["resourceType"] in ("Patient", "Practitioner", "Device"):
+            if resource["resourceType"] in ("Practitioner", "Device"):
                 if resource["id"] in shared:
                     continue
                 shared.add(resource["id"])
