@@ -184,7 +184,12 @@ def test_admin_reassigns_from_the_worklist(client, app, people, portal_login, qu
                 AuditEvent.case_id == queue["soon"], AuditEvent.action == "case.reassign"
             )
         ).one()
-        assert event.details == {"from": people["dr"].id, "to": people["other"].id}
+        case = stored_case(queue["soon"])
+        assert event.details["from"] == people["dr"].id
+        assert event.details["to"] == people["other"].id
+        # its only visit: the case's lesion moved with it to the new owner's patient
+        assert event.details["patient_id"]["after"] == str(case.patient_id)
+        assert "lesion_id" not in event.details
         assert event.actor_id == people["admin"].id
         db.session.remove()
 

@@ -24,6 +24,7 @@ from app.services import audit, cases, policies
 from app.services.clinical_record import history
 from app.services.clinical_record.headline import action_for_urgency
 from app.services.clinical_terms import URGENCIES
+from app.services.lesions import records as lesion_records
 from app.services.worklist.due import (
     DEFAULT_ROUTINE_DAYS,
     STATES,
@@ -235,7 +236,11 @@ def counts(
 
 def reassign_case(*, actor: Any, case_id: uuid.UUID, physician_id: int) -> Case:
     """Hand a case to another physician (admins only): it moves to their worklist and they
-    become its owner. Audited ``case.reassign`` with ``{"from", "to"}`` (user ids).
+    become its owner, and it moves to their patient of the case's reference (created when
+    needed; :func:`app.services.lesions.records.follow_reference`: its lesion goes along when the
+    case is the lesion's only visit, otherwise the case starts a new lesion). Audited
+    ``case.reassign`` with ``{"from", "to"}`` (user ids) and the ``patient_id`` / ``lesion_id``
+    before and after.
 
     Raises:
         PermissionDenied: the actor is not an admin.
@@ -251,8 +256,14 @@ def reassign_case(*, actor: Any, case_id: uuid.UUID, physician_id: int) -> Case:
     before = case_row.owner_id
     if before != target.id:
         case_row.owner_id = target.id
+        # The case joins the new owner's patient of its reference (issue #17), as when the
+        # reference changes; else the former owner kept it in their lesion's timeline.
+        moved = lesion_records.follow_reference(case_row)
         audit.record(
-            actor, CASE_REASSIGN, case_id=case_row.id, details={"from": before, "to": target.id}
+            actor,
+            CASE_REASSIGN,
+            case_id=case_row.id,
+            details={"from": before, "to": target.id, **moved},
         )
     db.session.commit()
     return case_row
