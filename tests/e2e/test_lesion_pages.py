@@ -370,3 +370,30 @@ def test_the_model_change_comparison(  # noqa: PLR0917 - fixtures
     phone.screenshot(path=screenshot_dir / "lesions-model-change-375.png", full_page=True)
     assert _fits_the_phone(phone, "model change") == []
     assert phone.problems == []
+
+
+def test_a_vertical_swipe_on_the_overlay_scrolls_the_phone_page(browser, live, ai_app, physician):
+    """On a phone the overlay is a third of the screen: a finger moving up over it scrolls the
+    page and leaves the line where it was; a finger moving sideways still moves the line."""
+    lesion_id, _ = _seen(ai_app, physician, 2)
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/lesions/{lesion_id}/compare")
+    page.locator("[data-overlay]").scroll_into_view_if_needed()
+    box = page.locator("[data-overlay]").bounding_box()
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.8
+    cdp = context.new_cdp_session(page)
+    before = page.evaluate("scrollY")
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 10):
+        point = {"x": x, "y": y - step * 20}
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        page.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    # the page scrolled with the finger
+    page.wait_for_function("before => window.scrollY > before + 50", arg=before, timeout=3000)
+    assert page.locator("#reveal").input_value() == "50"  # and the line stayed
+    assert abs(_reveal(page) - 0.5) < 0.02
+    _drag_the_line_by_touch(page)  # sideways: the line follows the finger
+    context.close()

@@ -93,20 +93,38 @@
     if (!range) { return; }
     range.step = "1";
     range.addEventListener("input", function () { setReveal(overlay, range, Number(range.value)); });
-    var dragging = false;
+    // A mouse or pen moves the line from the press on. A finger (touch-action: pan-y) moves it
+    // once it goes sideways, or with a tap; a finger going up or down scrolls the page and
+    // leaves the line where it was.
+    var dragging = false, start = null, sideways = null;
     function follow(event) {
       var box = overlay.getBoundingClientRect();
       setReveal(overlay, range, (event.clientX - box.left) * 100 / box.width);
     }
     overlay.addEventListener("pointerdown", function (event) {
       dragging = true;
-      overlay.setPointerCapture(event.pointerId);
+      start = { x: event.clientX, y: event.clientY };
+      sideways = event.pointerType === "touch" ? null : true;
+      if (sideways) {
+        overlay.setPointerCapture(event.pointerId);
+        follow(event);
+      }
+    });
+    overlay.addEventListener("pointermove", function (event) {
+      if (!dragging) { return; }
+      if (sideways === null) {
+        var dx = Math.abs(event.clientX - start.x), dy = Math.abs(event.clientY - start.y);
+        if (Math.max(dx, dy) < 6) { return; }  // not yet a direction
+        sideways = dx > dy;
+        if (!sideways) { dragging = false; return; }  // the page scrolls
+      }
       follow(event);
     });
-    overlay.addEventListener("pointermove", function (event) { if (dragging) { follow(event); } });
-    function stop() { dragging = false; }
-    overlay.addEventListener("pointerup", stop);
-    overlay.addEventListener("pointercancel", stop);
+    overlay.addEventListener("pointerup", function (event) {
+      if (dragging && sideways === null) { follow(event); }  // a tap
+      dragging = false;
+    });
+    overlay.addEventListener("pointercancel", function () { dragging = false; });
     setReveal(overlay, range, Number(range.value));
   }
 
