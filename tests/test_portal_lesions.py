@@ -491,3 +491,24 @@ def test_a_change_of_less_than_one_point_is_not_shown_as_plus_or_minus_zero(app)
     assert [_text(cell).strip() for cell in cells] == ["+0.2", "−0.1", "0", "−13"]
     assert 'class="delta-up">+0.2' in cells[0] and 'class="delta-down">−0.1' in cells[1]
     assert "delta-" not in cells[2]
+
+
+def test_an_unfinished_new_visit_does_not_take_the_latest_visits_place(ai_client, seen):
+    """A new visit not analysed yet (no photo, no answers): "Compare the first and the latest
+    visit" still puts the first and the latest *photos* side by side, the timeline's links
+    compare with the latest analysed visit, and the lesion keeps that visit's urgency."""
+    lesion_id, case_ids = seen
+    token = csrf_token(_page(ai_client, f"/lesions/{lesion_id}"))
+    assert (
+        ai_client.post(f"/lesions/{lesion_id}/visits", data={"csrf_token": token}).status_code
+        == 303
+    )
+    html = _page(ai_client, f"/lesions/{lesion_id}")
+    assert "Visit 4" in _text(html)
+    header = html.split('<header class="case-header lesion-header">', 1)[1].split("</header>")[0]
+    assert "Refer on the 2-week suspected-cancer pathway" in _text(header)
+    assert f"to={case_ids[2]}" in html and "Compare with visit 3" in _text(html)
+    html = _page(ai_client, f"/lesions/{lesion_id}/compare")
+    assert re.search(rf'<option selected value="{case_ids[0]}">Visit 1', html)
+    assert re.search(rf'<option selected value="{case_ids[2]}">Visit 3', html)
+    assert "No photo at this visit" not in html and "Diameter 5 → 9 mm" in _text(html)

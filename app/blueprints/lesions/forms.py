@@ -92,6 +92,19 @@ def place_on_map(form: Mapping[str, str]) -> tuple[dict[str, Any] | None, str | 
     return {"map_view": point.view, "map_x": point.x, "map_y": point.y}, None
 
 
+def default_pair(visits: Sequence[Any]) -> tuple[Any, Any] | None:
+    """The two visits compared when none are chosen: the first and the latest visit with a
+    photo, so that a new visit not photographed yet (or abandoned) does not take the latest
+    visit's place; the first and the last visit when fewer than two have a photo. ``visits``
+    are timeline entries, oldest first; ``None`` when there is none."""
+    if not visits:
+        return None
+    photographed = [visit for visit in visits if visit.image_id is not None]
+    if len(photographed) >= 2:
+        return photographed[0], photographed[-1]
+    return visits[0], visits[-1]
+
+
 class CompareForm(Form):
     """The two visits to compare (a GET form: ``from`` and ``to`` are case ids)."""
 
@@ -105,10 +118,11 @@ class CompareForm(Form):
         ]
         self.earlier.choices = choices
         self.later.choices = choices
-        if visits and not self.earlier.data:
-            self.earlier.data = str(visits[0].case_id)
-        if visits and not self.later.data:
-            self.later.data = str(visits[-1].case_id)
+        pair = default_pair(visits)
+        if pair and not self.earlier.data:
+            self.earlier.data = str(pair[0].case_id)
+        if pair and not self.later.data:
+            self.later.data = str(pair[1].case_id)
 
     def case_ids(self) -> tuple[uuid.UUID, uuid.UUID] | None:
         """The two chosen case ids, or ``None`` when one is not a case id at all (the lesions

@@ -21,6 +21,7 @@ from app.blueprints.lesions.forms import (
     LESION_STATUS_WORDS,
     CompareForm,
     LesionForm,
+    default_pair,
     place_on_map,
 )
 from app.blueprints.portal import after_post, is_htmx, render
@@ -33,6 +34,7 @@ bp.add_app_template_global(body_map.point_of, "body_map_point")
 bp.add_app_template_global(body_map, "body_map")
 bp.add_app_template_global(links.visit_link, "visit_link")
 bp.add_app_template_global(links.visit_links, "visit_links")
+bp.add_app_template_global(default_pair, "default_compare_pair")
 
 
 # --- patients ---------------------------------------------------------------------------------
