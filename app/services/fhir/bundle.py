@@ -94,12 +94,24 @@ def case_bundle(source: CaseSource) -> dict[str, Any]:
 
 def ndjson_lines(sources: Iterable[CaseSource]) -> Iterator[str]:
     """Every resource of every case as one NDJSON line (relative references ``Type/id``);
-    a ``Practitioner`` or ``Device`` shared by several cases is written once."""
+    a ``Practitioner`` or ``Device`` shared by several cases is written once, and so is the
+    ``Patient`` of the visits of one patient (as the first of its cases has it).
+
+    ``sources`` must come grouped by patient (``iter_case_sources`` orders them so): only the
+    last ``Patient`` written is remembered, so that memory stays flat however many patients
+    are exported (a set of every patient id grew with them); the users and AI models, whose
+    ids are kept, are few.
+    """
     refs = Refs(in_bundle=False)
     shared: set[str] = set()
+    last_patient: str | None = None
     for source in sources:
         for resource in case_resources(source, refs):
-            if resource["resourceType"] in ("Practitioner", "Device"):
+            if resource["resourceType"] == "Patient":
+                if resource["id"] == last_patient:
+                    continue
+                last_patient = resource["id"]
+            elif resource["resourceType"] in ("Practitioner", "Device"):
                 if resource["id"] in shared:
                     continue
                 shared.add(resource["id"])

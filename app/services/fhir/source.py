@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 
 from app.extensions import db
-from app.models import Analysis, AnalysisStatus, Case, CaseImage, CaseOutcome, User
+from app.models import Analysis, AnalysisStatus, Case, CaseImage, CaseOutcome, Patient, User
 from app.services import consent
 from app.services.exports import since_start
 from app.services.report.content import answers_as_asked
@@ -57,7 +57,13 @@ class CaseSource:
         return answers_as_asked(self.case.anamnesis, self.case.answer_order)
 
 
-_CASES = select(*Case.__table__.columns).order_by(Case.created_at, Case.id)
+# Grouped by patient, patients in the order they were recorded (the NDJSON export writes each
+# patient's ``Patient`` once, remembering only the last one), then in the order of the visits.
+_CASES = (
+    select(*Case.__table__.columns)
+    .outerjoin(Patient, Patient.id == Case.patient_id)
+    .order_by(Patient.created_at, Case.patient_id, Case.created_at, Case.id)
+)
 _COMPLETED_ANALYSES = (
     select(*Analysis.__table__.columns)
     .where(
@@ -145,7 +151,8 @@ def iter_case_sources(
     base_url: str = "",
     purpose: str = "records",
 ) -> Iterator[CaseSource]:
-    """Yield every case (all owners, archived included) as a :class:`CaseSource`, oldest first.
+    """Yield every case (all owners, archived included) as a :class:`CaseSource`: grouped by
+    patient (patients oldest first), each patient's visits oldest first.
 
     ``since`` keeps the cases created or changed (a new analysis included) on or after that day,
     as :func:`app.services.exports.iter_case_records` does, and so does ``purpose``

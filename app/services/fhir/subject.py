@@ -39,8 +39,10 @@ HISTOLOGY_CODE = coding(LOINC_SYSTEM, "22637-3", "Pathology report final diagnos
 
 
 def patient_id(source: CaseSource) -> str:
-    """The id of the case's ``Patient``."""
-    return resource_id("Patient", source.case.id)
+    """The id of the case's ``Patient``: from the patient record the case belongs to (issue
+    #17: the visits of one patient name one ``Patient``), from the case for a case without
+    one."""
+    return resource_id("Patient", source.case.patient_id or source.case.id)
 
 
 def patient(source: CaseSource) -> dict[str, Any]:
