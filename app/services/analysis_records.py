@@ -17,7 +17,7 @@ from app.models.base import utcnow
 from app.services import audit, cases
 from app.services.ai_pipeline import PipelineResult
 from app.services.clinical_record import inputs as record_inputs
-from app.services.clinical_record.headline import headline_for_results
+from app.services.clinical_record.headline import Headline, headline_for_results
 
 
 def store_analysis(
@@ -64,15 +64,19 @@ def store_analysis(
     return analysis
 
 
-def record_completed(
-    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, result: PipelineResult, **meta: Any
-) -> Analysis:
-    """Store a completed analysis: the AI's responses as validated (``ai_responses``), the
-    differential, red flags, triage and evidence, the tier (never ``confident`` for a photo
-    analysed despite low quality) and the headline urgency of
-    :func:`app.services.clinical_record.headline.headline_action`."""
+def clinical_reading(
+    result: PipelineResult, *, overridden: bool
+) -> tuple[str, dict[str, Any], dict[str, Any], Headline, dict[str, Any]]:
+    """What a completed pipeline result says clinically, as stored: ``(tier, red_flags,
+    triage, headline, image_validity)``, the three dicts as JSON (aliases, no nulls in the red
+    flags).
+
+    ``overridden``: the photo was analysed although the AI judged its quality too low; the
+    tier is then never ``confident`` (issue #12: a result from a poor photo is at most
+    ``possible``) and the headline says so
+    (:func:`app.services.clinical_record.headline.headline_for_results`).
+    """
     prediction = result.prediction
-    overridden = bool(meta.get("accepted_low_quality")) and not result.validity.is_valid
     tier = "possible" if overridden and prediction.tier == "confident" else prediction.tier
     red_flags = result.red_flags.model_dump(mode="json", by_alias=True, exclude_none=True)
     triage = result.triage.model_dump(mode="json", by_alias=True)
@@ -83,7 +87,19 @@ def record_completed(
         refer_to_specialist=prediction.refer_to_specialist,
         low_quality_override=overridden,
     )
-    validity = result.validity.model_dump(mode="json", by_alias=True)
+    return tier, red_flags, triage, headline, result.validity.model_dump(mode="json", by_alias=True)
+
+
+def record_completed(
+    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, result: PipelineResult, **meta: Any
+) -> Analysis:
+    """Store a completed analysis: the AI's responses as validated (``ai_responses``), the
+    differential, red flags, triage and evidence, the tier (never ``confident`` for a photo
+    analysed despite low quality) and the headline urgency of
+    :func:`app.services.clinical_record.headline.headline_action`."""
+    prediction = result.prediction
+    overridden = bool(meta.get("accepted_low_quality")) and not result.validity.is_valid
+    tier, red_flags, triage, headline, validity = clinical_reading(result, overridden=overridden)
     return store_analysis(
         actor=actor,
         case_id=case_id,

@@ -19,7 +19,7 @@ from app.observability import current_request_id
 from app.services import audit, case_images, consent
 from app.services.ai_client import get_ai_client
 from app.services.ai_pipeline import PendingPipeline, PipelineResult
-from app.services.clinical_record.headline import headline_for_results
+from app.services.analysis_records import clinical_reading
 from app.services.lesions import access, compare, timeline
 from app.services.lesions.shapes import Comparison
 
@@ -60,17 +60,7 @@ def _record(
     derives them) with its audit event, in one commit."""
     prediction = result.prediction
     overridden = not result.validity.is_valid
-    tier = "possible" if overridden and prediction.tier == "confident" else prediction.tier
-    red_flags = result.red_flags.model_dump(mode="json", by_alias=True, exclude_none=True)
-    triage = result.triage.model_dump(mode="json", by_alias=True)
-    headline = headline_for_results(
-        red_flags=red_flags,
-        triage=triage,
-        tier=tier,
-        refer_to_specialist=prediction.refer_to_specialist,
-        low_quality_override=overridden,
-    )
-    validity = result.validity.model_dump(mode="json", by_alias=True)
+    tier, red_flags, triage, headline, validity = clinical_reading(result, overridden=overridden)
     row = Reanalysis(
         id=uuid.uuid4(),
         case_id=original.case_id,
