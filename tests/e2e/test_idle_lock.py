@@ -105,3 +105,35 @@ def test_the_idle_lock_blanks_the_page_and_the_typed_review_comes_back(
     page.wait_for_url(case_url)
     assert page.input_value("#notes") == NOTES
     assert [p for p in page.problems if "status of 401" not in p] == []
+
+
+def test_the_warning_and_the_lock_are_not_hidden_behind_the_full_size_photo(
+    browser, live, analysed_case
+):
+    """The full-size viewer is a modal dialog (the top layer): the warning must not stay behind
+    it, and the lock must not leave the photo on screen while it ends the session."""
+    physician, case_id = analysed_case
+    page = open_page(browser)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    page.locator("a.photo-zoom[data-viewer]").first.click()
+    page.wait_for_selector("dialog.photo-viewer[open]")
+
+    warning = page.locator("#idle-warning")
+    warning.wait_for(state="visible", timeout=(IDLE_SECONDS + 10) * 1000)
+    on_top = page.evaluate(
+        """() => { const r = document.querySelector('#idle-warning').getBoundingClientRect();
+                   const e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                   return !!(e && e.closest('#idle-warning')); }"""
+    )
+    assert on_top, "the idle warning is behind the photo viewer"
+
+    # Hold the lock request: the photo must be gone before the login page comes.
+    held = []
+    page.route("**/session/lock", lambda route: held.append(route))  # noqa: PLW0108 - a builtin is refused
+    page.wait_for_selector("#main", state="hidden", timeout=(IDLE_SECONDS + 10) * 1000)
+    assert page.locator("dialog[open]").count() == 0
+    assert not page.locator("dialog.photo-viewer img").is_visible()
+    for route in held:
+        route.continue_()
+    page.wait_for_url(re.compile(r".*/login\?next="), timeout=10_000)

@@ -71,8 +71,15 @@
   var warning = document.getElementById("idle-warning");
   var countdown = warning && warning.querySelector("[data-idle-countdown]");
 
+  // A modal dialog (the full-size photo viewer) sits in the top layer, above the warning and
+  // outside #main: close it, so that the warning is seen and the lock hides every photo.
+  function closeDialogs() {
+    document.querySelectorAll("dialog[open]").forEach(function (dialog) { dialog.close(); });
+  }
+
   function showWarning(remainingMs) {
     if (!warning) { return; }
+    closeDialogs();
     if (countdown) { countdown.textContent = String(Math.max(0, Math.ceil(remainingMs / 1000))); }
     warning.hidden = false;
   }
@@ -116,6 +123,7 @@
       return { action: form.action, data: new FormData(form) };
     });
     // Blank the patient data at once; the requests below may take a moment.
+    closeDialogs();
     var main = document.getElementById("main");
     var panel = document.getElementById("idle-locked");
     if (main) { main.hidden = true; }
