@@ -55,10 +55,20 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
     init_error_handlers(app)
     _init_security_headers(app)
+    _admit_logins_at_the_door(app)
 
     if app.testing or os.environ.get("FLASK_RUN_FROM_CLI") == "true":
         _init_cli(app, config_class)
     return app
+
+
+def _admit_logins_at_the_door(app: Flask) -> None:
+    """Refuse a login or registration beyond the worker's hash slots before Flask handles it
+    (:class:`app.services.rate_limits.login_door.LoginDoor`, issue #13)."""
+    from app.services.rate_limits.login_door import LoginDoor
+
+    limit = int(app.config["PASSWORD_HASH_CONCURRENCY"])
+    app.wsgi_app = LoginDoor(app.wsgi_app, limit)  # type: ignore[method-assign]
 
 
 def _trust_proxies(app: Flask) -> None:

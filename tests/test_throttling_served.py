@@ -157,16 +157,16 @@ def test_64_concurrent_anonymous_logins_leave_healthy_fast(gateway, control_serv
     """Issue #13: "64 concurrent anonymous logins keep /healthy under 100 ms".
 
     ``PROBES`` probes of ``/healthy``, 25 ms apart from the moment the 64 logins are sent (the
-    burst is over within about a second). Asserted: the p95 is under the issue's 100 ms.
+    burst is over within about a second). Asserted: the p95 under the issue's 100 ms, and the
+    slowest probe under 100 ms plus what this shared machine itself did to a trivial server
+    probed the same way at the same time (``control_server``: its slowest probe less its
+    median; printed). On a quiet machine that allowance is a few ms; with the other developers'
+    suites running it has been up to 280 ms.
 
-    Not asserted at 100 ms, said openly: the slowest probe. On this shared 2-core machine
-    (load 7-10 from the other suites) one probe per run still waited 0.2-1.16 s (26 runs
-    after the fixes; about 3 % of the probes over 100 ms; before them 0.35-2.1 s, p95 up to
-    140 ms), while a trivial server probed the same way at the same time (``control_server``,
-    printed) had its slowest at 5-102 ms (286 ms once): each worker's one thread works
-    through the burst's requests (gevent does not preempt) with a small share of a saturated
-    CPU. The slowest probe is only bounded at 2 s (the issue measured 4.8 s before the hash
-    cap), a margin for this machine, not the issue's target.
+    Before the login door (``app/services/rate_limits/login_door.py``) each worker's one thread
+    went through the Flask start of every login it received before the hash cap refused it, and
+    the slowest probe was 45-142 ms on a quiet machine (0.2-1.16 s at load 7-10); with the door,
+    6-44 ms (8 runs).
     """
     base = gateway["base"]
     start = threading.Barrier(65)
@@ -204,7 +204,7 @@ def test_64_concurrent_anonymous_logins_leave_healthy_fast(gateway, control_serv
         f"logins 401: {codes.count(401)}, 429: {codes.count(429)}"
     )
     assert p95 < 0.100
-    assert slowest < 2.0
+    assert slowest < 0.100 + max(0.0, noise - statistics.median(control))
 
 
 def test_several_workers_without_a_shared_store_are_reported(tmp_path, database_url, app):
