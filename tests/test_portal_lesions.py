@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Case, Lesion
@@ -235,6 +236,30 @@ def test_new_visit_starts_a_case_of_the_lesion_with_the_questionnaire(ai_app, ai
     for carried in ("How old is the patient?", "What is the patient's sex?", "Where on the body"):
         assert carried not in text, carried  # but not what was carried over
     assert "Visit 4" in _text(_page(ai_client, f"/lesions/{lesion_id}"))
+
+
+def test_new_visit_posted_twice_without_javascript_opens_one_visit(ai_app, ai_client, seen):
+    """A double click on "New visit" with JavaScript off (or a reload of the post) sends the same
+    form twice: both lead to the one visit it opened; the form shown again opens another."""
+    lesion_id, case_ids = seen
+    html = _page(ai_client, f"/lesions/{lesion_id}")
+    key = re.search(r'name="form_key" value="([0-9a-f]{32})"', html).group(1)
+    form = {"csrf_token": csrf_token(html), "form_key": key}
+    first = ai_client.post(f"/lesions/{lesion_id}/visits", data=form)
+    again = ai_client.post(f"/lesions/{lesion_id}/visits", data=form)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    with ai_app.app_context():
+        visits_now = db.session.scalars(select(Case.id).where(Case.lesion_id == lesion_id)).all()
+    assert len(visits_now) == len(case_ids) + 1
+
+    html = _page(ai_client, f"/lesions/{lesion_id}")
+    fresh = re.search(r'name="form_key" value="([0-9a-f]{32})"', html).group(1)
+    assert fresh != key
+    other = ai_client.post(
+        f"/lesions/{lesion_id}/visits", data={"csrf_token": csrf_token(html), "form_key": fresh}
+    )
+    assert other.headers["Location"] != first.headers["Location"]
 
 
 def test_another_physicians_patient_and_lesion_are_not_found(

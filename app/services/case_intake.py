@@ -1,4 +1,4 @@
-"""Open a case exactly once per new-case form, however often that form is submitted.
+"""Open a case exactly once per new-case (or new-visit) form, however often it is submitted.
 
 A double click on "Open case" without JavaScript, a reload of the post, or the back button and
 a second submit all send the same form again. The form carries a random key (made when the form
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -62,15 +63,35 @@ def open_case_once(*, actor: Any, form_key: str | None, **fields: Any) -> Case:
         Conflict: ``idempotency_in_progress``: the first post did not finish in time.
         PermissionDenied: the actor is inactive.
     """
-    if not form_key:
-        return questionnaire.open_case(actor=actor, **fields)
-    key = KEY_PREFIX + form_key
+    return create_once(
+        actor=actor,
+        key=KEY_PREFIX + form_key if form_key else None,
+        fields=fields,
+        create=lambda: questionnaire.open_case(actor=actor, **fields),
+    )
+
+
+def create_once(
+    *, actor: Any, key: str | None, fields: dict[str, Any], create: Callable[[], Case]
+) -> Case:
+    """Run ``create`` once per ``key`` (a form's key under its form's prefix) and ``fields``:
+    a repeat with the same key and fields returns the case the first one made, waiting for it
+    up to :data:`WAIT_SECONDS`; ``create`` failing leaves the key free; ``key`` ``None`` (a
+    form without a key) simply creates.
+
+    Raises:
+        FormAlreadyUsed: the key made a case with other ``fields``.
+        Conflict: ``idempotency_in_progress``: the first post did not finish in time.
+        Whatever ``create`` raises.
+    """
+    if not key:
+        return create()
     fingerprint = diagnosis.request_fingerprint(diagnosis.canonical_json(fields))
     replay = _claim(actor, key, fingerprint)
     if replay is not None:
         return cases.require_case(actor=actor, case_id=uuid.UUID(replay.body["case_id"]))
     try:
-        case = questionnaire.open_case(actor=actor, **fields)
+        case = create()
     except Exception:
         diagnosis.finish_idempotency_key(actor=actor, key=key, status_code=500, body=None)
         raise

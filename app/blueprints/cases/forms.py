@@ -48,6 +48,12 @@ from app.services.clinical_terms import (
 _FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
+def form_key_or_none(value: str | None) -> str | None:
+    """A posted form key (see :mod:`app.services.case_intake`) when it looks like one (16-64
+    letters, digits, ``_`` or ``-``), else ``None``."""
+    return value if value and _FORM_KEY.fullmatch(value) else None
+
+
 def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
@@ -99,8 +105,7 @@ class NewCaseForm(FlaskForm):
     def key(self) -> str | None:
         """The posted form key, or ``None`` when it is missing or malformed (then the case is
         opened without the double-submit guard, as before the key existed)."""
-        key = self.form_key.data or ""
-        return key if _FORM_KEY.fullmatch(key) else None
+        return form_key_or_none(self.form_key.data)
 
     def renew_key(self) -> None:
         """Give the form a fresh key, so that its next submit opens another case."""

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, flash, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from app.blueprints.cases.forms import show_problems
+from app.blueprints.cases.forms import form_key_or_none, show_problems
 from app.blueprints.lesions import body_map
 from app.blueprints.lesions.forms import (
     LESION_STATUS_WORDS,
@@ -26,6 +26,7 @@ from app.blueprints.lesions.forms import (
 )
 from app.blueprints.portal import after_post, is_htmx, render
 from app.errors import AIServiceError, Conflict, UpstreamUnavailable, ValidationFailed
+from app.services import case_intake
 from app.services.lesions import compare, lesions, links, patients, reanalysis, visits
 
 bp = Blueprint("lesions", __name__)
@@ -131,6 +132,7 @@ def _lesion_page(
         form=form,
         map_problem=map_problem,
         compare_form=CompareForm(None, record.visits),
+        new_visit_key=uuid.uuid4().hex,
     )
 
 
@@ -169,10 +171,25 @@ def place(lesion_id: uuid.UUID):  # type: ignore[no-untyped-def]
     return _lesion_page(lesion_id, 422, map_problem=problem, target="body-map")
 
 
+#: The prefix of a new-visit form's key among the physician's idempotency keys.
+VISIT_KEY_PREFIX = "portal-visit-form:"
+
+
 @bp.post("/lesions/<uuid:lesion_id>/visits")
 def new_visit(lesion_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """Start a new visit of the lesion (a new case, the questionnaire asked again)."""
-    case = visits.new_visit(actor=current_user, lesion_id=lesion_id)
+    """Start a new visit of the lesion (a new case, the questionnaire asked again); the form's
+    key makes a double submit (no JavaScript, a reload, Back) lead to the one visit it opened."""
+    key = form_key_or_none(request.form.get("form_key"))
+    try:
+        case = case_intake.create_once(
+            actor=current_user,
+            key=VISIT_KEY_PREFIX + key if key else None,
+            fields={"lesion_id": str(lesion_id)},
+            create=lambda: visits.new_visit(actor=current_user, lesion_id=lesion_id),
+        )
+    except Conflict as busy:  # the first post of this form is still running
+        flash(busy.message, "error")
+        return after_post(url_for("lesions.show", lesion_id=lesion_id))
     flash(
         "New visit started: what does not change was carried over; "
         "the questionnaire is asked again.",
