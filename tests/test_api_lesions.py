@@ -120,6 +120,35 @@ def test_an_old_client_creating_a_case_gets_a_patient_and_a_lesion(client, make_
     assert len(lesions["items"]) == 2
 
 
+def test_patients_are_listed_by_their_newest_visit(client, make_user, api_headers):
+    """The patient seen most recently comes first, however long ago they were recorded; a
+    patient without visits ranks by when they were recorded."""
+    headers = api_headers(make_user())
+    for reference in ("PT-SEEN-LONG-AGO", "PT-RECORDED-LATER"):
+        assert (
+            client.post(
+                "/api/cases", json=case_payload(patient_reference=reference), headers=headers
+            ).status_code
+            == 201
+        )
+    assert (
+        client.post(
+            "/api/patients", json={"reference": "PT-NO-VISITS"}, headers=headers
+        ).status_code
+        == 201
+    )
+    again = client.post(
+        "/api/cases", json=case_payload(patient_reference="PT-SEEN-LONG-AGO"), headers=headers
+    )
+    assert again.status_code == 201
+    listed = client.get("/api/patients", headers=headers).get_json()["items"]
+    assert [p["reference"] for p in listed] == [
+        "PT-SEEN-LONG-AGO",
+        "PT-NO-VISITS",
+        "PT-RECORDED-LATER",
+    ]
+
+
 def test_anothers_patients_and_lesions_are_404_and_admins_see_them(
     ai_app, ai_client, make_user, api_headers
 ):

@@ -139,10 +139,20 @@ def summaries(patients: list[Patient]) -> list[PatientSummary]:
     ]
 
 
+#: When the patient's newest visit was opened (``None`` without visits), for ordering.
+_newest_visit = (
+    select(func.max(Case.created_at))
+    .where(Case.patient_id == Patient.id)
+    .correlate(Patient)
+    .scalar_subquery()
+)
+
+
 def list_patients(
     *, actor: Any, q: str | None = None, page: int = 1, per_page: int = DEFAULT_PER_PAGE
 ) -> PatientPage:
-    """One page of the actor's patients (every patient for admins), newest first; ``q`` is a
+    """One page of the actor's patients (every patient for admins), the one seen most recently
+    first (its newest visit; a patient without visits by when it was recorded); ``q`` is a
     case-insensitive substring of the reference.
 
     Raises:
@@ -166,7 +176,7 @@ def list_patients(
         db.session.scalars(
             select(Patient)
             .where(*conditions)
-            .order_by(Patient.created_at.desc(), Patient.id.desc())
+            .order_by(func.coalesce(_newest_visit, Patient.created_at).desc(), Patient.id.desc())
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
