@@ -264,6 +264,28 @@ def test_timeline_and_comparison_in_words(ai_app, ai_client, make_user, api_head
     assert result.days_between == 0
 
 
+def test_an_unfinished_later_visit_is_compared_by_what_it_has(
+    ai_app, ai_client, make_user, api_headers
+):
+    """A new visit whose questionnaire is not finished yet: the answers it does not have yet
+    are left out (not a list of "→ not answered"), and one sentence says why."""
+    owner = make_user()
+    lesion_id, (v1, _v2, _v3) = seen_three_times(ai_app, ai_client, api_headers(owner), owner)
+    with ai_app.app_context():
+        fresh = visits.new_visit(actor=_actor(owner), lesion_id=lesion_id)
+        result = compare.compare_visits(
+            actor=_actor(owner), lesion_id=lesion_id, from_case_id=v1, to_case_id=fresh.id
+        )
+        visit_number = result.to_visit.visit_number
+    assert visit_number == 4
+    assert [item.after_text for item in result.answers_changed if item.after is None] == []
+    assert not any("not answered" in sentence for sentence in result.sentences)
+    assert (
+        "Visit 4: the questionnaire is not finished; the answers it has not had yet are left "
+        "out." in result.sentences
+    )
+
+
 def test_comparison_refuses_bad_pairs(ai_app, ai_client, make_user, api_headers):
     owner, other = make_user(), make_user()
     lesion_id, (v1, v2) = seen_three_times(ai_app, ai_client, api_headers(owner), owner, count=2)

@@ -47,6 +47,10 @@ def visit_pair(lesion: Lesion, from_case_id: Any, to_case_id: Any) -> tuple[Case
     return found[0], found[1]
 
 
+#: A visit in these is still at its questionnaire: its missing answers are not asked yet.
+UNFINISHED_STATUSES = ("draft", "questionnaire")
+
+
 def same_model_reanalysis(case_id: uuid.UUID, model_version: str | None) -> Reanalysis | None:
     """The newest re-analysis of the visit by ``model_version``, or ``None``."""
     if model_version is None:
@@ -76,6 +80,9 @@ def comparison(lesion: Lesion, earlier: Case, later: Case) -> Comparison:
         order=list(later.answer_order or []) + list(earlier.answer_order or []),
         questions={**(earlier.question_texts or {}), **(later.question_texts or {})},
     )
+    unfinished = later.status in UNFINISHED_STATUSES
+    if unfinished:  # what it has not been asked yet did not change
+        answers = [item for item in answers if item.field in (later.anamnesis or {})]
     delta = changes.analysis_delta(a_from, a_to) if a_from and a_to else None
     same_model = bool(a_from and a_to and a_from.model_version == a_to.model_version)
     rerun = (
@@ -85,6 +92,11 @@ def comparison(lesion: Lesion, earlier: Case, later: Case) -> Comparison:
     )
     same_delta = changes.analysis_delta(rerun, a_to) if rerun is not None and a_to else None
     sentences = [item.sentence + "." for item in answers]
+    if unfinished:
+        sentences.append(
+            f"Visit {to_entry.visit_number}: the questionnaire is not finished; the answers it "
+            "has not had yet are left out."
+        )
     sentences += delta.sentences if delta else [_missing(from_entry, to_entry)]
     if delta and not same_model:
         sentences.append(
