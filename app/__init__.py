@@ -128,6 +128,11 @@ def _resolve_database(app: Flask) -> None:
         uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     options: dict = {"pool_pre_ping": True}
+    if uri.startswith("postgresql+psycopg://"):
+        # Not SQLAlchemy's pre-ping (a SELECT 1 on every checkout): the pool asks the kernel
+        # whether the server closed the connection, and pings only then (app/services/
+        # pool_liveness.py, installed by _init_extensions).
+        options["pool_pre_ping"] = False
     if uri.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 2}
         options["pool_size"] = int(os.environ.get("DB_POOL_SIZE", "10"))
@@ -144,7 +149,7 @@ def _init_extensions(app: Flask) -> None:
 
     from app import models  # noqa: F401 - register every table on the metadata
     from app.extensions import csrf, db, jwt, login_manager
-    from app.services import admission
+    from app.services import admission, pool_liveness
 
     # The ORM's mappers are configured now (CPU only, no connection), not by the first query:
     # under gunicorn that first query came in each new worker, and its 0.3-0.5 s of CPU kept
@@ -153,6 +158,9 @@ def _init_extensions(app: Flask) -> None:
     # does it once, before the workers are forked.
     configure_mappers()
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            pool_liveness.check_on_checkout(engine)
     admission.init_app(app)
     jwt.init_app(app)
     login_manager.init_app(app)
