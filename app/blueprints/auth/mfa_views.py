@@ -100,6 +100,9 @@ def _enrol_first():  # type: ignore[no-untyped-def]
         request.path.startswith("/api/")
         or request.endpoint in _OPEN_DURING_ENROLMENT
         or request.endpoint is None
+        # No cookie, no login (session and remember-me live in cookies): a probe or a bearer
+        # client is not loaded as flask-login's anonymous user for nothing.
+        or "HTTP_COOKIE" not in request.environ
         or not current_user.is_authenticated
         or not mfa.needs_enrolment(current_user)
     ):

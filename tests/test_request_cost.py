@@ -1,0 +1,37 @@
+"""What every request costs: work that cannot matter to a request is not done for it (issue #15),
+and what the hooks guarantee stays the same."""
+
+from __future__ import annotations
+
+from app import portal_login
+
+
+def test_a_request_without_cookies_loads_no_portal_user(client, monkeypatch):
+    """A probe or a bearer client sends no cookie: flask-login's loaders (session look-up,
+    remember-me cookie) cannot find anyone, so they are not run."""
+    calls: list[int] = []
+    real = portal_login.resume_remembered_user
+
+    def counted():  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(portal_login, "resume_remembered_user", counted)
+    assert client.get("/healthy").status_code == 200
+    assert client.get("/health").status_code == 200
+    assert calls == []
+
+
+def test_the_session_signer_is_built_once_per_key_set(app):
+    interface = app.session_interface
+    first = interface.get_signing_serializer(app)
+    assert first is not None
+    assert interface.get_signing_serializer(app) is first
+    app.config["SECRET_KEY_FALLBACKS"] = ["an-older-key-" + "x" * 40]
+    try:
+        rotated = interface.get_signing_serializer(app)
+        assert rotated is not first
+        assert len(rotated.secret_keys) == 2
+    finally:
+        app.config["SECRET_KEY_FALLBACKS"] = []
+    assert interface.get_signing_serializer(app) is not rotated
