@@ -257,6 +257,10 @@ def _unstorable_paths(value: object, path: str) -> dict[str, str]:
     return {}
 
 
+#: The media types whose body ``request.form`` parses (any other body leaves it empty).
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def _refuse_nul_characters(app: Flask) -> None:
     """Answer 422 to any query, form or JSON text with a NUL character or a lone surrogate:
     PostgreSQL's text and jsonb cannot store them, so they would otherwise fail as a 500."""
@@ -266,9 +270,10 @@ def _refuse_nul_characters(app: Flask) -> None:
     def _no_nul() -> None:
         # Portal forms only: the API's form fields are typed or checked (the anamnesis), and
         # parsing a form here would consume a body that the API's content-type check reads.
-        sources = (
-            [request.args] if request.path.startswith("/api/") else [request.args, request.form]
-        )
+        # Only what the request has is looked at (most have no query, no form and no JSON).
+        sources = [request.args] if request.environ.get("QUERY_STRING") else []
+        if request.mimetype in _FORM_TYPES and not request.path.startswith("/api/"):
+            sources.append(request.form)
         found: dict[str, str] = {}
         for source in sources:
             for key, value in source.items(multi=True):
@@ -299,26 +304,41 @@ PERMISSIONS_POLICY = (
 )
 
 
+#: Security headers every response carries (besides the policy, Cache-Control and HSTS).
+_ALWAYS_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+)
+
+
 def _init_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]
+        # Each header is added unless the view set its own (one pass over the response's
+        # headers, not one per header).
+        headers = response.headers
+        present = {name.lower() for name, _value in headers.items()}
+        path = request.path
         # Only 'self': no inline scripts or styles, no CDN.
-        policy = API_DOCS_POLICY if request.path == "/api/docs" else CONTENT_SECURITY_POLICY
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        if response.mimetype == "text/html" or _api_data(request.path):
+        policy = API_DOCS_POLICY if path == "/api/docs" else CONTENT_SECURITY_POLICY
+        wanted = [("Content-Security-Policy", policy), *_ALWAYS_HEADERS]
+        if response.mimetype == "text/html" or _api_data(path):
             # Pages and API answers carry patient data: never kept in a shared browser's or
             # proxy's cache (RFC 9111 §5.2.2.5).
-            response.headers.setdefault("Cache-Control", "no-store")
+            wanted.append(("Cache-Control", "no-store"))
         if app.config["HSTS_SECONDS"] > 0:
             # RFC 6797: browsers ignore it over plain HTTP, so it is safe to send always.
-            response.headers.setdefault(
-                "Strict-Transport-Security",
-                f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains",
+            wanted.append(
+                (
+                    "Strict-Transport-Security",
+                    f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains",
+                )
             )
+        for name, value in wanted:
+            if name.lower() not in present:
+                headers.add(name, value)
         return response
 
 

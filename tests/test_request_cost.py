@@ -35,3 +35,20 @@ def test_the_session_signer_is_built_once_per_key_set(app):
     finally:
         app.config["SECRET_KEY_FALLBACKS"] = []
     assert interface.get_signing_serializer(app) is not rotated
+
+
+def test_a_views_own_security_header_is_kept_whatever_its_case(make_app):
+    app = make_app()
+
+    @app.get("/own-headers")
+    def own_headers():  # type: ignore[no-untyped-def]
+        return "x", 200, {"cache-control": "private, no-store", "x-frame-options": "SAMEORIGIN"}
+
+    from app.security import public
+
+    public(own_headers)
+    response = app.test_client().get("/own-headers")
+    assert response.headers.getlist("Cache-Control") == ["private, no-store"]
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
