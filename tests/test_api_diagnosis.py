@@ -261,6 +261,8 @@ class RecordingAI:
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.delay = delay
         self.failing: dict[str, int] = {}
+        #: Called with the request path when a call arrives (before the delay), if set.
+        self.on_call: Any = None
         self.calls: list[tuple[str, float, float]] = []
         self._lock = threading.Lock()
         self.server.expect_request("/api/v1/health").respond_with_json({"status": "healthy"})
@@ -269,6 +271,8 @@ class RecordingAI:
 
     def _handle(self, request: Request) -> Response:
         started = time.monotonic()
+        if self.on_call is not None:
+            self.on_call(request.path)
         time.sleep(self.delay)
         status = self.failing.get(request.path)
         ended = time.monotonic()
@@ -301,6 +305,34 @@ def recording_ai() -> Iterator[RecordingAI]:
 
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
+
+
+def test_a_case_archived_while_the_ai_works_stays_archived(  # noqa: PLR0917 - fixtures
+    make_app, app, recording_ai, make_user, api_headers, make_case
+):
+    """The analysis is stored against the case as it is then, not as this request last saw
+    it: a case archived by another request while the AI worked is not moved to ``analyzed``
+    (was: the request's own, stale copy of the case was moved, un-archiving it)."""
+    from app.models import User
+    from app.services import cases
+
+    owner = make_user()
+    case_id = make_case(owner)
+
+    def archive_meanwhile(path: str) -> None:
+        if path.endswith("/validate"):
+            with app.app_context():
+                cases.archive_case(actor=db.session.get(User, owner.id), case_id=case_id)
+                db.session.remove()
+
+    recording_ai.on_call = archive_meanwhile
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    response = diagnose(gateway.test_client(), api_headers(owner), case_id=case_id)
+    assert response.status_code == 409, response.get_json()
+    with app.app_context():
+        assert db.session.get(Case, case_id).status == "archived"
+        assert db.session.scalar(select(func.count()).select_from(Analysis)) == 0
+        db.session.remove()
 
 
 def test_prediction_and_red_flags_overlap(make_app, app, recording_ai, make_user, api_headers):

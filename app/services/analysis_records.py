@@ -34,7 +34,9 @@ def store_analysis(
     ``urgency``, when it has one) and audit it, in one commit. ``fields`` are the analysis's own
     columns (status, results, meta); its ``inputs`` are the anamnesis as sent, the case's
     fields and the image (:func:`app.services.clinical_record.inputs.snapshot`)."""
-    case = db.session.get(Case, case_id)
+    # The case as it is now (another request may have archived it while the AI worked), not
+    # a copy this session still holds; the image's row does not change (a copy is used as is).
+    case = db.session.get(Case, case_id, populate_existing=True)
     image = db.session.get(CaseImage, image_id) if image_id is not None else None
     analysis = Analysis(
         id=uuid.uuid4(),
