@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -333,6 +334,33 @@ def test_a_case_archived_while_the_ai_works_stays_archived(  # noqa: PLR0917 - f
         assert db.session.get(Case, case_id).status == "archived"
         assert db.session.scalar(select(func.count()).select_from(Analysis)) == 0
         db.session.remove()
+
+
+def test_a_diagnosis_opening_a_case_records_it_in_order(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    """The new case (with its patient and lesion) and the image are committed together,
+    audited in the order they happened: case.create, image.upload, case.analyze."""
+    from app.models import Lesion, Patient
+
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    response = diagnose(gateway.test_client(), api_headers(make_user()))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    with app.app_context():
+        case = db.session.get(Case, uuid.UUID(body["case_id"]))
+        lesion = db.session.get(Lesion, case.lesion_id)
+        assert lesion.patient_id == case.patient_id
+        assert db.session.get(Patient, case.patient_id).reference == case.patient_reference
+        events = db.session.execute(
+            select(AuditEvent.action, AuditEvent.image_id, AuditEvent.details)
+            .where(AuditEvent.case_id == case.id)
+            .order_by(AuditEvent.id)
+        ).all()
+        db.session.remove()
+    assert [event.action for event in events] == ["case.create", "image.upload", "case.analyze"]
+    assert events[0].details["lesion_id"] == str(lesion.id)
+    assert str(events[1].image_id) == body["image_id"]
 
 
 def test_prediction_and_red_flags_overlap(make_app, app, recording_ai, make_user, api_headers):

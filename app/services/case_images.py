@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
@@ -129,25 +130,47 @@ def intake(stream: BinaryIO) -> ProcessedImage:
     )
 
 
-def store_image(*, actor: Any, case_id: uuid.UUID, processed: ProcessedImage) -> CaseImage:
+def store_image(
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    processed: ProcessedImage,
+    open_case: Callable[[], object] | None = None,
+) -> CaseImage:
     """Store an image that passed the intake and record it on the case (one commit).
 
     The object is written first (no transaction held meanwhile); if the row cannot be written
     the object is deleted again.
 
+    ``open_case`` adds the rows of a case not written yet (``case_id``, e.g. a
+    ``cases.create_case(..., commit=False)``): they are committed together with the image's
+    row and audit event, in one transaction instead of two. When the object store fails, the
+    case is committed alone before the error propagates, so the answers are kept as when the
+    case was committed first.
+
     Raises:
         NotFound, Conflict: the case is gone, not the actor's, or archived.
-        StorageUnavailable: the object store failed; nothing was recorded.
+        StorageUnavailable: the object store failed; nothing was recorded (but the case
+            ``open_case`` adds).
         sqlalchemy.exc.SQLAlchemyError: the row could not be written; the object was deleted.
     """
-    db.session.rollback()  # never hold a transaction across the upload
+    _end_transaction()  # never hold a transaction across the upload
     storage = get_storage()
     image_id = uuid.uuid4()
     key = image_key(case_id, image_id, processed.extension)
-    storage.put(key, processed.stream(), processed.content_type)
+    try:
+        storage.put(key, processed.stream(), processed.content_type)
+    except Exception:
+        if open_case is not None:  # keep the answers: the case is written without the photo
+            open_case()
+            db.session.commit()
+        raise
 
     try:
-        require_case(actor=actor, case_id=case_id, for_edit=True)  # archived or gone meanwhile?
+        if open_case is not None:
+            open_case()  # written in this transaction, with the image
+        else:
+            require_case(actor=actor, case_id=case_id, for_edit=True)  # archived meanwhile?
         image = CaseImage(
             id=image_id,
             case_id=case_id,
@@ -179,6 +202,17 @@ def store_image(*, actor: Any, case_id: uuid.UUID, processed: ProcessedImage) ->
         _delete_orphan(storage, key)
         raise
     return image
+
+
+def _end_transaction() -> None:
+    """End the session's transaction, if any: rolled back when it holds unwritten changes,
+    else committed (nothing to write), which keeps what it loaded (the request's user) usable
+    without a query; a rollback would expire it."""
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        session.rollback()
+    else:
+        session.commit()
 
 
 def read_image_bytes(image: CaseImage) -> bytes:

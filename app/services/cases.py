@@ -286,9 +286,15 @@ def create_case(
     fitzpatrick_type: str | None = None,
     anamnesis: Mapping[str, Any] | None = None,
     lesion: Any = None,
+    case_id: uuid.UUID | None = None,
+    commit: bool = True,
 ) -> Case:
     """Open a case owned by ``actor``: status ``draft`` with an empty anamnesis, or
     ``questionnaire`` when first ``anamnesis`` answers are given (one commit for both).
+
+    ``case_id``: the new case's id (default: a new one). Without ``commit`` the rows (case,
+    new patient and lesion, audit event) are written but not committed: the caller commits
+    them with its own (``POST /api/diagnosis``: with the image's row).
 
     The case is a visit of ``lesion`` (a ``Lesion`` the caller checked), or, without one, the
     first visit of a new lesion of the actor's patient of ``patient_reference`` (created when
@@ -319,19 +325,20 @@ def create_case(
     answers = anamnesis_rules.validate_anamnesis(dict(anamnesis or {}))
     status = "questionnaire" if answers else "draft"
     case = Case(
-        id=uuid.uuid4(),
+        id=case_id or uuid.uuid4(),
         owner_id=lesion.patient.owner_id if lesion is not None else actor.id,
         status=status,
         anamnesis=answers,
         answer_order=list(answers),
         **fields,
     )
+    lesion_records.attach(case, lesion)  # writes a new patient and lesion first
     db.session.add(case)
-    lesion_records.attach(case, lesion)
     details = {"answers": sorted(answers)} if answers else {}
     details.update(patient_id=str(case.patient_id), lesion_id=str(case.lesion_id))
     audit.record(actor, audit.CASE_CREATE, case_id=case.id, details=details)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return case
 
 

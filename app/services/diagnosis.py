@@ -26,9 +26,10 @@ public names are re-exported here for the callers.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from flask import current_app
@@ -170,8 +171,10 @@ def diagnose_upload(
     """``POST /api/diagnosis``: keep the answers and the photo, then analyse them.
 
     The photo passes the intake first (a bad file is refused before anything is stored). Then
-    the anamnesis is merged into the case ``case_id`` (owner or admin only), or a new case is
-    opened for ``actor`` from it; the image is stored and committed; then the AI pipeline runs.
+    the anamnesis is merged into the case ``case_id`` (owner or admin only) and the image is
+    stored and committed; or the image is stored and a new case for ``actor``, opened from the
+    anamnesis, is committed with the image's row (alone, when the photo could not be stored);
+    then the AI pipeline's results are used.
 
     Returns:
         The completed ``Analysis`` (its case is ``analyzed``).
@@ -207,17 +210,24 @@ def diagnose_upload(
             "content_type": content_type,
             "accept_low_quality": accept_low_quality,
         }
+        open_case: Callable[[], object] | None = None
         if case_id is None:
             # The AI starts on the answers as sent (they become the new case's anamnesis) and
-            # works while the case and the image are stored.
+            # works while the case and the image are stored: the photo first, then the case
+            # and the image's row in one transaction (the case alone when the photo could
+            # not be stored, see case_images.store_image).
             pipeline = _start(anamnesis=answers, **start)
-            try:
-                fields = _case_fields_from_anamnesis(answers)
-                fields.setdefault("patient_reference", f"API-{uuid.uuid4().hex[:8].upper()}")
-                case_id = cases.create_case(actor=actor, anamnesis=answers, **fields).id
-            except BaseException:
-                pipeline.discard()
-                raise
+            fields = _case_fields_from_anamnesis(answers)
+            fields.setdefault("patient_reference", f"API-{uuid.uuid4().hex[:8].upper()}")
+            case_id = uuid.uuid4()
+            open_case = functools.partial(
+                cases.create_case,
+                actor=actor,
+                anamnesis=answers,
+                case_id=case_id,
+                commit=False,
+                **fields,
+            )
         else:
             case = (
                 cases.merge_answers(actor=actor, case_id=case_id, answers=answers)
@@ -226,7 +236,12 @@ def diagnose_upload(
             )
             pipeline = _start(anamnesis=dict(case.anamnesis or {}), **start)
         try:
-            image_id = case_images.store_image(actor=actor, case_id=case_id, processed=processed).id
+            # Kept referenced until the analysis is stored: the session still holds the row
+            # then, so storing the analysis needs no query for it.
+            image = case_images.store_image(
+                actor=actor, case_id=case_id, processed=processed, open_case=open_case
+            )
+            image_id = image.id
         except StorageUnavailable as error:
             pipeline.discard()
             # The answers are kept: name their case, so that a retry sends the photo to it.
@@ -239,13 +254,15 @@ def diagnose_upload(
         except BaseException:
             pipeline.discard()
             raise
-    return _analyze(
+    analysis = _analyze(
         actor=actor,
         case_id=case_id,
         image_id=image_id,
         pipeline=pipeline,
         accept_low_quality=accept_low_quality,
     )
+    del image
+    return analysis
 
 
 def analyze_case(

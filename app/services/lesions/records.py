@@ -7,9 +7,11 @@ with the case.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -31,29 +33,52 @@ def default_label(body_site: str, chief_complaint: str | None) -> str:
     return label if len(label) <= MAX_LESION_LABEL else label[: MAX_LESION_LABEL - 1] + "…"
 
 
-def patient_for(owner_id: int, reference: str) -> Patient:
-    """The owner's patient of ``reference`` (trimmed, compared exactly), added to the session
-    when there is none yet."""
-    query = select(Patient).where(Patient.owner_id == owner_id, Patient.reference == reference)
-    patient = db.session.scalar(query)
-    if patient is not None:
-        return patient
+def patient_id_for(owner_id: int, reference: str) -> uuid.UUID:
+    """The id of the owner's patient of ``reference`` (trimmed, compared exactly), inserted
+    when there is none yet.
+
+    On PostgreSQL one statement does both (an ``INSERT ... ON CONFLICT DO NOTHING`` and the
+    look-up of an existing row); a patient added by a concurrent request between the two is
+    found by a second look-up. Elsewhere (SQLite): a look-up, then an insert in a savepoint.
+    """
+    query = select(Patient.id).where(Patient.owner_id == owner_id, Patient.reference == reference)
+    if db.session.get_bind().dialect.name == "postgresql":
+        new_id = uuid.uuid4()
+        inserted = (
+            pg_insert(Patient)
+            .values(id=new_id, owner_id=owner_id, reference=reference)
+            .on_conflict_do_nothing(index_elements=["owner_id", "reference"])
+            .returning(Patient.id)
+            .cte("inserted")
+        )
+        found = db.session.scalar(
+            union_all(select(inserted.c.id), query.limit(1)).limit(1)
+        ) or db.session.scalar(query)
+        if found is None:  # pragma: no cover - the conflicting row is always visible by now
+            raise RuntimeError(f"patient {reference!r} of owner {owner_id} vanished")
+        return found
+    patient_id = db.session.scalar(query)
+    if patient_id is not None:
+        return patient_id
     try:
         with db.session.begin_nested():  # a concurrent request may add the same patient
-            patient = Patient(owner_id=owner_id, reference=reference)
+            patient = Patient(id=uuid.uuid4(), owner_id=owner_id, reference=reference)
             db.session.add(patient)
     except IntegrityError:
-        patient = db.session.scalar(query)
-        if patient is None:
+        patient_id = db.session.scalar(query)
+        if patient_id is None:
             raise
-    return patient
+        return patient_id
+    return patient.id
 
 
-def new_lesion_for(case: Case, patient: Patient) -> Lesion:
-    """A new lesion of ``patient`` for ``case`` (label from its body site and chief complaint,
-    status ``monitoring``), added to the session."""
+def new_lesion_for(case: Case, patient_id: uuid.UUID) -> Lesion:
+    """A new lesion of the patient ``patient_id`` for ``case`` (label from its body site and
+    chief complaint, status ``monitoring``), added to the session and flushed (written before
+    the case that names it)."""
     lesion = Lesion(
-        patient_id=patient.id,
+        id=uuid.uuid4(),
+        patient_id=patient_id,
         label=default_label(case.body_site, case.chief_complaint),
         body_site=case.body_site,
         status="monitoring",
@@ -65,13 +90,18 @@ def new_lesion_for(case: Case, patient: Patient) -> Lesion:
 
 def attach(case: Case, lesion: Lesion | None = None) -> None:
     """Link a new ``case`` to its patient (by owner and ``patient_reference``) and to
-    ``lesion``, or to a new lesion when none is given (clients that know no lesions)."""
+    ``lesion``, or to a new lesion when none is given (clients that know no lesions).
+
+    Call it before the case is added to the session: the patient and the new lesion are
+    written first, so that the case's row is inserted once with both ids (no update after).
+    """
     if lesion is not None:
         case.patient_id, case.lesion_id = lesion.patient_id, lesion.id
         return
-    patient = patient_for(case.owner_id, case.patient_reference)
-    case.patient_id = patient.id
-    case.lesion_id = new_lesion_for(case, patient).id
+    with db.session.no_autoflush:
+        patient_id = patient_id_for(case.owner_id, case.patient_reference)
+    case.patient_id = patient_id
+    case.lesion_id = new_lesion_for(case, patient_id).id
 
 
 def follow_reference(case: Case) -> dict[str, Any]:
@@ -79,9 +109,9 @@ def follow_reference(case: Case) -> dict[str, Any]:
     new reference: its lesion moves too when the case is the lesion's only visit, otherwise the
     case becomes the first visit of a new lesion. Return the audit changes
     (``{"patient_id": {"before", "after"}, "lesion_id": {...}}``)."""
-    patient = patient_for(case.owner_id, case.patient_reference)
+    patient_id = patient_id_for(case.owner_id, case.patient_reference)
     before = {"patient_id": case.patient_id, "lesion_id": case.lesion_id}
-    if patient.id == case.patient_id:
+    if patient_id == case.patient_id:
         return {}
     lesion = db.session.get(Lesion, case.lesion_id) if case.lesion_id else None
     others = (
@@ -92,10 +122,10 @@ def follow_reference(case: Case) -> dict[str, Any]:
         else None
     )
     if lesion is not None and others is None:
-        lesion.patient_id = patient.id
+        lesion.patient_id = patient_id
     else:
-        lesion = new_lesion_for(case, patient)
-    case.patient_id, case.lesion_id = patient.id, lesion.id
+        lesion = new_lesion_for(case, patient_id)
+    case.patient_id, case.lesion_id = patient_id, lesion.id
     after = {"patient_id": case.patient_id, "lesion_id": case.lesion_id}
     return {
         name: {"before": _text(before[name]), "after": _text(after[name])}
