@@ -32,7 +32,9 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or '8080'}"
-worker_class = "gevent"
+# gunicorn's gevent worker with fair turns between keep-alive connections and balanced accepts
+# between the workers (app/worker.py says why, with the measurements).
+worker_class = "app.worker.FairGeventWorker"
 workers = _int("WEB_CONCURRENCY", 2)
 # Two processes use the two cores; within each, requests are greenlets. Concurrent requests per
 # worker: a request waiting on the AI costs a greenlet and its socket, and by Little's law the
@@ -59,13 +61,16 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # send a request on a connection gunicorn is closing (a sporadic 502).
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 
-# Restart workers now and then so that slow leaks cannot accumulate. A worker told to restart stops
-# accepting at once but exits only when its requests are done (diagnoses waiting at the door
-# included: up to ~15 s with a slow model), and gunicorn forks its replacement only then. With
-# 2000 +- 10 % two workers serving the same load restarted within a second of each other, and for
-# 9 s no worker accepted a connection (/healthy p99 9 s in the side-by-side bench). So: rarely,
-# and far apart (jitter half the count: the workers' restarts drift apart).
-max_requests = _int("GUNICORN_MAX_REQUESTS", 10000)
+# Workers are not restarted after a number of requests unless the operator asks for it
+# (GUNICORN_MAX_REQUESTS, with half of it as jitter). A worker told to restart stops accepting at
+# once but exits only when its requests are done (diagnoses waiting at the door included: up to
+# ~15 s with a slow model), its keep-alive connections are closed, and its replacement warms up
+# (S3 client, a password hash) while the other worker carries everything: at the former default
+# of 10000 a worker restarted every 3-8 s under the side-by-side bench's load, and each restart
+# put seconds into that cell's tail. Memory does not need it: under gevent with the malloc tuning
+# below a worker's RSS stays flat (the bench reports it after the 256-diagnosis load and again
+# after the whole run, bench/README.md).
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = max_requests // 2
 # Load the app once in the master and fork the workers from it: a worker (re)start is then a
 # fork, not a fresh import of Flask, SQLAlchemy, boto3 and pydantic (about 1.3 s of CPU each

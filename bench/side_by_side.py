@@ -314,9 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         rss = starvation(sides, runs)
         sides.start_ai(200)
         runs.append(measure(sides, "gateway", "diagnosis", 32, args.soak, 200, phase="soak"))
+        final_rss = [
+            gw.proc_status(pid)["VmRSS"] / 1024 for pid in gw.worker_pids(sides.gateway.pid)
+        ]
     finally:
         sides.close()
-    targets = t.evaluate(runs, worker_rss_mb=rss)
+    targets = t.evaluate(runs, worker_rss_mb=rss, final_rss_mb=final_rss)
     print()
     print(t.format_runs(runs))
     print()

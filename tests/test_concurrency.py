@@ -48,7 +48,7 @@ def test_the_suite_runs_under_the_production_model():
     for module in ("socket", "ssl", "threading", "select", "time", "subprocess"):
         assert monkey.is_module_patched(module), module
     settings = __import__("runpy").run_path(str(REPO_ROOT / "gunicorn.conf.py"))
-    assert settings["worker_class"] == "gevent"
+    assert settings["worker_class"] == "app.worker.FairGeventWorker"
 
 
 def test_cpu_bound_work_runs_in_a_native_thread_and_raises_its_errors():

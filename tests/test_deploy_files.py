@@ -496,7 +496,8 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
     monkeypatch.setenv("GUNICORN_WORKER_CONNECTIONS", "500")
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    assert settings["worker_class"] == "gevent"
+    assert settings["worker_class"] == "app.worker.FairGeventWorker"
+    assert settings["max_requests"] == 0  # no restarts unless GUNICORN_MAX_REQUESTS asks
     assert (settings["workers"], settings["worker_connections"]) == (3, 500)
     assert settings["bind"] == "0.0.0.0:9000"
     assert settings["keepalive"] == 75
