@@ -17,6 +17,9 @@ from flask import Flask, current_app, request
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
+from spectree.plugins import flask_plugin as spectree_flask
+from spectree.plugins.base import Context
+from spectree.utils import get_multidict_items
 
 from app.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 from app.security import JWT_ERROR_CODES
@@ -134,8 +137,33 @@ def init_request_checks(app: Flask) -> None:
     app.before_request(refuse_files_in_text_fields)
 
 
+class FlaskPlugin(spectree_flask.FlaskPlugin):
+    """spectree's Flask plugin, except that a request part is read only when the view has a
+    model for it: spectree's copies every header and parses the cookies and the query of every
+    request, also for views that validate none of them (about 12 us of a probe's 170)."""
+
+    def request_validation(  # noqa: PLR0917 - spectree calls it with six positional arguments
+        self, request, query, json, form, headers, cookies
+    ):  # type: ignore[no-untyped-def]
+        """Validate the parts of ``request`` the view has models for into ``request.context``
+        (in spectree's order: query, JSON, form, headers, cookies; pydantic's error on the
+        first that fails)."""
+        validate = self.model_adapter.validate_obj
+        has_data = request.method not in ("GET", "DELETE")
+        use_json = json and has_data and request.mimetype not in self.FORM_MIMETYPE
+        use_form = form and has_data and request.mimetype in self.FORM_MIMETYPE
+        request.context = Context(
+            validate(query, get_multidict_items(request.args, query)) if query else None,
+            validate(json, request.get_json(silent=True) or {}) if use_json else None,
+            validate(form, self.fill_form(request)) if use_form else None,
+            validate(headers, dict(iter(request.headers)) or {}) if headers else None,
+            validate(cookies, get_multidict_items(request.cookies)) if cookies else None,
+        )
+
+
 spec = SpecTree(
     "flask",
+    backend=FlaskPlugin,
     title="DermaDetect API Gateway",
     version="1.0.0",
     description=(

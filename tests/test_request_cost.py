@@ -52,3 +52,27 @@ def test_a_views_own_security_header_is_kept_whatever_its_case(make_app):
     assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_spectree_plugin_overrides_what_spectree_calls():
+    """app.openapi.FlaskPlugin replaces spectree's request_validation: same parameters, so an
+    upgrade of spectree that changes them fails here rather than in a request."""
+    import inspect
+
+    from spectree.plugins.flask_plugin import FlaskPlugin as SpectreePlugin
+
+    from app.openapi import FlaskPlugin, spec
+
+    assert isinstance(spec.backend, FlaskPlugin)
+    ours = inspect.signature(FlaskPlugin.request_validation).parameters
+    theirs = inspect.signature(SpectreePlugin.request_validation).parameters
+    assert list(ours) == list(theirs)
+
+
+def test_a_bad_query_header_or_body_is_still_refused_by_spectree(client, make_user, api_headers):
+    headers = api_headers(make_user())
+    answer = client.get("/api/cases?limit=abc", headers=headers)
+    assert answer.status_code == 422
+    assert "limit" in answer.get_json()["error"]["details"]
+    answer = client.post("/api/cases", json={"age": "old"}, headers=headers)
+    assert answer.status_code == 422
