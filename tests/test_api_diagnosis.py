@@ -363,6 +363,39 @@ def test_a_diagnosis_opening_a_case_records_it_in_order(
     assert str(events[1].image_id) == body["image_id"]
 
 
+def test_a_diagnosis_opening_a_case_takes_two_transactions(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    """The case with its image, then the analysis with the consent read for the answer: two
+    transactions, and the case is written once before its move to ``analyzed`` (issue #15: it
+    took four, with a case INSERT followed by two UPDATEs of it)."""
+    from sqlalchemy import event
+
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    headers = api_headers(make_user())
+    with gateway.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_args: Any) -> None:
+        seen.append(" ".join(sql.split()[:3]))
+
+    def commit(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        response = diagnose(gateway.test_client(), headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert response.status_code == 200, response.get_json()
+    assert seen.count("COMMIT") == 2, seen
+    assert seen.count("INSERT INTO cases") == 1, seen
+    assert [entry for entry in seen if entry.startswith("UPDATE")] == ["UPDATE cases SET"], seen
+
+
 def test_prediction_and_red_flags_overlap(make_app, app, recording_ai, make_user, api_headers):
     gateway = make_app(AI_SERVICE_URL=recording_ai.url, AI_SPECULATIVE_DIAGNOSIS=False)
     client = gateway.test_client()

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from app.errors import AIServiceError, Conflict, StorageUnavailable
@@ -68,6 +68,7 @@ __all__ = [
     "analyze_case",
     "canonical_json",
     "claim_idempotency_key",
+    "consent_warnings",
     "diagnose_upload",
     "finish_idempotency_key",
     "latest_analysis",
@@ -131,7 +132,27 @@ def _analyze(
             case_id=str(case_id), image_id=str(image_id), analysis_id=str(failed.id)
         )
         raise
-    return record_completed(actor=actor, case_id=case_id, image_id=image_id, result=result, **meta)
+    # Read in the transaction that stores the analysis (one transaction, not a second one
+    # after it): the warnings shown with the result (see consent_warnings).
+    warnings = consent.state_of(case_id).warnings
+    analysis = record_completed(
+        actor=actor, case_id=case_id, image_id=image_id, result=result, **meta
+    )
+    g.setdefault(_WARNINGS_KEY, {})[analysis.id] = warnings
+    return analysis
+
+
+#: ``flask.g`` key of ``{analysis id: consent warnings}`` read when the analysis was stored.
+_WARNINGS_KEY = "diagnosis_consent_warnings"
+
+
+def consent_warnings(analysis: Analysis) -> list[str]:
+    """The consent warnings to show with ``analysis``: as read in the transaction that stored
+    it (this request), else as the case's consent is now."""
+    remembered = g.get(_WARNINGS_KEY, {}).get(analysis.id)
+    if remembered is not None:
+        return list(remembered)
+    return consent.state_of(analysis.case_id).warnings
 
 
 # --- use cases ---------------------------------------------------------------------------------

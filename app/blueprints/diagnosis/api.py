@@ -155,7 +155,7 @@ def diagnosis_out(analysis: Analysis) -> dict[str, Any]:
         analysed_despite_low_quality=analysis.analysed_despite_low_quality,
         evidence=analysis.evidence,
         inputs=analysis.inputs,
-        consent_warnings=consent.state_of(analysis.case_id).warnings,
+        consent_warnings=diagnosis.consent_warnings(analysis),
     ).model_dump(mode="json")
 
 

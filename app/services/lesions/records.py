@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, union_all
+from sqlalchemy import bindparam, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +33,25 @@ def default_label(body_site: str, chief_complaint: str | None) -> str:
     return label if len(label) <= MAX_LESION_LABEL else label[: MAX_LESION_LABEL - 1] + "…"
 
 
+def _patient_id_or_insert() -> Any:
+    """PostgreSQL: insert the patient (``new_id``, ``owner_id``, ``reference``) unless the owner
+    has one of that reference, and give the id of the one inserted or found. Built once (its
+    compiled form is cached), executed with those three parameters."""
+    owner, reference = bindparam("owner_id"), bindparam("reference")
+    inserted = (
+        pg_insert(Patient)
+        .values(id=bindparam("new_id"), owner_id=owner, reference=reference)
+        .on_conflict_do_nothing(index_elements=["owner_id", "reference"])
+        .returning(Patient.id)
+        .cte("inserted")
+    )
+    existing = select(Patient.id).where(Patient.owner_id == owner, Patient.reference == reference)
+    return union_all(select(inserted.c.id), existing.limit(1)).limit(1)
+
+
+_PATIENT_ID_OR_INSERT = _patient_id_or_insert()
+
+
 def patient_id_for(owner_id: int, reference: str) -> uuid.UUID:
     """The id of the owner's patient of ``reference`` (trimmed, compared exactly), inserted
     when there is none yet.
@@ -43,17 +62,8 @@ def patient_id_for(owner_id: int, reference: str) -> uuid.UUID:
     """
     query = select(Patient.id).where(Patient.owner_id == owner_id, Patient.reference == reference)
     if db.session.get_bind().dialect.name == "postgresql":
-        new_id = uuid.uuid4()
-        inserted = (
-            pg_insert(Patient)
-            .values(id=new_id, owner_id=owner_id, reference=reference)
-            .on_conflict_do_nothing(index_elements=["owner_id", "reference"])
-            .returning(Patient.id)
-            .cte("inserted")
-        )
-        found = db.session.scalar(
-            union_all(select(inserted.c.id), query.limit(1)).limit(1)
-        ) or db.session.scalar(query)
+        params = {"new_id": uuid.uuid4(), "owner_id": owner_id, "reference": reference}
+        found = db.session.scalar(_PATIENT_ID_OR_INSERT, params) or db.session.scalar(query)
         if found is None:  # pragma: no cover - the conflicting row is always visible by now
             raise RuntimeError(f"patient {reference!r} of owner {owner_id} vanished")
         return found
