@@ -22,7 +22,7 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import WrongTokenError
 from itsdangerous import URLSafeTimedSerializer
 
-from app import portal_login
+from app import jwt_segments, portal_login
 from app.errors import Unauthorized
 from app.extensions import jwt, login_manager
 from app.services import sessions, tokens
@@ -93,6 +93,7 @@ def _presented_token_type() -> str | None:
 def init_security(app: Flask) -> None:
     """Register the JWT loaders, the ``/api`` guard and the flask-login hooks on ``app``."""
     app.session_interface = CookieSessionInterface()
+    jwt_segments.install()
 
     # No token_in_blocklist_loader: the user lookup checks the blocklist in the same query
     # (one database round trip per request instead of two). A revoked token, a deactivated

@@ -76,3 +76,46 @@ def test_a_bad_query_header_or_body_is_still_refused_by_spectree(client, make_us
     assert "limit" in answer.get_json()["error"]["details"]
     answer = client.post("/api/cases", json={"age": "old"}, headers=headers)
     assert answer.status_code == 422
+
+
+def test_pyjwt_segments_are_checked_by_the_fast_equivalent(app):
+    """app/jwt_segments.py replaces PyJWT's per-byte check only over the release it mirrors;
+    a PyJWT upgrade fails here until the copy is compared with the new release."""
+    from jwt import api_jws
+
+    from app import jwt_segments
+
+    assert api_jws.PyJWS._decode_base64url_segment is jwt_segments.decode_segment
+
+
+def test_the_fast_segment_check_accepts_and_refuses_exactly_what_pyjwt_does():
+    import base64
+    import random
+
+    from jwt.exceptions import DecodeError
+
+    from app.jwt_segments import ORIGINAL, decode_segment
+
+    def outcome(check, segment):  # type: ignore[no-untyped-def]
+        try:
+            return ("ok", check(segment, "payload"))
+        except DecodeError as error:
+            return ("error", str(error))
+
+    rng = random.Random(15)
+    samples = [b"", b"=", b"==", b"===", b"a", b"ab", b"abc", b"abcd", b"ab==", b"abc=", b"a===="]
+    samples += [b"!!!!", b"ab+/", b"ab c", b"ab\n", b"\xff\xfe", b"eyJhbGciOiJIUzI1NiJ9", b"QQ"]
+    for _ in range(3000):
+        raw = rng.randbytes(rng.randrange(0, 40))
+        encoded = base64.urlsafe_b64encode(raw)
+        kind = rng.randrange(4)
+        if kind == 1:
+            encoded = encoded.rstrip(b"=")
+        elif kind == 2 and encoded:
+            at = rng.randrange(len(encoded))
+            encoded = encoded[:at] + bytes([rng.randrange(256)]) + encoded[at + 1 :]
+        elif kind == 3:
+            encoded = encoded.rstrip(b"=") + b"=" * rng.randrange(4)
+        samples.append(encoded)
+    for segment in samples:
+        assert outcome(decode_segment, segment) == outcome(ORIGINAL, segment), segment
