@@ -119,3 +119,70 @@ def test_the_fast_segment_check_accepts_and_refuses_exactly_what_pyjwt_does():
         samples.append(encoded)
     for segment in samples:
         assert outcome(decode_segment, segment) == outcome(ORIGINAL, segment), segment
+
+
+def _count_verifications(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    from flask_jwt_extended import JWTManager
+
+    verified: list[str] = []
+    real = JWTManager._decode_jwt_from_config
+
+    def counted(self, encoded_token, *args, **kwargs):  # type: ignore[no-untyped-def]
+        verified.append(encoded_token)
+        return real(self, encoded_token, *args, **kwargs)
+
+    monkeypatch.setattr(JWTManager, "_decode_jwt_from_config", counted)
+    return verified
+
+
+def test_a_bearer_token_is_verified_once_then_remembered(
+    client, make_user, api_headers, monkeypatch
+):
+    headers = api_headers(make_user())
+    verified = _count_verifications(monkeypatch)
+    for _ in range(3):
+        assert client.get("/api/users/me", headers=headers).status_code == 200
+    assert len(verified) == 1
+
+
+def test_a_remembered_token_still_expires(make_app, make_user, login_tokens):
+    import time
+    from datetime import timedelta
+
+    from tests.conftest import STRONG_PASSWORD
+
+    app = make_app(JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=1))
+    user = make_user()
+    client = app.test_client()
+    token = client.post(
+        "/api/auth/login", json={"email": user.email, "password": STRONG_PASSWORD}
+    ).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/users/me", headers=headers).status_code == 200
+    time.sleep(2.1)
+    response = client.get("/api/users/me", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "token_expired"
+
+
+def test_a_remembered_token_is_refused_once_the_key_changes(app, client, make_user, api_headers):
+    headers = api_headers(make_user())
+    assert client.get("/api/users/me", headers=headers).status_code == 200
+    key = app.config["JWT_SECRET_KEY"]
+    app.config["JWT_SECRET_KEY"] = "another-jwt-secret-key-of-at-least-32-bytes"
+    try:
+        response = client.get("/api/users/me", headers=headers)
+    finally:
+        app.config["JWT_SECRET_KEY"] = key
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "token_invalid"
+    assert client.get("/api/users/me", headers=headers).status_code == 200
+
+
+def test_a_remembered_token_is_refused_after_logout(client, make_user, api_headers):
+    headers = api_headers(make_user())
+    assert client.get("/api/users/me", headers=headers).status_code == 200
+    assert client.post("/api/auth/logout", headers=headers).status_code in {200, 204}
+    response = client.get("/api/users/me", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "token_revoked"
