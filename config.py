@@ -176,6 +176,9 @@ class Config:
     AI_QUESTIONNAIRE_DEADLINE = env_float("AI_QUESTIONNAIRE_DEADLINE", 10.0)
     AI_MAX_RESPONSE_BYTES = env_int("AI_MAX_RESPONSE_BYTES", 2 * 1024 * 1024)
     AI_SERVICE_TOKEN = env_str("AI_SERVICE_TOKEN")
+    # questionnaire/next answers reused per worker for the same anamnesis (0 s: ask every time)
+    AI_QUESTION_CACHE_SECONDS = env_float("AI_QUESTION_CACHE_SECONDS", 60.0)
+    AI_QUESTION_CACHE_ENTRIES = env_int("AI_QUESTION_CACHE_ENTRIES", 2048)
     AI_SERVICE_RETRIES = env_int("AI_SERVICE_RETRIES", 2)
     AI_IMAGE_TRANSPORT = env_str("AI_IMAGE_TRANSPORT", "inline")
     AI_SPECULATIVE_DIAGNOSIS = env_bool("AI_SPECULATIVE_DIAGNOSIS", True)
@@ -219,9 +222,20 @@ class Config:
         idle = config.get("PORTAL_IDLE_MINUTES", Config.PORTAL_IDLE_MINUTES)
         if idle <= 0 or config.get("REMEMBER_DAYS", Config.REMEMBER_DAYS) <= 0:
             raise RuntimeError("PORTAL_IDLE_MINUTES and REMEMBER_DAYS must be positive")
+        _validate_question_cache(config)
         if config.get("AI_IMAGE_TRANSPORT", "inline") != "inline":
             # The contract's imageUrl transport (presigned S3 URLs) is not implemented yet.
             raise RuntimeError("AI_IMAGE_TRANSPORT must be 'inline' (the only transport built)")
+
+
+def _validate_question_cache(config: dict[str, Any]) -> None:
+    """Raise ``RuntimeError`` for a negative (or NaN) time to live or fewer than one entry."""
+    seconds = config.get("AI_QUESTION_CACHE_SECONDS", Config.AI_QUESTION_CACHE_SECONDS)
+    if not 0 <= seconds < float("inf"):
+        raise RuntimeError(f"AI_QUESTION_CACHE_SECONDS must be 0 (off) or more, got {seconds}")
+    entries = config.get("AI_QUESTION_CACHE_ENTRIES", Config.AI_QUESTION_CACHE_ENTRIES)
+    if entries < 1:
+        raise RuntimeError(f"AI_QUESTION_CACHE_ENTRIES must be at least 1, got {entries}")
 
 
 def _validate_mfa_keys(config: dict[str, Any]) -> None:

@@ -75,6 +75,10 @@ def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("instance")
 
 
+#: Every app ``make_app`` built in this session (for :func:`_fresh_ai_answers`).
+_BUILT_APPS: list[Flask] = []
+
+
 @pytest.fixture(scope="session")
 def make_app(database_url: str, instance_dir: Path) -> Iterator[Callable[..., Flask]]:
     """Return a factory building the app on the test database, with config ``overrides``."""
@@ -89,13 +93,27 @@ def make_app(database_url: str, instance_dir: Path) -> Iterator[Callable[..., Fl
         config_class = type("TestRunConfig", (TestConfig,), attrs)
         app = create_app(config_class)
         built.append(app)
+        _BUILT_APPS.append(app)
         return app
 
+    _BUILT_APPS.clear()
     yield _make
     for app in built:  # close pooled connections before the database is dropped
         with app.app_context():
             for engine in db.engines.values():
                 engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ai_answers() -> None:
+    """Every test starts with no AI answers cached (the apps live for the session; a test's
+    fake AI must be asked, not another test's answer reused)."""
+    from app.services.ai_client import EXTENSION_KEY
+
+    for app in _BUILT_APPS:
+        cache = getattr(app.extensions.get(EXTENSION_KEY), "question_cache", None)
+        if cache is not None:
+            cache.clear()
 
 
 @pytest.fixture(scope="session")

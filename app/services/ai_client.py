@@ -43,7 +43,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import requests
@@ -61,6 +61,7 @@ from tenacity import (
 
 from app.errors import AIBadResponse, AIRejectedInput, AIServiceTimeout, AIServiceUnavailable
 from app.observability import current_request_id
+from app.services.answer_cache import AnswerCache, WaitedTooLong, body_key
 from app.services.bounded_read import DeadlinePassed, ResponseTooLarge, read_body
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,11 @@ class AIClient:
         questionnaire_deadline: the same for ``next_question`` and ``health``; default
             ``deadline``.
         max_response_bytes: the largest answer accepted; a larger one is ``AIBadResponse``.
+        question_cache_seconds: how long an answer of ``next_question`` is reused for the same
+            anamnesis (``AI_QUESTION_CACHE_SECONDS``); 0 (the default here) asks every time.
+        question_cache_entries: answers of ``next_question`` kept at most
+            (``AI_QUESTION_CACHE_ENTRIES``), the least recently used dropped first.
+        clock: monotonic seconds for the answers' time to live (tests pass their own).
         token: ``AI_SERVICE_TOKEN``; when non-empty sent as ``Authorization: Bearer <token>``.
         retries: how many more tries after the first, on connection errors and 502/503/504 only.
 
@@ -299,6 +305,9 @@ class AIClient:
         deadline: float | None = None,
         questionnaire_deadline: float | None = None,
         max_response_bytes: int = 2 * 1024 * 1024,
+        question_cache_seconds: float = 0,
+        question_cache_entries: int = 2048,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = float(connect_timeout)
@@ -314,6 +323,12 @@ class AIClient:
         self._session: requests.Session | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+        #: The answers of ``next_question`` (``None``: not cached); see :meth:`next_question`.
+        self.question_cache: AnswerCache[NextQuestion] | None = None
+        if question_cache_seconds > 0:
+            self.question_cache = AnswerCache(
+                question_cache_seconds, question_cache_entries, copy=_copy_model, clock=clock
+            )
         self._retrying = Retrying(
             stop=stop_after_attempt(self.retries + 1) | _stop_at_deadline,
             wait=wait_exponential_jitter(
@@ -336,6 +351,8 @@ class AIClient:
             deadline=config["AI_SERVICE_DEADLINE"],
             questionnaire_deadline=config["AI_QUESTIONNAIRE_DEADLINE"],
             max_response_bytes=config["AI_MAX_RESPONSE_BYTES"],
+            question_cache_seconds=config["AI_QUESTION_CACHE_SECONDS"],
+            question_cache_entries=config["AI_QUESTION_CACHE_ENTRIES"],
         )
 
     def __repr__(self) -> str:
@@ -367,18 +384,40 @@ class AIClient:
 
         ``anamnesis`` must already have the contract's shape (see ``validate_anamnesis``).
 
+        With ``question_cache`` on, an answer the service gave for the same anamnesis (the same
+        canonical JSON sent to the same URL) within ``question_cache_seconds`` is returned
+        without asking (the contract makes every call a pure function of its body), and callers
+        asking for the same anamnesis while it is being asked wait for that one call. Each
+        caller gets its own copy. Failures are never kept: a caller that waited gets the error
+        of the call it waited for (a copy), the next caller asks again.
+
         Raises:
             AIRejectedInput: 422, the service refused the anamnesis (its ``detail`` in details).
             AIServiceUnavailable: 502; AIServiceTimeout: 504; AIBadResponse: 502.
         """
-        return self._call(
-            "POST",
-            "/questionnaire/next",
-            {"anamnesis": dict(anamnesis)},
-            NextQuestion,
-            request_id,
-            deadline_at=self._at(self.questionnaire_deadline),
-        )
+        body = {"anamnesis": dict(anamnesis)}
+        deadline_at = self._at(self.questionnaire_deadline)
+
+        def ask() -> NextQuestion:
+            return self._call(
+                "POST",
+                "/questionnaire/next",
+                body,
+                NextQuestion,
+                request_id,
+                deadline_at=deadline_at,
+            )
+
+        cache = self.question_cache
+        key = body_key(self._api + "/questionnaire/next", body) if cache is not None else None
+        if cache is None or key is None:
+            return ask()
+        try:
+            return cache.get(key, ask, wait_seconds=deadline_at - time.monotonic())
+        except WaitedTooLong:  # the call waited for overran this caller's deadline
+            raise AIServiceTimeout(
+                details={"timeout_seconds": round(self.questionnaire_deadline, 1)}
+            ) from None
 
     def validate_image(
         self,
@@ -720,6 +759,11 @@ class _JsonBody:
 
 def _image_json(data: bytes, content_type: str) -> dict[str, Any]:
     return {"imageData": InlineImage(data), "contentType": content_type}
+
+
+def _copy_model(model: M) -> M:
+    """A copy of ``model`` sharing nothing mutable with it (lists, nested models)."""
+    return model.model_copy(deep=True)
 
 
 def _jsonable(value: BaseModel | Mapping[str, Any]) -> Any:
