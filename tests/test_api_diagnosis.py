@@ -336,6 +336,37 @@ def test_a_case_archived_while_the_ai_works_stays_archived(  # noqa: PLR0917 - f
         db.session.remove()
 
 
+def test_a_case_archived_while_the_photo_uploads_gets_no_image(  # noqa: PLR0917 - fixtures
+    make_app, app, recording_ai, make_user, api_headers, make_case, monkeypatch
+):
+    """The check after the upload ("archived or gone meanwhile?") reads the case as it is then
+    (was: the copy the request held since it merged the answers, so an image row was added to
+    a case archived during the upload); the object is deleted again."""
+    from app.models import User
+    from app.services import cases
+    from app.services.case_images import get_storage
+
+    owner = make_user()
+    case_id = make_case(owner)
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    with gateway.app_context():
+        storage = get_storage()
+    put = storage.put
+
+    def put_then_archive(key: str, data: Any, content_type: str) -> None:
+        put(key, data, content_type)
+        with app.app_context():
+            cases.archive_case(actor=db.session.get(User, owner.id), case_id=case_id)
+            db.session.remove()
+
+    monkeypatch.setattr(storage, "put", put_then_archive)
+    response = diagnose(gateway.test_client(), api_headers(owner), case_id=case_id)
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["error"]["code"] == "case_archived"
+    assert counts(app) == {"cases": 1, "case_images": 0, "analyses": 0}
+    assert list(storage.iter_keys(f"cases/{case_id}/")) == []
+
+
 def test_a_diagnosis_opening_a_case_records_it_in_order(
     make_app, app, recording_ai, make_user, api_headers
 ):

@@ -170,7 +170,8 @@ def store_image(
         if open_case is not None:
             open_case()  # written in this transaction, with the image
         else:
-            require_case(actor=actor, case_id=case_id, for_edit=True)  # archived meanwhile?
+            # Archived or gone meanwhile? (As the database has it now, fresh.)
+            require_case(actor=actor, case_id=case_id, for_edit=True, fresh=True)
         image = CaseImage(
             id=image_id,
             case_id=case_id,

@@ -206,20 +206,27 @@ def _not_found() -> NotFound:
 
 
 def require_case(
-    *, actor: Any, case_id: uuid.UUID, for_edit: bool = False, signed_ok: bool = False
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    for_edit: bool = False,
+    signed_ok: bool = False,
+    fresh: bool = False,
 ) -> Case:
     """Load a case the actor may view (or, with ``for_edit``, change); no audit, no commit.
 
     For other services (images, questionnaire, diagnosis) that audit and commit themselves.
     A reviewed case is signed: its answers, fields, images and analyses may not change until
-    it is reopened (``signed_ok``: for reopening it).
+    it is reopened (``signed_ok``: for reopening it). ``fresh``: read the row even when the
+    session holds the case from an earlier transaction (which another request may have
+    changed since).
 
     Raises:
         NotFound: ``case_not_found`` when it does not exist or the actor may not see it.
         Conflict: ``case_archived`` when ``for_edit`` and the case is archived;
             ``case_reviewed`` when ``for_edit`` and the case is reviewed (reopen it first).
     """
-    case = db.session.get(Case, case_id)
+    case = db.session.get(Case, case_id, populate_existing=fresh)
     if case is None or not policies.can_view_case(actor, case):
         raise _not_found()
     if for_edit:
