@@ -89,3 +89,46 @@ def test_an_ended_connection_is_replaced_inside_an_orm_request(app, client, make
     _end_backends(_pooled_backend_pids(app))
     for _ in range(3):
         assert client.get("/api/cases", headers=headers).status_code == 200
+
+
+def test_health_answers_for_the_database_not_for_one_dead_connection(app, client, monkeypatch):
+    """A connection that dies between its checkout and its query (the server ended it just
+    after the pool's check looked, or while it was in use): the readiness check tries once
+    more on a new connection, and the database that answers is ready (was 503)."""
+    from app.services import pool_liveness
+
+    assert client.get("/health").status_code == 200
+    pids = _pooled_backend_pids(app)
+    real_check = pool_liveness.has_something_to_say
+    looks = iter([False])  # the first checkout's look comes too early to see the end
+
+    def _late(connection):  # type: ignore[no-untyped-def]
+        seen = next(looks, None)
+        return real_check(connection) if seen is None else seen
+
+    monkeypatch.setattr(pool_liveness, "has_something_to_say", _late)
+    _end_backends(pids)
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "healthy", "database": "connected"}
+
+
+def test_failed_health_checks_give_their_connections_back_once(make_app, monkeypatch):
+    """An invalidated connection goes back to the pool once: after many failed checks the pool
+    still holds at most its size, and the next check succeeds."""
+    app = make_app()
+    client = app.test_client()
+    assert client.get("/health").status_code == 200
+
+    def refused(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise psycopg.errors.InsufficientPrivilege("no")
+
+    monkeypatch.setattr(psycopg.Connection, "execute", refused)
+    for _ in range(30):
+        assert client.get("/health").status_code == 503
+    monkeypatch.undo()
+    with app.app_context():
+        pool = db.engine.pool
+        assert pool.checkedout() == 0
+        assert pool.checkedin() <= pool.size()
+    assert client.get("/health").status_code == 200

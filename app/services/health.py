@@ -25,23 +25,37 @@ def _select_one() -> None:
     ``SELECT 1`` cost more CPU than the query (140 against 70 us per probe). A connection
     that fails, or whose query is interrupted (``gevent.Timeout``), is invalidated, never
     returned to the pool with a query in flight.
+
+    A connection the server ended after the pool looked at it (a restart or
+    ``pg_terminate_backend`` while it was in use, or just before) says nothing about the
+    database: on such a disconnect the query is tried once more, on the connection the pool
+    gives next (whose check then sees the end and replaces it). Any other failure is the
+    answer.
     """
-    pooled = db.engine.raw_connection()
-    try:
+    dialect = db.engine.dialect
+    for attempt in (1, 2):
+        pooled = db.engine.raw_connection()
         driver = pooled.driver_connection
-        if getattr(driver, "autocommit", None) is False:  # psycopg: no BEGIN for one query
-            driver.autocommit = True
-            driver.execute("SELECT 1")
-            driver.autocommit = False
-        else:  # another driver (SQLite): a plain cursor
-            cursor = pooled.cursor()
-            cursor.execute("SELECT 1")
-            cursor.close()
-    except BaseException:
-        pooled.invalidate()
-        raise
-    finally:
-        pooled.close()
+        try:
+            if getattr(driver, "autocommit", None) is False:  # psycopg: no BEGIN for one query
+                driver.autocommit = True
+                driver.execute("SELECT 1")
+                driver.autocommit = False
+            else:  # another driver (SQLite): a plain cursor
+                cursor = pooled.cursor()
+                cursor.execute("SELECT 1")
+                cursor.close()
+        except dialect.loaded_dbapi.Error as error:
+            pooled.invalidate()  # back to the pool, to be reconnected on its next checkout
+            if attempt == 2 or not dialect.is_disconnect(error, driver, None):
+                raise
+            log.info("database health check: the pooled connection had been closed; again")
+        except BaseException:
+            pooled.invalidate()
+            raise
+        else:
+            pooled.close()
+            return
 
 
 def _ping_in_context(app: Flask) -> None:
