@@ -212,6 +212,7 @@ def require_case(
     for_edit: bool = False,
     signed_ok: bool = False,
     fresh: bool = False,
+    lock: bool = False,
 ) -> Case:
     """Load a case the actor may view (or, with ``for_edit``, change); no audit, no commit.
 
@@ -219,14 +220,18 @@ def require_case(
     A reviewed case is signed: its answers, fields, images and analyses may not change until
     it is reopened (``signed_ok``: for reopening it). ``fresh``: read the row even when the
     session holds the case from an earlier transaction (which another request may have
-    changed since).
+    changed since). ``lock``: read it fresh with ``SELECT ... FOR UPDATE``, so that a
+    read-modify-write of the row (merging answers) waits for another one under way and reads
+    what it wrote; the lock is held until the caller commits or rolls back.
 
     Raises:
         NotFound: ``case_not_found`` when it does not exist or the actor may not see it.
         Conflict: ``case_archived`` when ``for_edit`` and the case is archived;
             ``case_reviewed`` when ``for_edit`` and the case is reviewed (reopen it first).
     """
-    case = db.session.get(Case, case_id, populate_existing=fresh)
+    case = db.session.get(
+        Case, case_id, populate_existing=fresh or lock, with_for_update=True if lock else None
+    )
     if case is None or not policies.can_view_case(actor, case):
         raise _not_found()
     if for_edit:
@@ -556,7 +561,9 @@ def merge_answers(
     checked = anamnesis_rules.validate_anamnesis(dict(answers), field="answers")
     if not checked:
         raise ValidationFailed({"answers": "Send at least one answer."})
-    case = require_case(actor=actor, case_id=case_id, for_edit=True)
+    # Locked: two merges at once would both read the same anamnesis, and the later write would
+    # drop the earlier one's answers (both answered 200).
+    case = require_case(actor=actor, case_id=case_id, for_edit=True, lock=True)
     before = dict(case.anamnesis or {})
     case.anamnesis = anamnesis_rules.merge(case.anamnesis, checked)
     case.answer_order = extend_order(case.answer_order, checked)
