@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import flask_login
 import jwt as pyjwt
 from flask import Flask, Response, current_app, jsonify, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import WrongTokenError
 from itsdangerous import URLSafeTimedSerializer
@@ -44,7 +44,8 @@ JWT_ERROR_CODES = {
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session with its signer built once per set of keys, not once per
     request (an itsdangerous serializer, 2-3 % of a probe's CPU: every request opens the
-    session, also those that carry no cookie)."""
+    session, also those that carry no cookie), and no cookie work for a request without
+    cookies whose session stays empty."""
 
     _signer: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
 
@@ -55,6 +56,22 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         if signer is None or signer[0] != keys:
             signer = self._signer = (keys, super().get_signing_serializer(app))
         return signer[1]
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        """Flask's session of ``request``; a new empty one at once for a request without
+        cookies (a probe, a bearer-token call): there is nothing to read or verify."""
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        """Flask's, which for an empty session left empty only adds ``Vary: Cookie`` when the
+        session was read (without first looking up the seven cookie settings)."""
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 def public(view: F) -> F:

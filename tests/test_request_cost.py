@@ -186,3 +186,10 @@ def test_a_remembered_token_is_refused_after_logout(client, make_user, api_heade
     response = client.get("/api/users/me", headers=headers)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "token_revoked"
+
+
+def test_a_request_without_cookies_gets_no_cookie_and_still_varies_on_cookie(client):
+    response = client.get("/healthy")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["Vary"] == "Cookie"  # as before: flask-login reads the session
