@@ -738,3 +738,62 @@ def test_storage_down_during_a_diagnosis_is_503_and_keeps_the_answers(
     case = gateway.test_client().get(f"/api/cases/{error['details']['case_id']}", headers=headers)
     assert case.status_code == 200
     assert case.get_json()["anamnesis"] == ANAMNESIS
+
+
+def test_a_database_failure_while_storing_the_analysis_names_the_case_it_kept(
+    make_app, app, recording_ai, make_user, api_headers
+):
+    """The case and its photo are committed while the AI works; when the connection then dies
+    while the analysis is stored, the 503 says where they are kept (was: "nothing was saved",
+    no case named, so a retry opened a second case; found by t1 terminating PostgreSQL
+    backends under load, issue #15). The AI result is not stored: POST /api/cases/<id>/analyze
+    runs it again."""
+    import psycopg
+
+    from tests.conftest import ADMIN_URL
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    database = url.rsplit("/", 1)[1]
+    holder = psycopg.connect(url)
+    killers: list[threading.Thread] = []
+
+    def lock_analyses_then_kill_the_waiter(path: str) -> None:
+        if not path.endswith("/triage"):
+            return
+        holder.execute("LOCK TABLE analyses IN ACCESS EXCLUSIVE MODE")
+
+        def kill() -> None:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                for _ in range(500):
+                    waiting = admin.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                        " AND wait_event_type = 'Lock'",
+                        (database,),
+                    ).fetchall()
+                    if waiting:
+                        for (pid,) in waiting:
+                            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                        break
+                    time.sleep(0.02)
+            holder.rollback()
+
+        killers.append(threading.Thread(target=kill, daemon=True))
+        killers[0].start()
+
+    recording_ai.on_call = lock_analyses_then_kill_the_waiter
+    gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    try:
+        response = diagnose(gateway.test_client(), api_headers(make_user()))
+    finally:
+        for killer in killers:
+            killer.join(timeout=15)
+        holder.close()
+    assert response.status_code == 503, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "database_unavailable"
+    assert "nothing was saved" not in error["message"]
+    case_id, image_id = error["details"]["case_id"], error["details"]["image_id"]
+    with app.app_context():
+        assert db.session.get(CaseImage, uuid.UUID(image_id)).case_id == uuid.UUID(case_id)
+        db.session.remove()
+    assert counts(app) == {"cases": 1, "case_images": 1, "analyses": 0}

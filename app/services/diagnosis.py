@@ -30,12 +30,15 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import IO, Any
 
 from flask import current_app, g
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app.errors import AIServiceError, Conflict, StorageUnavailable
+from app.errors import AIServiceError, Conflict, DatabaseUnavailable, StorageUnavailable
 from app.extensions import db
 from app.models import Analysis, Case, CaseImage
 from app.observability import current_request_id
@@ -134,10 +137,23 @@ def _analyze(
         raise
     # Read in the transaction that stores the analysis (one transaction, not a second one
     # after it): the warnings shown with the result (see consent_warnings).
-    warnings = consent.state_of(case_id).warnings
-    analysis = record_completed(
-        actor=actor, case_id=case_id, image_id=image_id, result=result, **meta
-    )
+    try:
+        warnings = consent.state_of(case_id).warnings
+        analysis = record_completed(
+            actor=actor, case_id=case_id, image_id=image_id, result=result, **meta
+        )
+    except (OperationalError, InterfaceError, PoolTimeout) as error:
+        # The case and the photo were committed before: a plain database_unavailable ("nothing
+        # was saved") would send the client to open a second case. Name the kept ones instead.
+        with suppress(Exception):  # the connection is gone; make the session usable again
+            db.session.rollback()
+        logger.warning("analysis of case %s not stored: database unavailable (%s)", case_id, error)
+        raise DatabaseUnavailable(
+            "The service is unavailable: the analysis was not stored. The answers and the photo"
+            " are kept in the case named in details.case_id: analyse it again with"
+            " POST /api/cases/<case_id>/analyze in a moment.",
+            details={"case_id": str(case_id), "image_id": str(image_id)},
+        ) from error
     g.setdefault(_WARNINGS_KEY, {})[analysis.id] = warnings
     return analysis
 
