@@ -19,6 +19,7 @@ from app.errors import AIRejectedInput, AIServiceTimeout, AIServiceUnavailable
 from app.services.ai_client import AIClient, NextQuestion, get_ai_client
 from app.services.answer_cache import AnswerCache, WaitedTooLong, body_key
 from tests.test_api_errors import assert_error
+from tests.test_services_ai_client import PREDICTION
 
 NEXT = "/api/v1/questionnaire/next"
 QUESTION = {
@@ -247,6 +248,30 @@ def test_an_answer_expires_after_its_time_to_live(httpserver):
     ai.next_question({})
     assert len(calls(httpserver)) == 2
     clock.now += 30
+    ai.next_question({})
+    assert len(calls(httpserver)) == 2
+
+
+def test_a_new_model_version_forgets_the_cached_questions(httpserver):
+    predict = "/api/v1/diagnosis/predict"
+    httpserver.expect_request(NEXT, method="POST").respond_with_json(QUESTION)
+    ai = cached_client(httpserver)
+    photo = [(b"\xff\xd8 not decoded by the stand-in", "image/jpeg")]
+
+    def predicted_by(version: str) -> None:
+        answer = {**PREDICTION, "metadata": {"model_version": version, "inference_time_ms": 9}}
+        httpserver.expect_oneshot_request(predict, method="POST").respond_with_json(answer)
+        assert ai.predict({}, photo).metadata.model_version == version
+
+    ai.next_question({})
+    predicted_by("model-1")  # the first version seen: nothing to forget
+    ai.next_question({})
+    assert len(calls(httpserver)) == 1
+    predicted_by("model-1")
+    ai.next_question({})
+    assert len(calls(httpserver)) == 1
+    predicted_by("model-2")  # the service was upgraded: its questionnaire may differ
+    assert len(ai.question_cache) == 0
     ai.next_question({})
     assert len(calls(httpserver)) == 2
 

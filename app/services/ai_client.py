@@ -329,6 +329,8 @@ class AIClient:
             self.question_cache = AnswerCache(
                 question_cache_seconds, question_cache_entries, copy=_copy_model, clock=clock
             )
+        #: The model version the service's last prediction reported (``metadata.model_version``).
+        self.model_version: str | None = None
         self._retrying = Retrying(
             stop=stop_after_attempt(self.retries + 1) | _stop_at_deadline,
             wait=wait_exponential_jitter(
@@ -462,7 +464,7 @@ class AIClient:
             "images": [_image_json(data, content_type) for data, content_type in images],
             "tta": False,
         }
-        return self._call(
+        prediction = self._call(
             "POST",
             "/diagnosis/predict",
             body,
@@ -470,6 +472,18 @@ class AIClient:
             request_id,
             deadline_at=deadline_at or self._at(self.deadline),
         )
+        self._note_model_version(prediction.metadata.model_version)
+        return prediction
+
+    def _note_model_version(self, version: str) -> None:
+        """Remember the model the service reported; when it is another than the one before (the
+        AI Service was upgraded), forget the cached next questions: the questionnaire belongs to
+        the model, and the new one may ask otherwise (the cache's time to live alone would serve
+        the old model's questions for up to ``AI_QUESTION_CACHE_SECONDS``)."""
+        previous, self.model_version = self.model_version, version
+        if previous is not None and previous != version and self.question_cache is not None:
+            self.question_cache.clear()
+            log.info("AI model %s -> %s: cached next questions forgotten", previous, version)
 
     def red_flags(
         self,
