@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,35 +27,19 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT, SAMPLES, STRONG_PASSWORD, free_port
+from tests.fixtures.served import (
+    BIN,
+    development_env,
+    start_gunicorn,
+    stop,
+    wait_until_up,
+)
 
-BIN = REPO_ROOT / ".venv" / "bin"
 PHOTO = SAMPLES / "images" / "mel_ISIC_0033454.jpg"
 AI_DELAY_MS = 700
 ANAMNESIS = {"age": 61, "sex": "male", "location1.primary": "back", "bleeding": False}
 
 pytestmark = pytest.mark.slow
-
-
-def _wait(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, f"{url} did not answer"
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 @pytest.fixture
@@ -76,18 +59,11 @@ def gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             start_new_session=True,
         )
     try:
-        _wait(f"http://127.0.0.1:{ai_port}/api/v1/health", ai, ai_log)
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DATABASE_URL", "AI_SERVICE", "APP_ENV", "STORAGE_", "WEB_"))
-        }
-        env.update(
-            APP_ENV="development",
-            INSTANCE_PATH=str(tmp_path / "instance"),
+        wait_until_up(f"http://127.0.0.1:{ai_port}/api/v1/health", ai, ai_log)
+        env = development_env(
+            tmp_path,
             WEB_CONCURRENCY="1",
             AI_SERVICE_URL=f"http://127.0.0.1:{ai_port}",
-            GUNICORN_ACCESS_LOG="",
             DIAGNOSIS_CONCURRENCY="1",
             DIAGNOSIS_QUEUE_LIMIT="2",
         )
@@ -99,24 +75,15 @@ def gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             capture_output=True,
         )
         log = tmp_path / "gunicorn.log"
-        with log.open("wb") as out:
-            worker = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
-                + ["wsgi:app"],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        worker = start_gunicorn(env, port, log)
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait(f"{base}/healthy", worker, log)
+            wait_until_up(f"{base}/healthy", worker, log)
             yield base, ai_log
         finally:
-            _stop(worker)
+            stop(worker)
     finally:
-        _stop(ai)
+        stop(ai)
 
 
 def _token(base: str) -> str:

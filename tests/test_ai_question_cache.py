@@ -19,18 +19,10 @@ from app.errors import AIRejectedInput, AIServiceTimeout, AIServiceUnavailable
 from app.services.ai_client import AIClient, NextQuestion, get_ai_client
 from app.services.answer_cache import AnswerCache, WaitedTooLong, body_key
 from tests.test_api_errors import assert_error
-from tests.test_services_ai_client import PREDICTION
+from tests.test_services_ai_client import NEXT, PREDICTION
+from tests.test_services_ai_client import QUESTION as BASE_QUESTION
 
-NEXT = "/api/v1/questionnaire/next"
-QUESTION = {
-    "questionId": "symptom_duration",
-    "questionText": "How long has the lesion been there?",
-    "questionType": "radio",
-    "fieldName": "duration",
-    "options": ["<1 week", ">1 month"],
-    "isComplete": False,
-    "progress": {"answered": 0, "estimatedTotal": 8},
-}
+QUESTION = {**BASE_QUESTION, "progress": {"answered": 0, "estimatedTotal": 8}}
 ASKED = {"anamnesis": {}}
 
 

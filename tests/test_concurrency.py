@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import random
-import signal
 import subprocess
 import threading
 import time
@@ -39,6 +38,7 @@ from app.concurrency import (
 )
 from tests.conftest import ADMIN_URL, REPO_ROOT, STRONG_PASSWORD, free_port
 from tests.fixtures.cases import case_payload
+from tests.fixtures.served import stop
 
 BIN = REPO_ROOT / ".venv" / "bin"
 
@@ -218,12 +218,7 @@ def one_gevent_worker(tmp_path: Path):
                 time.sleep(0.2)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(process)
         log.close()
 
 

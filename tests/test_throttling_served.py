@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT, STRONG_PASSWORD, free_port
+from tests.fixtures.served import stop
 from tests.test_serve import wait_for
 
 pytestmark = pytest.mark.slow
@@ -86,12 +87,7 @@ def gateway(database_url, app, tmp_path):
             wait_for(f"http://127.0.0.1:{port}/healthy")
             yield {"base": f"http://127.0.0.1:{port}", "log": log_path}
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop(process)
 
 
 def login(base, email, password, client_address):

@@ -10,10 +10,7 @@ No speed is asserted: B's wait is compared with the time A's whole batch took, i
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import free_port
+from tests.fixtures.served import development_env, start_gunicorn, stop, wait_until_up
 
-BIN = REPO_ROOT / ".venv" / "bin"
 PIPELINED = 3000
 REQUEST = b"GET /healthy HTTP/1.1\r\nHost: test\r\n\r\n"
 
@@ -35,48 +32,14 @@ pytestmark = pytest.mark.slow
 def one_worker(tmp_path: Path) -> Iterator[int]:
     """One worker of the production gunicorn settings; its port."""
     port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_URL", "AI_SERVICE", "APP_ENV", "STORAGE_", "WEB_"))
-    }
-    env.update(
-        APP_ENV="development",
-        INSTANCE_PATH=str(tmp_path / "instance"),
-        WEB_CONCURRENCY="1",
-        GUNICORN_ACCESS_LOG="",
-        AI_SERVICE_URL="http://127.0.0.1:9",
-    )
+    env = development_env(tmp_path, WEB_CONCURRENCY="1", AI_SERVICE_URL="http://127.0.0.1:9")
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
-            + ["wsgi:app"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    worker = start_gunicorn(env, port, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthy", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert worker.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_until_up(f"http://127.0.0.1:{port}/healthy", worker, log)
         yield port
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+        stop(worker)
 
 
 def _read_answers(sock: socket.socket, count: int) -> None:
