@@ -219,6 +219,10 @@ class Stack:
             AI_SERVICE_URL=f"http://{HOST}:{self.ai_port}",
             FLASK_APP="wsgi",
             REGISTRATION="open",  # the bench registers its own users (production: invite)
+            # This part measures what the gateway adds to each AI call; with the question cache
+            # (production's default, kept by side_by_side.py) next_question would be answered
+            # from memory after the first call and compared with the AI called directly.
+            AI_QUESTION_CACHE_SECONDS="0",
             PYTHONUNBUFFERED="1",
             PYTHONDONTWRITEBYTECODE="1",
         )
