@@ -13,8 +13,11 @@ from tests.conftest import ADMIN_URL
 
 
 def _pooled_backend_pids(app, count: int = 3) -> set[int]:
-    """Check ``count`` connections out of the app's pool at once; their server process ids."""
+    """Check out every connection idle in the app's pool, at least ``count``, at once; their
+    server process ids. All of them: the pool hands connections out first in, first out, so a
+    request after this gets one of these whatever the earlier tests left in the pool."""
     with app.app_context():
+        count = max(count, db.engine.pool.checkedin())
         connections = [db.engine.raw_connection() for _ in range(count)]
         pids = {c.driver_connection.info.backend_pid for c in connections}
         for connection in connections:
