@@ -35,9 +35,6 @@ CPU_THREADS = 2
 #: greenlet, ``/healthy`` included, keeps a core while password hashes fill both.
 LOW_PRIORITY_NICENESS = 10
 
-_pool: tuple[int, Any] | None = None
-_low_priority_pool: tuple[int, Any] | None = None
-
 
 def gevent_patched() -> bool:
     """Tell whether gevent has monkey-patched this process (``threading`` is gevent's)."""
@@ -45,27 +42,28 @@ def gevent_patched() -> bool:
     return monkey is not None and bool(monkey.is_module_patched("threading"))
 
 
-def _native_pool() -> Any:
-    """The process's native thread pool (made on first use, again after a fork)."""
-    global _pool  # noqa: PLW0603 - one pool per process
-    current = _pool
-    if current is None or current[0] != os.getpid():
-        from gevent.threadpool import ThreadPool
+class _ProcessPool:
+    """A gevent :class:`~gevent.threadpool.ThreadPool` of :data:`CPU_THREADS` native threads, made
+    on first use in each process and again after a fork (a child must not share its parent's)."""
 
-        # No lock: greenlets of one hub do not preempt each other between the check and the set.
-        current = _pool = (os.getpid(), ThreadPool(CPU_THREADS))
-    return current[1]
+    def __init__(self) -> None:
+        self._owner: tuple[int, Any] | None = None  # (pid, pool)
+
+    def get(self) -> Any:
+        """This process's pool."""
+        owner = self._owner
+        if owner is None or owner[0] != os.getpid():
+            from gevent.threadpool import ThreadPool
+
+            # No lock: greenlets of one hub do not preempt each other between check and set.
+            owner = self._owner = (os.getpid(), ThreadPool(CPU_THREADS))
+        return owner[1]
 
 
-def _low_priority() -> Any:
-    """The process's pool of low-priority native threads (made on first use, again after a fork)."""
-    global _low_priority_pool  # noqa: PLW0603 - one pool per process
-    current = _low_priority_pool
-    if current is None or current[0] != os.getpid():
-        from gevent.threadpool import ThreadPool
-
-        current = _low_priority_pool = (os.getpid(), ThreadPool(CPU_THREADS))
-    return current[1]
+#: :func:`run_cpu_bound`'s threads (normal priority).
+_pool = _ProcessPool()
+#: :func:`run_at_low_priority`'s threads (each raises its niceness on its first task, for good).
+_low_priority_pool = _ProcessPool()
 
 
 def _lower_this_threads_priority() -> None:
@@ -96,7 +94,7 @@ def run_at_low_priority(function: Callable[..., T], /, *args: Any, **kwargs: Any
     """
     if not gevent_patched():
         return function(*args, **kwargs)
-    return _low_priority().apply(_at_low_priority, (function, args, kwargs))
+    return _low_priority_pool.get().apply(_at_low_priority, (function, args, kwargs))
 
 
 def run_cpu_bound(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -107,7 +105,7 @@ def run_cpu_bound(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
     """
     if not gevent_patched():
         return function(*args, **kwargs)
-    return _native_pool().apply(function, args, kwargs)
+    return _pool.get().apply(function, args, kwargs)
 
 
 def cache_redis_version_lookup() -> None:
