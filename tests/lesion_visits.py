@@ -66,6 +66,14 @@ def make_lesion(
     return ids
 
 
+def new_visit(app: Any, owner: Any, lesion_id: uuid.UUID) -> uuid.UUID:
+    """A new visit (case) of ``lesion_id`` opened by ``owner``; its id."""
+    with app.app_context():
+        case_id = visits.new_visit(actor=db.session.get(User, owner.id), lesion_id=lesion_id).id
+        db.session.remove()
+    return case_id
+
+
 def seen_three_times(
     app: Any, client: Any, headers: dict[str, str], owner: Any, count: int = 3
 ) -> tuple[uuid.UUID, list[uuid.UUID]]:
@@ -73,10 +81,20 @@ def seen_three_times(
     _, lesion_id = make_lesion(app, owner)
     case_ids = []
     for photo, anamnesis in VISITS[:count]:
-        with app.app_context():
-            actor = db.session.get(User, owner.id)
-            case_id = visits.new_visit(actor=actor, lesion_id=lesion_id).id
-            db.session.remove()
+        case_id = new_visit(app, owner, lesion_id)
         diagnose(client, headers, case_id, photo, anamnesis)
         case_ids.append(case_id)
     return lesion_id, case_ids
+
+
+def seen_by_two_models(
+    app: Any, older_app: Any, owner: Any, headers: dict[str, str], *, older_first: bool = True
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """A lesion whose two visits were analysed by two model versions (``older_app``'s reference
+    AI serves the older one; the first visit by it unless ``older_first`` is false, the second
+    with the demo's third answers and photo); return (lesion id, first visit, second visit)."""
+    first, second = (older_app, app) if older_first else (app, older_app)
+    lesion_id, (v1,) = seen_three_times(first, first.test_client(), headers, owner, count=1)
+    v2 = new_visit(app, owner, lesion_id)
+    diagnose(second.test_client(), headers, v2, *VISITS[2])
+    return lesion_id, v1, v2

@@ -13,7 +13,7 @@ from app.models import Analysis, AuditEvent, Reanalysis
 from app.models.base import utcnow
 from app.services.clinical_record.words import percent
 from tests.fixtures.cases import case_payload
-from tests.lesion_visits import VISITS, diagnose, seen_three_times
+from tests.lesion_visits import seen_by_two_models, seen_three_times
 
 
 def _actions(app) -> list[str]:
@@ -223,16 +223,7 @@ def test_a_model_change_is_told_apart_by_reanalysing_the_earlier_photo(
 ):
     owner = make_user()
     headers = api_headers(owner)
-    lesion_id, (v1,) = seen_three_times(
-        older_ai_app, older_ai_app.test_client(), headers, owner, count=1
-    )
-    with ai_app.app_context():
-        from app.models import User
-        from app.services.lesions import visits
-
-        v2 = visits.new_visit(actor=db.session.get(User, owner.id), lesion_id=lesion_id).id
-        db.session.remove()
-    diagnose(ai_client, headers, v2, *VISITS[2])
+    lesion_id, v1, v2 = seen_by_two_models(ai_app, older_ai_app, owner, headers)
     base = f"/api/lesions/{lesion_id}/compare"
 
     before = ai_client.get(f"{base}?from={v1}&to={v2}", headers=headers).get_json()
@@ -304,26 +295,12 @@ def test_the_lesion_operations_are_in_the_openapi_document(client):
     assert {"from", "to"} <= names
 
 
-def _two_models(ai_app, ai_client, older_ai_app, owner, headers, *, older_first=True):
-    """A lesion whose two visits were analysed by two model versions; return (lesion, v1, v2)."""
-    first, second = (older_ai_app, ai_app) if older_first else (ai_app, older_ai_app)
-    lesion_id, (v1,) = seen_three_times(first, first.test_client(), headers, owner, count=1)
-    with ai_app.app_context():
-        from app.models import User
-        from app.services.lesions import visits
-
-        v2 = visits.new_visit(actor=db.session.get(User, owner.id), lesion_id=lesion_id).id
-        db.session.remove()
-    diagnose(second.test_client(), headers, v2, *VISITS[2])
-    return lesion_id, v1, v2
-
-
 def test_a_failed_reanalysis_is_a_clear_502_and_stores_nothing(  # noqa: PLR0917 - fixtures
     ai_app, ai_client, older_ai_app, fake_ai_app, httpserver, make_user, api_headers
 ):
     owner = make_user()
     headers = api_headers(owner)
-    lesion_id, v1, v2 = _two_models(ai_app, ai_client, older_ai_app, owner, headers)
+    lesion_id, v1, v2 = seen_by_two_models(ai_app, older_ai_app, owner, headers)
     httpserver.expect_request("/api/v1/image_quality/validate").respond_with_data("down", 500)
     httpserver.expect_request("/api/v1/diagnosis/predict").respond_with_data("down", 500)
     httpserver.expect_request("/api/v1/diagnosis/red_flags").respond_with_data("down", 500)
@@ -347,9 +324,7 @@ def test_a_reanalysis_by_a_third_model_is_kept_but_not_compared(
     owner = make_user()
     headers = api_headers(owner)
     # visit 1 by the current model, visit 2 by the older one; the AI now serves the current one
-    lesion_id, v1, v2 = _two_models(
-        ai_app, ai_client, older_ai_app, owner, headers, older_first=False
-    )
+    lesion_id, v1, v2 = seen_by_two_models(ai_app, older_ai_app, owner, headers, older_first=False)
     response = ai_client.post(
         f"/api/lesions/{lesion_id}/compare/reanalyse",
         json={"from": str(v1), "to": str(v2)},

@@ -14,10 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Lesion, Patient, Reanalysis, User
+from app.models import Lesion, Patient, Reanalysis
 from app.models.base import utcnow
-from app.services.lesions import visits
-from tests.lesion_visits import VISITS, diagnose, seen_three_times
+from tests.lesion_visits import seen_by_two_models
 
 
 def _patient(client, headers, reference: str = "PT-ODD-1") -> dict:
@@ -148,13 +147,7 @@ def test_visits_compared_backwards_are_refused_before_any_ai_call(
     Now both are 422 on ``from`` (swap them), and nothing is stored."""
     owner = make_user()
     headers = api_headers(owner)
-    lesion_id, (v1,) = seen_three_times(
-        older_ai_app, older_ai_app.test_client(), headers, owner, count=1
-    )
-    with ai_app.app_context():
-        v2 = visits.new_visit(actor=db.session.get(User, owner.id), lesion_id=lesion_id).id
-        db.session.remove()
-    diagnose(ai_client, headers, v2, *VISITS[2])
+    lesion_id, v1, v2 = seen_by_two_models(ai_app, older_ai_app, owner, headers)
 
     forward = ai_client.get(f"/api/lesions/{lesion_id}/compare?from={v1}&to={v2}", headers=headers)
     assert forward.status_code == 200 and forward.get_json()["days_between"] >= 0
