@@ -34,6 +34,7 @@ from config import TestConfig
 pytest_plugins = [
     "tests.fixtures.ai",
     "tests.fixtures.cases",
+    "tests.fixtures.consent",
     "tests.fixtures.lesions",
     "tests.fixtures.mfa",
     "tests.fixtures.portal",

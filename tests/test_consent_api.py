@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import AuditEvent, Case, CaseConsent, CaseImage
 from config import Config
 from tests.fixtures.cases import MELANOMA, case_payload
+from tests.fixtures.consent import count_rows
 
 
 @pytest.fixture
@@ -23,15 +24,6 @@ def physician(make_user):
 
 def _put(client, case_id, headers, **decisions):
     return client.put(f"/api/cases/{case_id}/consent", json=decisions, headers=headers)
-
-
-def _count(app, model, case_id):
-    with app.app_context():
-        found = db.session.scalar(
-            select(func.count()).select_from(model).where(model.case_id == case_id)
-        )
-        db.session.remove()
-    return found
 
 
 def test_consent_is_recorded_per_scope_append_only_and_audited(
@@ -55,7 +47,7 @@ def test_consent_is_recorded_per_scope_append_only_and_audited(
         ("ai_analysis", "granted"),
         ("teaching_research", "refused"),
     ]  # the unchanged ai_analysis added no record; the refusal stays in the history
-    assert _count(app, CaseConsent, case_id) == 3
+    assert count_rows(app, CaseConsent, case_id) == 3
 
     case = client.get(f"/api/cases/{case_id}", headers=headers).get_json()
     assert case["consent"]["teaching_research"]["decision"] == "granted"
@@ -96,7 +88,7 @@ def test_a_bad_consent_body_is_refused_with_nothing_recorded(  # noqa: PLR0917 -
     )
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["code"] == "validation_failed"
-    assert _count(app, CaseConsent, case_id) == 0
+    assert count_rows(app, CaseConsent, case_id) == 0
 
 
 def test_consent_is_owner_or_admin(  # noqa: PLR0917 - fixtures
@@ -164,11 +156,6 @@ def test_advisory_diagnosis_carries_the_warning(ai_client, physician, api_header
 # --- CONSENT_POLICY=enforced and off ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _enforced_app(make_app, _migrated_app, reference_ai_url):
-    return make_app(AI_SERVICE_URL=reference_ai_url, CONSENT_POLICY="enforced")
-
-
 @pytest.fixture
 def enforced(_enforced_app, app):
     """A client of the gateway with CONSENT_POLICY=enforced and the reference AI."""
@@ -222,7 +209,7 @@ def test_enforced_refuses_the_photo_and_the_ai_until_ai_consent_is_granted(
     error = _consent_required(_photo(enforced, case_id, headers))
     assert error["details"]["decision"] == "refused"
     assert "refused AI analysis" in error["message"]
-    assert _count(_enforced_app, CaseImage, case_id) == 0  # nothing stored, nothing lost
+    assert count_rows(_enforced_app, CaseImage, case_id) == 0  # nothing stored, nothing lost
     with _enforced_app.app_context():
         case = db.session.get(Case, uuid.UUID(case_id))
         assert case.anamnesis == {} and case.status == "draft"
@@ -251,7 +238,7 @@ def test_enforced_refuses_the_photo_when_image_storage_is_refused(
     error = _consent_required(_photo(enforced, case_id, headers), scope="image_storage")
     assert "refused the storage of images" in error["message"]
     _consent_required(_diagnose(enforced, headers, case_id), scope="image_storage")
-    assert _count(_enforced_app, CaseImage, case_id) == 0
+    assert count_rows(_enforced_app, CaseImage, case_id) == 0
     _put(enforced, case_id, headers, image_storage="granted")
     assert _photo(enforced, case_id, headers).status_code == 201
 

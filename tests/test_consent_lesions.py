@@ -4,7 +4,6 @@ visit's photo needs that visit's AI-analysis consent under CONSENT_POLICY=enforc
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -12,16 +11,6 @@ from app.models import Case, CaseConsent, Reanalysis, User
 from app.services import consent
 from app.services.demo import DEMO_CASES, DEMO_EMAIL
 from tests.lesion_visits import seen_three_times
-
-
-@pytest.fixture(scope="module")
-def _enforced_app(make_app, _migrated_app, reference_ai_url):
-    return make_app(AI_SERVICE_URL=reference_ai_url, CONSENT_POLICY="enforced")
-
-
-@pytest.fixture
-def enforced_app(_enforced_app, app):
-    return _enforced_app
 
 
 def test_reanalysis_of_an_earlier_visit_needs_its_ai_consent(

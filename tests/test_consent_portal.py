@@ -8,12 +8,12 @@ import io
 import re
 
 import pytest
-from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import CaseConsent, CaseImage, User
 from app.services import consent
 from tests.fixtures.cases import MELANOMA
+from tests.fixtures.consent import count_rows
 from tests.fixtures.portal import csrf_token, htmx, ready_for_photo
 
 
@@ -48,15 +48,6 @@ def record(app, user, case_id, **decisions):
         db.session.remove()
 
 
-def count(app, model, case_id) -> int:
-    with app.app_context():
-        found = db.session.scalar(
-            select(func.count()).select_from(model).where(model.case_id == case_id)
-        )
-        db.session.remove()
-    return found
-
-
 def test_advisory_warns_and_the_form_records_consent_without_javascript(
     client_ai, ai_app, physician, make_case
 ):
@@ -87,7 +78,7 @@ def test_advisory_warns_and_the_form_records_consent_without_javascript(
     post_consent(client_ai, case_id, teaching_research="granted")
     html = page(client_ai, case_id)
     assert "Earlier decisions" in html and "Teaching and research use: refused" in html
-    assert count(ai_app, CaseConsent, case_id) == 4
+    assert count_rows(ai_app, CaseConsent, case_id) == 4
 
 
 def test_the_form_over_htmx_answers_the_case_region(client_ai, ai_app, physician, make_case):
@@ -109,7 +100,7 @@ def test_a_consent_form_with_nothing_chosen_is_an_inline_422(
     html = response.get_data(as_text=True)
     assert "Record at least one scope" in html
     assert 'class="review-edit consent-edit" open' in html
-    assert count(ai_app, CaseConsent, case_id) == 0
+    assert count_rows(ai_app, CaseConsent, case_id) == 0
 
 
 def test_another_physician_cannot_record_consent(client_ai, ai_app, make_user, make_case):
@@ -119,20 +110,10 @@ def test_another_physician_cannot_record_consent(client_ai, ai_app, make_user, m
         f"/cases/{case_id}/consent", data={"csrf_token": token, "ai_analysis": "granted"}
     )
     assert response.status_code == 404
-    assert count(ai_app, CaseConsent, case_id) == 0
+    assert count_rows(ai_app, CaseConsent, case_id) == 0
 
 
 # --- CONSENT_POLICY=enforced ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def _enforced_app(make_app, _migrated_app, reference_ai_url):
-    return make_app(AI_SERVICE_URL=reference_ai_url, CONSENT_POLICY="enforced")
-
-
-@pytest.fixture
-def enforced_app(_enforced_app, app):
-    return _enforced_app
 
 
 @pytest.fixture
@@ -188,7 +169,7 @@ def test_enforced_refuses_a_photo_posted_without_consent_and_keeps_the_answers(
     html = response.get_data(as_text=True)
     assert "consent to AI analysis is not recorded" in html
     assert 'id="consent"' in html and 'class="review-edit consent-edit" open' in html
-    assert count(enforced_app, CaseImage, case_id) == 0
+    assert count_rows(enforced_app, CaseImage, case_id) == 0
     with enforced_app.app_context():
         from app.models import Case
 

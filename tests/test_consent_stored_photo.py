@@ -9,39 +9,18 @@ from __future__ import annotations
 import io
 import uuid
 
-import pytest
-from sqlalchemy import func, select
-
 from app.extensions import db
 from app.models import Analysis, Reanalysis, User
 from app.services import consent
 from tests.fixtures.cases import MELANOMA, case_payload
+from tests.fixtures.consent import count_rows
 from tests.lesion_visits import seen_three_times
-
-
-@pytest.fixture(scope="module")
-def _enforced_app(make_app, _migrated_app, reference_ai_url):
-    return make_app(AI_SERVICE_URL=reference_ai_url, CONSENT_POLICY="enforced")
-
-
-@pytest.fixture
-def enforced_app(_enforced_app, app):
-    return _enforced_app
 
 
 def _image_storage_refused(response) -> None:
     assert response.status_code == 409, response.get_json()
     error = response.get_json()["error"]
     assert (error["code"], error["details"].get("scope")) == ("consent_required", "image_storage")
-
-
-def _count(app, model, case_id) -> int:
-    with app.app_context():
-        found = db.session.scalar(
-            select(func.count()).select_from(model).where(model.case_id == case_id)
-        )
-        db.session.remove()
-    return found
 
 
 def test_a_stored_photo_is_not_analysed_again_once_image_storage_is_refused(
@@ -71,7 +50,7 @@ def test_a_stored_photo_is_not_analysed_again_once_image_storage_is_refused(
     )
     assert withdrawn.get_json()["photo_allowed"] is False
     _image_storage_refused(client.post(f"/api/cases/{case_id}/analyze", json={}, headers=headers))
-    assert _count(enforced_app, Analysis, uuid.UUID(case_id)) == 1  # the first one stays
+    assert count_rows(enforced_app, Analysis, uuid.UUID(case_id)) == 1  # the first one stays
 
 
 def test_an_earlier_visit_whose_image_storage_is_refused_is_not_reanalysed(
@@ -95,4 +74,4 @@ def test_an_earlier_visit_whose_image_storage_is_refused_is_not_reanalysed(
     )
     _image_storage_refused(refused)
     assert refused.get_json()["error"]["details"]["case_id"] == str(v1)
-    assert _count(enforced_app, Reanalysis, v1) == 0
+    assert count_rows(enforced_app, Reanalysis, v1) == 0
