@@ -145,26 +145,6 @@ def test_a_bearer_token_is_verified_once_then_remembered(
     assert len(verified) == 1
 
 
-def test_a_remembered_token_still_expires(make_app, make_user, login_tokens):
-    import time
-    from datetime import timedelta
-
-    from tests.conftest import STRONG_PASSWORD
-
-    app = make_app(JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=1))
-    user = make_user()
-    client = app.test_client()
-    token = client.post(
-        "/api/auth/login", json={"email": user.email, "password": STRONG_PASSWORD}
-    ).get_json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/users/me", headers=headers).status_code == 200
-    time.sleep(2.1)
-    response = client.get("/api/users/me", headers=headers)
-    assert response.status_code == 401
-    assert response.get_json()["error"]["code"] == "token_expired"
-
-
 def test_a_remembered_token_is_refused_once_the_key_changes(app, client, make_user, api_headers):
     headers = api_headers(make_user())
     assert client.get("/api/users/me", headers=headers).status_code == 200
