@@ -273,8 +273,8 @@ def diagnose_upload(
             )
             pipeline = _start(anamnesis=dict(case.anamnesis or {}), **start)
         try:
-            # Kept referenced until the analysis is stored: the session still holds the row
-            # then, so storing the analysis needs no query for it.
+            # A local of this function until _analyze has stored the analysis: the session
+            # still holds the row then, so storing the analysis needs no query for it.
             image = case_images.store_image(
                 actor=actor, case_id=case_id, processed=processed, open_case=open_case
             )
@@ -291,15 +291,13 @@ def diagnose_upload(
         except BaseException:
             pipeline.discard()
             raise
-    analysis = _analyze(
+    return _analyze(
         actor=actor,
         case_id=case_id,
         image_id=image_id,
         pipeline=pipeline,
         accept_low_quality=accept_low_quality,
     )
-    del image
-    return analysis
 
 
 def analyze_case(
