@@ -18,6 +18,7 @@ def register_cli(app: Flask, explicit: frozenset[str] = frozenset()) -> None:
     from app.cli.cases import cases
     from app.cli.check import check
     from app.cli.demo import demo
+    from app.cli.patients import patients
     from app.cli.run_env import apply_run_env
     from app.cli.stats import stats_group
     from app.cli.storage import storage
@@ -26,5 +27,5 @@ def register_cli(app: Flask, explicit: frozenset[str] = frozenset()) -> None:
 
     apply_run_env(app, explicit)
 
-    for command in (users, check, demo, cases, storage, stats_group, tokens):
+    for command in (users, check, demo, cases, patients, storage, stats_group, tokens):
         app.cli.add_command(command)

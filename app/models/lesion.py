@@ -15,10 +15,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    UniqueConstraint,
     Uuid,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.base import Base, JSONType, TZDateTime, utcnow
 from app.services.clinical_terms import BODY_MAP_VIEWS, BODY_SITES, LESION_STATUSES
@@ -30,13 +31,17 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 class Patient(Base):
-    """A patient: only a pseudonymous ``reference`` (never a name), unique per owner, and an
-    optional ``birth_year`` (to carry the age over to a later visit). Cases point to it."""
+    """A patient: only a pseudonymous ``reference`` (never a name), unique per owner regardless
+    of letter case, and an optional ``birth_year`` (to carry the age over to a later visit).
+    Cases point to it.
+
+    ``reference`` is kept as first typed (``PT-001``), for display; ``pt-001`` or `` Pt-001 ``
+    typed later is the same patient (:meth:`reference_is`; the unique index
+    ``uq_patients_owner_id_lower_reference`` on ``(owner_id, lower(reference))``, migration
+    0015), so that a lesion's visits are never split between two patients.
+    """
 
     __tablename__ = "patients"
-    __table_args__ = (
-        UniqueConstraint("owner_id", "reference", name="uq_patients_owner_id_reference"),
-    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
@@ -51,6 +56,19 @@ class Patient(Base):
 
     def __repr__(self) -> str:
         return f"<Patient {self.id} owner={self.owner_id} {self.reference!r}>"
+
+    @classmethod
+    def reference_is(cls, reference: str) -> ColumnElement[bool]:
+        """The SQL condition "this patient's reference is ``reference``": surrounding spaces
+        ignored, letter case ignored (``lower()`` on both sides, in the database, so that the
+        comparison is the unique index's own)."""
+        return func.lower(cls.reference) == func.lower(reference.strip())
+
+
+#: One patient per owner and reference regardless of letter case (see :class:`Patient`).
+#: ``records.patient_id_for`` names the same expressions as its ``ON CONFLICT`` target.
+PATIENT_REFERENCE_KEY = (Patient.owner_id, func.lower(Patient.reference))
+Index("uq_patients_owner_id_lower_reference", *PATIENT_REFERENCE_KEY, unique=True)
 
 
 class Lesion(Base):

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response, flash, url_for
 from flask import request as flask_request
 from flask_login import current_user
 
@@ -33,6 +33,7 @@ from app.services.case_record import CaseRecord
 from app.services.clinical_record import evidence, headline, reviews
 from app.services.clinical_record.agreement import AGREEMENT_WORDS
 from app.services.clinical_record.words import FILTERS, PRIORITY_WORDS, TIER_WORDS
+from app.services.lesions import links
 
 bp = Blueprint("cases", __name__)
 
@@ -163,9 +164,22 @@ def new():  # type: ignore[no-untyped-def]
         except ValidationFailed as failed:
             show_problems(form, failed.details)
         else:
+            _say_where_filed(case)
             return after_post(url_for("cases.show", case_id=case.id))
     status = 422 if form.is_submitted() else 200
     return render("cases/new.html", "cases/_form.html", status, target="new-case", form=form)
+
+
+def _say_where_filed(case: Any) -> None:
+    """Tell the physician when the reference typed found a patient recorded in other capitals
+    or spacing (``pt-001`` → ``PT-001``): the case is that patient's, not a new one's."""
+    visit = links.visit_link(case.id)
+    if visit is not None and visit.patient_reference != case.patient_reference:
+        flash(
+            f"Filed under your patient {visit.patient_reference}: references that differ only "
+            "in capitals or spaces are one patient.",
+            "info",
+        )
 
 
 @bp.get("/cases/<uuid:case_id>")

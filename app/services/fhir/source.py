@@ -59,8 +59,10 @@ class CaseSource:
 
 # Grouped by patient, patients in the order they were recorded (the NDJSON export writes each
 # patient's ``Patient`` once, remembering only the last one), then in the order of the visits.
+# ``patient_record_reference``: the reference the patient record was made with, which names the
+# ``Patient`` (a visit's own ``patient_reference`` may differ from it in letter case).
 _CASES = (
-    select(*Case.__table__.columns)
+    select(*Case.__table__.columns, Patient.reference.label("patient_record_reference"))
     .outerjoin(Patient, Patient.id == Case.patient_id)
     .order_by(Patient.created_at, Case.patient_id, Case.created_at, Case.id)
 )

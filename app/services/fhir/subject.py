@@ -52,10 +52,12 @@ def patient(source: CaseSource) -> dict[str, Any]:
     whole years at the time of the case, is an ``Observation`` (:func:`age_observation`).
     """
     case = source.case
+    # The patient record's reference (one Patient, one identifier), the case's without a record.
+    reference = getattr(case, "patient_record_reference", None) or case.patient_reference
     return {
         "resourceType": "Patient",
         "id": patient_id(source),
-        "identifier": [{"system": PATIENT_REFERENCE_SYSTEM, "value": case.patient_reference}],
+        "identifier": [{"system": PATIENT_REFERENCE_SYSTEM, "value": reference}],
         "gender": case.patient_sex if case.patient_sex in _GENDERS else "unknown",
     }
 

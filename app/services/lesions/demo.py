@@ -102,7 +102,7 @@ class LesionSeed:
 
 def _patient(user: User, done: list[str]) -> Patient:
     found = db.session.scalar(
-        select(Patient).where(Patient.owner_id == user.id, Patient.reference == REFERENCE)
+        select(Patient).where(Patient.owner_id == user.id, Patient.reference_is(REFERENCE))
     )
     if found is not None:
         return found
@@ -127,7 +127,7 @@ def needs_ai(user: User | None) -> bool:
     if user is None:
         return True
     patient = db.session.scalar(
-        select(Patient).where(Patient.owner_id == user.id, Patient.reference == REFERENCE)
+        select(Patient).where(Patient.owner_id == user.id, Patient.reference_is(REFERENCE))
     )
     lesion = (
         db.session.scalar(

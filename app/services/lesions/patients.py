@@ -32,17 +32,22 @@ def birth_year_problem(value: Any) -> str | None:
 
 
 def _owned(actor: Any, reference: str) -> Patient | None:
+    """The actor's patient of ``reference`` in any letter case (:meth:`Patient.reference_is`)."""
     return db.session.scalar(
-        select(Patient).where(Patient.owner_id == actor.id, Patient.reference == reference)
+        select(Patient).where(Patient.owner_id == actor.id, Patient.reference_is(reference))
     )
 
 
 def _exists(existing: Patient | None) -> Conflict:
-    """409 ``patient_exists`` naming the actor's patient of that reference."""
+    """409 ``patient_exists`` naming the actor's patient of that reference (as it was recorded:
+    a reference differing only in letter case or spaces is the same patient)."""
+    if existing is None:
+        return Conflict("You already have a patient with this reference.", code="patient_exists")
     return Conflict(
-        "You already have a patient with this reference.",
+        f"You already have this patient, recorded as {existing.reference}: references that "
+        "differ only in capitals or spaces are one patient.",
         code="patient_exists",
-        details={"patient_id": str(existing.id)} if existing is not None else {},
+        details={"patient_id": str(existing.id)},
     )
 
 
@@ -52,8 +57,8 @@ def create_patient(*, actor: Any, reference: str, birth_year: int | None = None)
 
     Raises:
         ValidationFailed: a bad reference or year of birth (``details``: field → message).
-        Conflict: ``patient_exists`` when the actor already has this reference
-            (``details["patient_id"]``).
+        Conflict: ``patient_exists`` when the actor already has this reference, in any letter
+            case (``details["patient_id"]``).
         PermissionDenied: the actor is inactive.
     """
     if not policies.can_create_case(actor):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, select, union_all
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Case, Lesion, Patient
+from app.models.lesion import PATIENT_REFERENCE_KEY
 from app.services.clinical_record.words import body_site_label
 from app.services.clinical_terms import MAX_LESION_LABEL
 
@@ -35,17 +36,20 @@ def default_label(body_site: str, chief_complaint: str | None) -> str:
 
 def _patient_id_or_insert() -> Any:
     """PostgreSQL: insert the patient (``new_id``, ``owner_id``, ``reference``) unless the owner
-    has one of that reference, and give the id of the one inserted or found. Built once (its
-    compiled form is cached), executed with those three parameters."""
+    has one of that reference in any letter case (the conflict target is the unique index on
+    ``(owner_id, lower(reference))``), and give the id of the one inserted or found. Built once
+    (its compiled form is cached), executed with those three parameters."""
     owner, reference = bindparam("owner_id"), bindparam("reference")
     inserted = (
         pg_insert(Patient)
         .values(id=bindparam("new_id"), owner_id=owner, reference=reference)
-        .on_conflict_do_nothing(index_elements=["owner_id", "reference"])
+        .on_conflict_do_nothing(index_elements=list(PATIENT_REFERENCE_KEY))
         .returning(Patient.id)
         .cte("inserted")
     )
-    existing = select(Patient.id).where(Patient.owner_id == owner, Patient.reference == reference)
+    existing = select(Patient.id).where(
+        Patient.owner_id == owner, func.lower(Patient.reference) == func.lower(reference)
+    )
     return union_all(select(inserted.c.id), existing.limit(1)).limit(1)
 
 
@@ -53,14 +57,18 @@ _PATIENT_ID_OR_INSERT = _patient_id_or_insert()
 
 
 def patient_id_for(owner_id: int, reference: str) -> uuid.UUID:
-    """The id of the owner's patient of ``reference`` (trimmed, compared exactly), inserted
-    when there is none yet.
+    """The id of the owner's patient of ``reference``, inserted (as typed, trimmed) when there
+    is none yet. Surrounding spaces and letter case are ignored (:meth:`Patient.reference_is`):
+    ``pt-001`` finds the patient recorded as ``PT-001``.
 
-    On PostgreSQL one statement does both (an ``INSERT ... ON CONFLICT DO NOTHING`` and the
-    look-up of an existing row); a patient added by a concurrent request between the two is
-    found by a second look-up. Elsewhere (SQLite): a look-up, then an insert in a savepoint.
+    On PostgreSQL one statement does both (an ``INSERT ... ON CONFLICT DO NOTHING`` on the
+    case-insensitive unique index and the look-up of an existing row); a patient added by a
+    concurrent request between the two, in any letter case, makes our insert wait on the index
+    and is then found by a second look-up. Elsewhere (SQLite): a look-up, then an insert in a
+    savepoint.
     """
-    query = select(Patient.id).where(Patient.owner_id == owner_id, Patient.reference == reference)
+    reference = reference.strip()
+    query = select(Patient.id).where(Patient.owner_id == owner_id, Patient.reference_is(reference))
     if db.session.get_bind().dialect.name == "postgresql":
         params = {"new_id": uuid.uuid4(), "owner_id": owner_id, "reference": reference}
         found = db.session.scalar(_PATIENT_ID_OR_INSERT, params) or db.session.scalar(query)
