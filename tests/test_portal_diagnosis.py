@@ -159,9 +159,15 @@ def test_a_blurry_photo_asks_for_a_retake_and_offers_analyse_anyway(client_ai, a
     assert 'type="file"' in html  # the retake form is right there
     case = case_row(ai_app, case_id)
     assert case.status == "awaiting_image"  # the photo and the answers are kept
+    # The photo is shown as a thumbnail that opens it at full size, to judge it.
+    with ai_app.app_context():
+        photo = f"/cases/{case_id}/images/{db.session.query(CaseImage).one().id}"
+    shown = f'<a href="{photo}" class="photo-zoom thumb-link" data-viewer'
+    assert shown in html and f'<img src="{photo}/thumbnail"' in html
     # Later visits still offer both.
     html = page(client_ai, case_id)
     assert "The last photo was not analysed" in html
+    assert shown in html and f'<img src="{photo}/thumbnail"' in html
     # "Analyse anyway" runs the analysis, recorded as an explicit override.
     response = client_ai.post(
         f"/cases/{case_id}/analysis",

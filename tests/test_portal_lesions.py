@@ -71,7 +71,9 @@ def test_the_lesion_page_shows_every_visit_in_a_timeline(ai_client, seen):
     assert [number for number, _ in visits] == ["1", "2", "3"]
     for (_, item), case_id in zip(visits, case_ids, strict=True):
         assert f'href="/cases/{case_id}"' in item  # the visit's case
-        assert re.search(rf'<img src="/cases/{case_id}/images/[0-9a-f-]+"', item)  # its photo
+        # its photo: a thumbnail, linked to the photo at full size
+        assert re.search(rf'<img src="/cases/{case_id}/images/[0-9a-f-]+/thumbnail"', item)
+        assert re.search(rf'<a href="/cases/{case_id}/images/[0-9a-f-]+" class="visit-thumb', item)
         assert "<time datetime=" in item  # its date
         assert "urgency ·" in _text(item)  # the headline action
         assert re.search(r"AI's top diagnosis: \S.* \(\d+ %\)", _text(item))

@@ -7,9 +7,12 @@ answers carry ``Vary: HX-Request`` so that no cache hands one out for the other.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, make_response, redirect, render_template, request
+
+if TYPE_CHECKING:
+    from app.services.thumbnails.serve import Thumbnail
 
 
 def is_htmx() -> bool:
@@ -47,4 +50,24 @@ def after_post(location: str) -> Response:
     else:
         response = redirect(location, code=303)
     response.vary.add("HX-Request")
+    return response
+
+
+def thumbnail_response(thumbnail: Thumbnail) -> Response:
+    """Send a photo's thumbnail: its bytes, or 304 when the browser's copy is current.
+
+    ``Cache-Control: private, no-cache`` with a (weak) ETag: only the user's own browser may
+    keep it (patient data; never a shared cache), and it asks before every showing, so access
+    is checked and the view audited each time, at the cost of a 304 without a body. A photo
+    sent in place of its thumbnail (no ETag) is not kept at all.
+    """
+    if thumbnail.data is None:
+        response = Response(status=304)
+    else:
+        response = Response(thumbnail.data, mimetype=thumbnail.content_type)
+    if thumbnail.etag is None:
+        response.headers["Cache-Control"] = "private, no-store"
+    else:
+        response.set_etag(thumbnail.etag, weak=True)
+        response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -7,8 +7,9 @@ holding a database transaction across a network call (../shared/style.md, habit 
   (:func:`app.services.images.process_image`) → store the object under a random key → insert
   the row and the audit event in one transaction. Storage failing → ``StorageUnavailable`` (503)
   and no row. The row write failing → the object is deleted again before the error propagates.
-* **delete**: check access → delete the object (idempotent; failing → 503 and nothing changed)
-  → delete the row and record the audit event. A retry after any failure completes the job.
+* **delete**: check access → delete the object and its thumbnails (idempotent; failing → 503
+  and the row kept) → delete the row and record the audit event. A retry after any failure
+  completes the job.
 * **view**: check access → presigned URL (S3, signed locally) or an open stream (local folder)
   → record the view.
 """
@@ -32,6 +33,7 @@ from app.services import audit, consent
 from app.services.cases import require_case
 from app.services.images import ProcessedImage, process_image
 from app.services.storage import ImageStorage, image_key, storage_from_config
+from app.services.thumbnails.derived import delete_derived
 
 logger = logging.getLogger(__name__)
 
@@ -292,7 +294,7 @@ def open_image(
 
 
 def delete_image(*, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID) -> None:
-    """Delete the image's object, then its row, and record the deletion.
+    """Delete the image's object and its thumbnails, then its row, and record the deletion.
 
     Raises:
         NotFound: ``case_not_found`` or ``image_not_found``.
@@ -304,7 +306,9 @@ def delete_image(*, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID) -> None
     details = {"storage_key": key, "sha256": image.sha256}
     db.session.rollback()  # no transaction held across the storage call
 
-    get_storage().delete(key)
+    storage = get_storage()
+    storage.delete(key)
+    delete_derived(storage, key)
 
     image = db.session.get(CaseImage, image_id)
     if image is not None:

@@ -3,7 +3,9 @@
 Two kinds of orphan:
 
 * an **object without a row**: a stored object under ``cases/`` that no ``case_images`` row
-  names (left behind when the row write after an upload failed and the clean-up failed too);
+  names (left behind when the row write after an upload failed and the clean-up failed too),
+  or a thumbnail (:mod:`app.services.thumbnails.derived`) of a photo no row names any more (a
+  deletion that failed half-way, or a thumbnail made while its photo was deleted);
 * a **row without an object**: a ``case_images`` row whose object is missing (deleted by hand,
   lost by a bucket policy): the image can never be shown or analysed again.
 
@@ -34,6 +36,7 @@ from app.models.base import utcnow
 from app.services import audit
 from app.services.case_images import get_storage
 from app.services.storage import CASES_PREFIX, ImageStorage
+from app.services.thumbnails import derived
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +91,23 @@ def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
 
 
 def _known_keys(keys: list[str]) -> set[str]:
-    """Return which of ``keys`` an image row names (short read transaction, then ended)."""
+    """Return which of ``keys`` an image row names, or are derived objects (thumbnails) of a
+    photo a row names (short read transaction, then ended)."""
+    stems = {key: derived.original_stem(key) for key in keys}
+    originals = [key for key, stem in stems.items() if stem is None]
+    image_ids = {_ids_from_key(key)[1] for key, stem in stems.items() if stem is not None}
+    image_ids.discard(None)
     try:
-        return set(
-            db.session.scalars(select(CaseImage.storage_key).where(CaseImage.storage_key.in_(keys)))
+        known = set(
+            db.session.scalars(
+                select(CaseImage.storage_key).where(CaseImage.storage_key.in_(originals))
+            )
         )
+        if image_ids:
+            rows = select(CaseImage.storage_key).where(CaseImage.id.in_(image_ids))
+            photos = {derived.stem_of(key) for key in db.session.scalars(rows)}
+            known |= {key for key, stem in stems.items() if stem is not None and stem in photos}
+        return known
     finally:
         db.session.rollback()
 
@@ -134,8 +149,9 @@ def find_orphans(
 ) -> OrphanReport:
     """List objects under ``cases/`` without an image row, and image rows without an object.
 
-    Cost: one listing of the store, one database query per ``batch_size`` keys, one ``HEAD``
-    per object without a row and one per image row (``exists``).
+    Cost: one listing of the store, one database query per ``batch_size`` keys (two when the
+    batch holds thumbnails), one ``HEAD`` per object without a row and one per image row
+    (``exists``).
 
     Raises:
         StorageUnavailable: the store could not be listed or asked.

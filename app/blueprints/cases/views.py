@@ -19,7 +19,7 @@ from flask_login import current_user
 from app.blueprints.cases.drafts import restored_context
 from app.blueprints.cases.forms import CaseFilterForm, NewCaseForm, show_problems
 from app.blueprints.diagnosis.forms import AnalyzeForm, PhotoForm, ReopenForm, ReviewForm
-from app.blueprints.portal import after_post, is_htmx, render
+from app.blueprints.portal import after_post, is_htmx, render, thumbnail_response
 from app.blueprints.questionnaire.forms import (
     AnswerForm,
     ChangeAnswerForm,
@@ -34,6 +34,7 @@ from app.services.clinical_record import evidence, headline, reviews
 from app.services.clinical_record.agreement import AGREEMENT_WORDS
 from app.services.clinical_record.words import FILTERS, PRIORITY_WORDS, TIER_WORDS
 from app.services.lesions import links
+from app.services.thumbnails import serve as thumbnail_serve
 
 bp = Blueprint("cases", __name__)
 
@@ -204,3 +205,16 @@ def image(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-d
         response = Response(stream.read(), mimetype=download.content_type)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.get("/cases/<uuid:case_id>/images/<uuid:image_id>/thumbnail")
+def image_thumbnail(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Send a photo of the case as a thumbnail (pages that show it small); audited as a view."""
+    return thumbnail_response(
+        thumbnail_serve.open_thumbnail(
+            actor=current_user,
+            case_id=case_id,
+            image_id=image_id,
+            is_current=flask_request.if_none_match.contains_weak,
+        )
+    )

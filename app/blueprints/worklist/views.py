@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, flash, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 
-from app.blueprints.portal import after_post, render
+from app.blueprints.portal import after_post, render, thumbnail_response
 from app.errors import ValidationFailed
 from app.services import worklist
 from app.services.worklist import thumbnails
@@ -42,15 +42,16 @@ def worklist_thumbnail_url(item: worklist.WorkItem) -> str:
 
 @bp.get("/worklist/cases/<uuid:case_id>/thumbnails/<uuid:image_id>")
 def thumbnail(case_id: uuid.UUID, image_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """Send a worklist row's photo (never cached); audited by the worklist it was shown on."""
-    download = thumbnails.open_thumbnail(
-        actor=current_user, case_id=case_id, image_id=image_id, token=request.args.get("t")
+    """Send a worklist row's thumbnail; audited by the worklist it was shown on."""
+    return thumbnail_response(
+        thumbnails.open_thumbnail(
+            actor=current_user,
+            case_id=case_id,
+            image_id=image_id,
+            token=request.args.get("t"),
+            is_current=request.if_none_match.contains_weak,
+        )
     )
-    assert download.stream is not None
-    with download.stream as stream:  # bounded by MAX_IMAGE_BYTES at upload
-        response = Response(stream.read(), mimetype=download.content_type)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 #: Largest user id (``users.id`` is a PostgreSQL integer); a bigger number matches nobody.

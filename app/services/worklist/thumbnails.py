@@ -9,20 +9,23 @@ shown, by id), and the thumbnails it links carry a token that says so:
 
 * a token minted for this user, case and image within :data:`TOKEN_SECONDS` → served with no
   event of its own (the ``worklist.view`` names the image);
-* no token, a forged or expired one, or another user's → served as any photo is, audited
-  ``image.view`` (:func:`app.services.case_images.open_image`);
+* no token, a forged or expired one, or another user's → served as any thumbnail is, audited
+  ``image.view`` (:func:`app.services.thumbnails.serve.open_thumbnail`);
 * a case the user may not see → ``NotFound``, whatever the token.
+
+What is sent is the photo's thumbnail (:mod:`app.services.thumbnails`), not the photo.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from app.services import case_images
+from app.services.thumbnails import serve
 
 #: How long a thumbnail link of a rendered worklist stays covered by its ``worklist.view``
 #: (seconds); later (a page left open, lazy loading far down) the fetch is audited itself.
@@ -50,18 +53,24 @@ def _covered(actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, token: str | N
 
 
 def open_thumbnail(
-    *, actor: Any, case_id: uuid.UUID, image_id: uuid.UUID, token: str | None
-) -> case_images.ImageDownload:
-    """Open a worklist thumbnail as a stream (the caller closes it); audited ``image.view``
-    unless ``token`` is this worklist's (see the module docstring).
+    *,
+    actor: Any,
+    case_id: uuid.UUID,
+    image_id: uuid.UUID,
+    token: str | None,
+    is_current: Callable[[str], bool] = lambda etag: False,
+) -> serve.Thumbnail:
+    """Return a worklist row's thumbnail; audited ``image.view`` unless ``token`` is this
+    worklist's (see the module docstring). ``is_current``: as in
+    :func:`app.services.thumbnails.serve.open_thumbnail`.
 
     Raises:
         NotFound: ``case_not_found``, ``image_not_found``. StorageUnavailable: the store failed.
     """
-    return case_images.open_image(
+    return serve.open_thumbnail(
         actor=actor,
         case_id=case_id,
         image_id=image_id,
-        as_stream=True,
         record_view=not _covered(actor, case_id, image_id, token),
+        is_current=is_current,
     )
