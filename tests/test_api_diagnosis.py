@@ -747,7 +747,8 @@ def test_a_database_failure_while_storing_the_analysis_names_the_case_it_kept(
     while the analysis is stored, the 503 says where they are kept (was: "nothing was saved",
     no case named, so a retry opened a second case; found by t1 terminating PostgreSQL
     backends under load, issue #15). The AI result is not stored: POST /api/cases/<id>/analyze
-    runs it again."""
+    runs it again, and so does a retry with the request's Idempotency-Key (was: it opened a
+    second case)."""
     import psycopg
 
     from tests.conftest import ADMIN_URL
@@ -782,8 +783,9 @@ def test_a_database_failure_while_storing_the_analysis_names_the_case_it_kept(
 
     recording_ai.on_call = lock_analyses_then_kill_the_waiter
     gateway = make_app(AI_SERVICE_URL=recording_ai.url)
+    headers, key = api_headers(make_user()), {"Idempotency-Key": "visit-db-down"}
     try:
-        response = diagnose(gateway.test_client(), api_headers(make_user()))
+        response = diagnose(gateway.test_client(), headers, extra_headers=key)
     finally:
         for killer in killers:
             killer.join(timeout=15)
@@ -797,3 +799,9 @@ def test_a_database_failure_while_storing_the_analysis_names_the_case_it_kept(
         assert db.session.get(CaseImage, uuid.UUID(image_id)).case_id == uuid.UUID(case_id)
         db.session.remove()
     assert counts(app) == {"cases": 1, "case_images": 1, "analyses": 0}
+
+    recording_ai.on_call = None  # the database is back
+    retried = diagnose(gateway.test_client(), headers, extra_headers=key)
+    assert retried.status_code == 200, retried.get_json()
+    assert (retried.get_json()["case_id"], retried.get_json()["image_id"]) == (case_id, image_id)
+    assert counts(app) == {"cases": 1, "case_images": 1, "analyses": 1}

@@ -1,4 +1,4 @@
-"""AI analyses of a case (every run kept) and idempotency records of ``POST /api/diagnosis``."""
+"""AI analyses of a case (every run kept) and the idempotency records of ``Idempotency-Key``."""
 
 from __future__ import annotations
 
@@ -90,10 +90,14 @@ class Analysis(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first response to a ``POST /api/diagnosis`` sent with an ``Idempotency-Key``.
+    """The first response to a request sent with an ``Idempotency-Key`` (``POST
+    /api/diagnosis``, ``/api/cases/<id>/images``, ``/api/cases/<id>/analyze``, portal forms).
 
     Unique per (user, key); ``fingerprint`` is the sha256 of the request body, so a repeat with
     a different body is told apart. ``status_code`` stays null while the first request runs.
+    A request that failed (5xx) after it had committed a case (and its photo) leaves
+    ``status_code`` null with ``kept_case_id`` (and ``kept_image_id``) set: a retry with the
+    same key and body continues on them (app/services/idempotency.py).
     """
 
     __tablename__ = "idempotency_records"
@@ -106,3 +110,10 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
+    #: The case (and photo) a failed attempt kept, for a retry to continue on; null otherwise.
+    kept_case_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=True
+    )
+    kept_image_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("case_images.id", ondelete="SET NULL"), nullable=True
+    )

@@ -54,8 +54,10 @@ from app.services.clinical_record.reviews import ICD10_PATTERN, review_case
 from app.services.clinical_terms import BODY_SITES, MAX_PATIENT_AGE, PATIENT_SEXES
 from app.services.idempotency import (
     IDEMPOTENCY_WINDOW,
+    Attempt,
     Replay,
     canonical_json,
+    claim_attempt,
     claim_idempotency_key,
     finish_idempotency_key,
     request_fingerprint,
@@ -64,12 +66,14 @@ from app.services.idempotency import (
 __all__ = [
     "ICD10_PATTERN",
     "IDEMPOTENCY_WINDOW",
+    "Attempt",
     "ImageRejected",
     "PendingPipeline",
     "PipelineResult",
     "Replay",
     "analyze_case",
     "canonical_json",
+    "claim_attempt",
     "claim_idempotency_key",
     "consent_warnings",
     "diagnose_upload",
@@ -204,6 +208,7 @@ def diagnose_upload(
     anamnesis: Mapping[str, Any],
     case_id: uuid.UUID | None = None,
     accept_low_quality: bool = False,
+    attempt: Attempt | None = None,
 ) -> Analysis:
     """``POST /api/diagnosis``: keep the answers and the photo, then analyse them.
 
@@ -212,6 +217,12 @@ def diagnose_upload(
     stored and committed; or the image is stored and a new case for ``actor``, opened from the
     anamnesis, is committed with the image's row (alone, when the photo could not be stored);
     then the AI pipeline's results are used.
+
+    ``attempt`` (an ``Idempotency-Key``'s run) is told what is kept as soon as it is committed
+    (the case; then its photo). When it names what an earlier attempt with the same request
+    kept, this one continues there: the kept photo is analysed again (the upload, the same
+    bytes, is not stored twice), or the photo is stored on the kept case (its answers are
+    already there); no case is opened.
 
     Returns:
         The completed ``Analysis`` (its case is ``analyzed``).
@@ -230,7 +241,18 @@ def diagnose_upload(
             ``details`` name ``case_id``, ``image_id`` and ``analysis_id`` (to retry with
             ``analyze_case`` instead of opening another case).
     """
+    attempt = attempt or Attempt()
+    if attempt.case_id is not None and attempt.image_id is not None:
+        return analyze_case(
+            actor=actor,
+            case_id=attempt.case_id,
+            image_id=attempt.image_id,
+            accept_low_quality=accept_low_quality,
+            attempt=attempt,
+        )
     answers = anamnesis_rules.validate_anamnesis(dict(anamnesis))
+    if attempt.case_id is not None:  # kept with these answers by the attempt that failed
+        case_id, answers = attempt.case_id, {}
     if case_id is None:
         consent.refuse_without_case()
     else:
@@ -280,6 +302,7 @@ def diagnose_upload(
             )
             image_id = image.id
         except StorageUnavailable as error:
+            attempt.keep(case_id)  # committed alone (open_case) or given
             pipeline.discard()
             # The answers are kept: name their case, so that a retry sends the photo to it.
             error.message = (
@@ -291,6 +314,7 @@ def diagnose_upload(
         except BaseException:
             pipeline.discard()
             raise
+    attempt.keep(case_id, image_id)
     return _analyze(
         actor=actor,
         case_id=case_id,
@@ -306,8 +330,12 @@ def analyze_case(
     case_id: uuid.UUID,
     image_id: uuid.UUID | None = None,
     accept_low_quality: bool = False,
+    attempt: Attempt | None = None,
 ) -> Analysis:
     """Run (or re-run) the pipeline on a stored image (newest by default) with the anamnesis.
+
+    ``attempt`` (an ``Idempotency-Key``'s run) is told the image chosen, so that a retry after
+    a failure analyses the same one; when it names one, that one is analysed.
 
     Raises:
         NotFound: ``case_not_found``, ``image_not_found``.
@@ -316,6 +344,8 @@ def analyze_case(
             or with image storage refused (a photo stored before the refusal is not analysed).
         StorageUnavailable, ImageRejected, AIServiceError: as :func:`diagnose_upload`.
     """
+    if attempt is not None and attempt.image_id is not None:
+        image_id = attempt.image_id
     case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
     consent.require_for_photo(case.id)  # AI-analysis consent, and image storage not refused
     stmt = select(CaseImage).where(CaseImage.case_id == case_id)
@@ -331,6 +361,8 @@ def analyze_case(
         )
     anamnesis = dict(case.anamnesis or {})
     image_id, content_type = image.id, image.content_type
+    if attempt is not None:
+        attempt.keep(case_id, image_id)
     data = case_images.read_image_bytes(image)
     pipeline = _start(
         anamnesis=anamnesis,

@@ -6,6 +6,7 @@ and transactions live in :mod:`app.services.cases` and :mod:`app.services.case_i
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -27,15 +28,18 @@ from app.blueprints.cases.schemas import (
 )
 from app.blueprints.consent.schemas import ConsentOut
 from app.blueprints.diagnosis.schemas import AnalysisOut
+from app.blueprints.idempotent import answer_once
 from app.blueprints.outcomes.schemas import OutcomeOut
 from app.blueprints.uploads import refuse_oversized_upload, require_form
 from app.errors import ValidationFailed
 from app.models import Analysis, Case, CaseImage, CaseOutcome
 from app.openapi import responses, spec
+from app.schemas import IdempotencyHeaders
 from app.services import case_images, case_record, cases, consent, outcomes
 from app.services.clinical_record import history, reviews
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
+from app.services.idempotency import Attempt, request_fingerprint
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 
@@ -212,18 +216,34 @@ def _limit_upload_size(endpoint: str | None, _values: dict | None) -> None:
 @bp.post("/cases/<uuid:case_id>/images")
 @spec.validate(
     form=ImageUpload,
+    headers=IdempotencyHeaders,
     resp=responses((401, 404, 409, 413, 415, 422, 503), HTTP_201=ImageOut),
     tags=[_IMAGE_TAG],
 )
 def upload_image(case_id: uuid.UUID, form: ImageUpload):  # type: ignore[no-untyped-def]
-    """Upload a lesion photograph (multipart field ``image``); answers 201 with the record."""
+    """Upload a lesion photograph (multipart field ``image``); answers 201 with the record.
+
+    Send ``Idempotency-Key`` to make a retry safe: the same key and photo within 24 hours
+    replays the first answer (the same image) instead of storing a second photo.
+    """
     require_form(form)
     upload = request.files.get("image")
     if upload is None:
         raise ValidationFailed({"image": "Attach the photo as a file in the form field 'image'."})
-    image = case_images.add_image(actor=current_user, case_id=case_id, stream=upload.stream)
-    out = image_out(image)
-    return out, 201, {"Location": out.url}
+
+    def fingerprint() -> str:
+        digest = hashlib.file_digest(upload.stream, "sha256").hexdigest()  # type: ignore[arg-type]
+        upload.stream.seek(0)
+        return request_fingerprint("case-image", str(case_id), digest)
+
+    def run(_attempt: Attempt) -> tuple[dict[str, Any], int]:
+        image = case_images.add_image(actor=current_user, case_id=case_id, stream=upload.stream)
+        return image_out(image).model_dump(mode="json"), 201
+
+    body, status, headers = answer_once(fingerprint, run)
+    if status == 201:
+        headers["Location"] = body["url"]
+    return body, status, headers
 
 
 @bp.get("/cases/<uuid:case_id>/images/<uuid:image_id>")

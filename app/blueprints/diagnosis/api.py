@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 from flask_jwt_extended import current_user
 from werkzeug.datastructures import FileStorage
 
@@ -29,10 +29,11 @@ from app.blueprints.diagnosis.schemas import (
     ReviewIn,
     TriageIn,
 )
+from app.blueprints.idempotent import answer_once
 from app.blueprints.uploads import refuse_oversized_upload, require_form
-from app.errors import AppError
 from app.models import Analysis
 from app.openapi import responses, spec
+from app.schemas import IdempotencyHeaders
 from app.services import case_images, consent, diagnosis
 from app.services.admission import admit_diagnosis, refuse_if_client_gone
 from app.services.ai_client import (
@@ -171,6 +172,7 @@ def _upload_sha256(upload: FileStorage) -> str:
 @bp.post("/diagnosis")
 @spec.validate(
     form=DiagnosisIn,
+    headers=IdempotencyHeaders,
     resp=responses(_DIAGNOSIS_ERRORS, HTTP_200=DiagnosisOut),
     tags=[_DIAGNOSIS_TAG],
 )
@@ -178,65 +180,64 @@ def diagnose(form: DiagnosisIn):  # type: ignore[no-untyped-def]
     """Analyse a lesion photo with the anamnesis: differential, red flags, triage, quality.
 
     Without ``case_id`` a case is opened from the anamnesis. Send ``Idempotency-Key`` to make a
-    retry safe: the same key and body within 24 hours replays the first answer.
+    retry safe: the same key and body within 24 hours replays the first answer; after a 5xx
+    that kept the case (storage, AI or database down) it continues on that case.
     """
     upload = require_form(form)
     refuse_if_client_gone()  # its body is read now: a client that went away shows (admission.py)
-    key = request.headers.get("Idempotency-Key")
 
-    def run() -> dict[str, Any]:
+    def fingerprint() -> str:
+        return diagnosis.request_fingerprint(
+            diagnosis.canonical_json(upload.anamnesis),
+            str(upload.case_id or ""),
+            str(upload.accept_low_quality),
+            _upload_sha256(upload.image),
+        )
+
+    def run(attempt: diagnosis.Attempt) -> tuple[dict[str, Any], int]:
         analysis = diagnosis.diagnose_upload(
             actor=current_user,
             upload=upload.image.stream,
             anamnesis=upload.anamnesis,
             case_id=upload.case_id,
             accept_low_quality=upload.accept_low_quality,
+            attempt=attempt,
         )
-        return diagnosis_out(analysis)
+        return diagnosis_out(analysis), 200
 
-    if key is None:  # an empty key is refused below, not taken for no key
-        return run()
-    fingerprint = diagnosis.request_fingerprint(
-        diagnosis.canonical_json(upload.anamnesis),
-        str(upload.case_id or ""),
-        str(upload.accept_low_quality),
-        _upload_sha256(upload.image),
-    )
-    replay = diagnosis.claim_idempotency_key(actor=current_user, key=key, fingerprint=fingerprint)
-    if replay is not None:
-        return replay.body, replay.status_code, {"Idempotent-Replayed": "true"}
-    try:
-        body = run()
-    except AppError as error:
-        diagnosis.finish_idempotency_key(
-            actor=current_user, key=key, status_code=error.status, body=error.to_dict()
-        )
-        raise
-    except BaseException:
-        diagnosis.finish_idempotency_key(actor=current_user, key=key, status_code=500, body=None)
-        raise
-    diagnosis.finish_idempotency_key(actor=current_user, key=key, status_code=200, body=body)
-    return body
+    return answer_once(fingerprint, run)
 
 
 @bp.post("/cases/<uuid:case_id>/analyze")
 @spec.validate(
     json=AnalyzeIn,
+    headers=IdempotencyHeaders,
     resp=responses(_DIAGNOSIS_ERRORS, HTTP_200=DiagnosisOut),
     tags=[_DIAGNOSIS_TAG],
 )
 def analyze(case_id: uuid.UUID, json: AnalyzeIn):  # type: ignore[no-untyped-def]
     """Run (or re-run) the diagnosis on a stored image of the case (the newest by default).
 
-    The body is optional: ``{"image_id": ..., "accept_low_quality": false}``.
+    The body is optional: ``{"image_id": ..., "accept_low_quality": false}``. Send
+    ``Idempotency-Key`` to make a retry safe: the same key and request within 24 hours replays
+    the first answer instead of running a second analysis.
     """
-    analysis = diagnosis.analyze_case(
-        actor=current_user,
-        case_id=case_id,
-        image_id=json.image_id,
-        accept_low_quality=json.accept_low_quality,
-    )
-    return diagnosis_out(analysis)
+
+    def fingerprint() -> str:
+        body = diagnosis.canonical_json(json.model_dump(mode="json"))
+        return diagnosis.request_fingerprint("analyze", str(case_id), body)
+
+    def run(attempt: diagnosis.Attempt) -> tuple[dict[str, Any], int]:
+        analysis = diagnosis.analyze_case(
+            actor=current_user,
+            case_id=case_id,
+            image_id=json.image_id,
+            accept_low_quality=json.accept_low_quality,
+            attempt=attempt,
+        )
+        return diagnosis_out(analysis), 200
+
+    return answer_once(fingerprint, run)
 
 
 @bp.post("/cases/<uuid:case_id>/review")
