@@ -1,4 +1,4 @@
-"""Migration 0015 (the case and photo an idempotency key kept) upgrades and downgrades with rows."""
+"""Migration 0016 (the case and photo an idempotency key kept) upgrades and downgrades with rows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import text
 from app.extensions import db
 from tests.test_migrations_identity import rows, scratch_app  # noqa: F401 - the fixture
 
-REVISION, PREVIOUS = "0015", "0014"
+REVISION, PREVIOUS = "0016", "0015"
 
 _RECORD = (
     "INSERT INTO idempotency_records (user_id, key, fingerprint, status_code, response,"

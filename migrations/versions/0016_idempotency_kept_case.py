@@ -11,8 +11,8 @@ Downgrade first deletes the records that only remember a kept case (``status_cod
 ``kept_case_id`` set), which is what a failed attempt did before this revision: without the
 columns they would read as a request still running (409 for the rest of their 24 hours).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-03 20:30:00
 
 """
@@ -21,8 +21,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
