@@ -35,8 +35,10 @@ def store_analysis(
     columns (status, results, meta); its ``inputs`` are the anamnesis as sent, the case's
     fields and the image (:func:`app.services.clinical_record.inputs.snapshot`)."""
     # The case as it is now (another request may have archived it while the AI worked), not
-    # a copy this session still holds; the image's row does not change (a copy is used as is).
-    case = db.session.get(Case, case_id, populate_existing=True)
+    # a copy this session still holds, and locked until this commit: an archive arriving
+    # between this read and the UPDATE waits for it instead of being overwritten by the move
+    # to analyzed. The image's row does not change (a copy is used as is).
+    case = db.session.get(Case, case_id, populate_existing=True, with_for_update=True)
     image = db.session.get(CaseImage, image_id) if image_id is not None else None
     analysis = Analysis(
         id=uuid.uuid4(),

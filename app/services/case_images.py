@@ -34,6 +34,7 @@ from app.services.cases import require_case
 from app.services.images import ProcessedImage, process_image
 from app.services.storage import ImageStorage, image_key, storage_from_config
 from app.services.thumbnails.derived import delete_derived
+from app.services.transactions import end_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def add_image(*, actor: Any, case_id: uuid.UUID, stream: BinaryIO) -> CaseImage:
     """
     require_case(actor=actor, case_id=case_id, for_edit=True)
     consent.require_for_photo(case_id)
-    db.session.rollback()  # end the read transaction: none is held during intake and upload
+    end_transaction()  # none is held during intake and upload
     with intake(stream) as processed:
         return store_image(actor=actor, case_id=case_id, processed=processed)
 
@@ -137,43 +138,46 @@ def store_image(
     actor: Any,
     case_id: uuid.UUID,
     processed: ProcessedImage,
-    open_case: Callable[[], object] | None = None,
+    case_rows: Callable[[], object] | None = None,
 ) -> CaseImage:
     """Store an image that passed the intake and record it on the case (one commit).
 
     The object is written first (no transaction held meanwhile); if the row cannot be written
-    the object is deleted again.
+    the object is deleted again. Before the row is written the case is read with
+    ``SELECT ... FOR UPDATE``: a case archived (or gone) while the photo uploaded gets no row,
+    and one archived just after waits for this commit.
 
-    ``open_case`` adds the rows of a case not written yet (``case_id``, e.g. a
-    ``cases.create_case(..., commit=False)``): they are committed together with the image's
-    row and audit event, in one transaction instead of two. When the object store fails, the
-    case is committed alone before the error propagates, so the answers are kept as when the
-    case was committed first.
+    ``case_rows`` writes the case's own rows in the image's transaction, instead of that
+    check, and checks the case itself: a new case (``cases.create_case(..., commit=False)``)
+    or answers merged into this one (``cases.merge_answers(..., commit=False)``, which locks
+    the case). They are committed together with the image's row and audit event, in one
+    transaction instead of two. When the object store fails, they are committed alone before
+    the error propagates, so the answers are kept as when they were committed first.
 
     Raises:
         NotFound, Conflict: the case is gone, not the actor's, or archived.
-        StorageUnavailable: the object store failed; nothing was recorded (but the case
-            ``open_case`` adds).
+        StorageUnavailable: the object store failed; nothing was recorded (but the rows of
+            ``case_rows``).
         sqlalchemy.exc.SQLAlchemyError: the row could not be written; the object was deleted.
     """
-    _end_transaction()  # never hold a transaction across the upload
+    end_transaction()  # never hold a transaction across the upload
     storage = get_storage()
     image_id = uuid.uuid4()
     key = image_key(case_id, image_id, processed.extension)
     try:
         storage.put(key, processed.stream(), processed.content_type)
     except Exception:
-        if open_case is not None:  # keep the answers: the case is written without the photo
-            open_case()
+        if case_rows is not None:  # keep the answers: they are written without the photo
+            case_rows()
             db.session.commit()
         raise
 
     try:
-        if open_case is not None:
-            open_case()  # written in this transaction, with the image
+        if case_rows is not None:
+            case_rows()  # written in this transaction, with the image
         else:
-            # Archived or gone meanwhile? (As the database has it now, fresh.)
-            require_case(actor=actor, case_id=case_id, for_edit=True, fresh=True)
+            # Archived or gone meanwhile? As the database has it now, locked until the commit.
+            require_case(actor=actor, case_id=case_id, for_edit=True, lock=True)
         image = CaseImage(
             id=image_id,
             case_id=case_id,
@@ -205,17 +209,6 @@ def store_image(
         _delete_orphan(storage, key)
         raise
     return image
-
-
-def _end_transaction() -> None:
-    """End the session's transaction, if any: rolled back when it holds unwritten changes,
-    else committed (nothing to write), which keeps what it loaded (the request's user) usable
-    without a query; a rollback would expire it."""
-    session = db.session()
-    if session.new or session.dirty or session.deleted:
-        session.rollback()
-    else:
-        session.commit()
 
 
 def read_image_bytes(image: CaseImage) -> bytes:

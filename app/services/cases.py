@@ -534,12 +534,31 @@ def archive_case(*, actor: Any, case_id: uuid.UUID) -> Case:
     return case
 
 
+def _checked_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
+    checked = anamnesis_rules.validate_anamnesis(dict(answers), field="answers")
+    if not checked:
+        raise ValidationFailed({"answers": "Send at least one answer."})
+    return checked
+
+
+def merged_anamnesis(case: Case, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The anamnesis ``case`` would have with ``answers`` merged (later answers win), checked
+    as :func:`merge_answers` checks it; nothing is changed or written (the compute step of a
+    merge, for a caller that writes it later with :func:`merge_answers`).
+
+    Raises:
+        ValidationFailed: as :func:`merge_answers`.
+    """
+    return anamnesis_rules.merge(case.anamnesis, _checked_answers(answers))
+
+
 def merge_answers(
     *,
     actor: Any,
     case_id: uuid.UUID,
     answers: Mapping[str, Any],
     question_texts: Mapping[str, str] | None = None,
+    commit: bool = True,
 ) -> Case:
     """Merge ``{fieldName: answer}`` into the case's anamnesis (later answers win).
 
@@ -552,15 +571,19 @@ def merge_answers(
     records each answer's value before and after (``details["changes"]``:
     ``"anamnesis.<fieldName>"`` → ``{"before", "after"}``; ``before`` is null for a new answer).
 
+    The case is read with ``SELECT ... FOR UPDATE`` (two merges at once both keep their
+    answers; a case archived by another request is refused, never written). Without
+    ``commit`` the change and its audit event are left in the session's transaction, with
+    the row locked: the caller commits them with its own rows (``POST /api/diagnosis`` into an
+    existing case: with the image's row, see :func:`merged_anamnesis`).
+
     Raises:
         ValidationFailed: no answers, or the shape rules are broken (``details``:
             ``"answers.<fieldName>"`` or ``"anamnesis"`` → message).
         NotFound: ``case_not_found``.
         Conflict: ``case_archived``.
     """
-    checked = anamnesis_rules.validate_anamnesis(dict(answers), field="answers")
-    if not checked:
-        raise ValidationFailed({"answers": "Send at least one answer."})
+    checked = _checked_answers(answers)
     # Locked: two merges at once would both read the same anamnesis, and the later write would
     # drop the earlier one's answers (both answered 200).
     case = require_case(actor=actor, case_id=case_id, for_edit=True, lock=True)
@@ -585,7 +608,8 @@ def merge_answers(
         case_id=case.id,
         details={"fields": ["anamnesis"], "answers": sorted(checked), "changes": changes},
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return case
 
 

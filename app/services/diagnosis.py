@@ -62,6 +62,7 @@ from app.services.idempotency import (
     finish_idempotency_key,
     request_fingerprint,
 )
+from app.services.transactions import end_transaction
 
 __all__ = [
     "ICD10_PATTERN",
@@ -113,8 +114,7 @@ def _analyze(
 
     See the module docstring for what is stored on success, rejection and failure.
     """
-    if db.session().in_transaction():
-        db.session.rollback()  # end any read transaction before waiting on the network
+    end_transaction()  # none is held while waiting on the network
     meta = {
         "request_id": current_request_id(),
         "accepted_low_quality": accept_low_quality,
@@ -125,7 +125,9 @@ def _analyze(
     except ImageRejected as rejected:
         # Tell the client where the answers and the photo are kept, to send another photo.
         rejected.details.update(case_id=str(case_id), image_id=str(image_id))
-        case = db.session.get(Case, case_id)
+        # As the database has it now (another request may have archived it meanwhile), locked
+        # until this commit; not the copy the session may hold.
+        case = db.session.get(Case, case_id, populate_existing=True, with_for_update=True)
         if case is not None and case.status in ("draft", "questionnaire"):
             cases.transition(case, "awaiting_image")
             db.session.commit()
@@ -212,11 +214,12 @@ def diagnose_upload(
 ) -> Analysis:
     """``POST /api/diagnosis``: keep the answers and the photo, then analyse them.
 
-    The photo passes the intake first (a bad file is refused before anything is stored). Then
-    the anamnesis is merged into the case ``case_id`` (owner or admin only) and the image is
-    stored and committed; or the image is stored and a new case for ``actor``, opened from the
-    anamnesis, is committed with the image's row (alone, when the photo could not be stored);
-    then the AI pipeline's results are used.
+    The photo passes the intake first (a bad file is refused before anything is stored). The
+    AI pipeline then starts while the image is stored and committed together with the case's
+    rows: the anamnesis merged into the case ``case_id`` (owner or admin only), or a new case
+    for ``actor`` opened from the anamnesis (these rows alone when the photo could not be
+    stored); then the pipeline's results are used. Two transactions write: the case's rows with
+    the image's, then the analysis.
 
     ``attempt`` (an ``Idempotency-Key``'s run) is told what is kept as soon as it is committed
     (the case; then its photo). When it names what an earlier attempt with the same request
@@ -253,12 +256,18 @@ def diagnose_upload(
     answers = anamnesis_rules.validate_anamnesis(dict(anamnesis))
     if attempt.case_id is not None:  # kept with these answers by the attempt that failed
         case_id, answers = attempt.case_id, {}
+    sent: dict[str, Any] = answers
     if case_id is None:
         consent.refuse_without_case()
     else:
-        cases.require_case(actor=actor, case_id=case_id, for_edit=True)
+        case = cases.require_case(actor=actor, case_id=case_id, for_edit=True)
         consent.require_for_photo(case_id)
-        db.session.rollback()
+        # The compute step of the merge: what the AI is sent. It is written after the upload,
+        # with the image's row, by merge_answers (which locks the case and merges into the
+        # anamnesis as it is then, so answers saved meanwhile are kept; the analysis records
+        # what was sent).
+        sent = cases.merged_anamnesis(case, answers) if answers else dict(case.anamnesis or {})
+        end_transaction()  # none is held during the intake
     with case_images.intake(upload) as processed:
         # The intake took a while (native threads, shared with the worker's other diagnoses):
         # a client that has gone by now gets nothing stored and no AI call (admission.py).
@@ -269,17 +278,17 @@ def diagnose_upload(
             "content_type": content_type,
             "accept_low_quality": accept_low_quality,
         }
-        open_case: Callable[[], object] | None = None
+        # The AI starts on the anamnesis it is to see and works while the rows are stored: the
+        # photo first, then the case's rows (a new case, or the answers merged into this one)
+        # and the image's row in one transaction (the case's rows alone when the photo could
+        # not be stored, see case_images.store_image).
+        pipeline = _start(anamnesis=sent, **start)
+        case_rows: Callable[[], object] | None = None
         if case_id is None:
-            # The AI starts on the answers as sent (they become the new case's anamnesis) and
-            # works while the case and the image are stored: the photo first, then the case
-            # and the image's row in one transaction (the case alone when the photo could
-            # not be stored, see case_images.store_image).
-            pipeline = _start(anamnesis=answers, **start)
             fields = _case_fields_from_anamnesis(answers)
             fields.setdefault("patient_reference", f"API-{uuid.uuid4().hex[:8].upper()}")
             case_id = uuid.uuid4()
-            open_case = functools.partial(
+            case_rows = functools.partial(
                 cases.create_case,
                 actor=actor,
                 anamnesis=answers,
@@ -287,22 +296,19 @@ def diagnose_upload(
                 commit=False,
                 **fields,
             )
-        else:
-            case = (
-                cases.merge_answers(actor=actor, case_id=case_id, answers=answers)
-                if answers
-                else cases.require_case(actor=actor, case_id=case_id)
+        elif answers:
+            case_rows = functools.partial(
+                cases.merge_answers, actor=actor, case_id=case_id, answers=answers, commit=False
             )
-            pipeline = _start(anamnesis=dict(case.anamnesis or {}), **start)
         try:
             # A local of this function until _analyze has stored the analysis: the session
             # still holds the row then, so storing the analysis needs no query for it.
             image = case_images.store_image(
-                actor=actor, case_id=case_id, processed=processed, open_case=open_case
+                actor=actor, case_id=case_id, processed=processed, case_rows=case_rows
             )
             image_id = image.id
         except StorageUnavailable as error:
-            attempt.keep(case_id)  # committed alone (open_case) or given
+            attempt.keep(case_id)  # committed alone (case_rows) or given
             pipeline.discard()
             # The answers are kept: name their case, so that a retry sends the photo to it.
             error.message = (
@@ -363,6 +369,7 @@ def analyze_case(
     image_id, content_type = image.id, image.content_type
     if attempt is not None:
         attempt.keep(case_id, image_id)
+    end_transaction()  # none is held while the photo is read from the storage
     data = case_images.read_image_bytes(image)
     pipeline = _start(
         anamnesis=anamnesis,
