@@ -106,6 +106,11 @@ def test_a_photo_upload_records_the_camera_answer_and_shows_the_results(
         words in html
         for words in ("Confident", "Possible — review the highlighted shortlist", "refer to a")
     )
+    # The confidence card names the leading suggestion, not only its probability.
+    with ai_app.app_context():
+        analysis = db.session.query(Analysis).filter_by(case_id=case_id).one()
+        top = analysis.predictions[0]
+    assert f"Leading suggestion: {top['disease']}, " in html
     # Red flags: coloured by urgency AND said in words, each with its rule and source.
     assert "Red flags" in html
     assert case.urgency in ("medium", "high", "emergency")
