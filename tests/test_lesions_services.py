@@ -259,7 +259,7 @@ def test_timeline_and_comparison_in_words(ai_app, ai_client, make_user, api_head
         in result.sentences
     )
     assert any(text.startswith("Top diagnosis: Melanocytic nevus (") for text in result.sentences)
-    assert "Melanoma 2 % → 100 % (+97 points)." in result.sentences
+    assert "Melanoma 2 % → 99.6 % (+97 points)." in result.sentences
     assert len(result.sentences) == len(set(result.sentences))
     assert result.days_between == 0
 

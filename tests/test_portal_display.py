@@ -80,6 +80,12 @@ def test_percent_and_times():
     assert display.percent(0.005) == "0.5 %"
     assert display.percent(0.0004) == "<0.1 %"
     assert display.percent(0) == "0 %"
+    # An AI probability short of 1 never reads "100 %" (certainty it did not claim): one
+    # decimal above 99 %, as below 1 %.
+    assert display.percent(0.996) == "99.6 %"
+    assert display.percent(0.99) == "99 %"
+    assert display.percent(0.99996) == ">99.9 %"
+    assert display.percent(1.0) == "100 %"
     moment = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
     assert display.when(moment) == "29 Nov 2026, 14:05 UTC"
     assert display.day(moment) == "29 Nov 2026"

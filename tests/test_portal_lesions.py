@@ -76,7 +76,7 @@ def test_the_lesion_page_shows_every_visit_in_a_timeline(ai_client, seen):
         assert re.search(rf'<a href="/cases/{case_id}/images/[0-9a-f-]+" class="visit-thumb', item)
         assert "<time datetime=" in item  # its date
         assert "urgency ·" in _text(item)  # the headline action
-        assert re.search(r"AI's top diagnosis: \S.* \(\d+ %\)", _text(item))
+        assert re.search(r"AI's top diagnosis: \S.* \([\d.]+ %\)", _text(item))
         assert "Final diagnosis: not reviewed yet" in _text(item)
     # the third visit is the worrying one: referred on the 2-week pathway
     assert "Refer on the 2-week suspected-cancer pathway" in _text(visits[2][1])
@@ -333,7 +333,7 @@ def test_two_visits_side_by_side_with_the_slider_and_the_change_in_words(ai_clie
     )
     assert "days between visit 1 and visit 3" in text
     assert "5 → 9 mm" in text  # the diameter, in words
-    assert re.search(r"\d+ % → \d+ %", text)  # a probability that changed
+    assert re.search(r"[\d.]+ % → [\d.]+ %", text)  # a probability that changed
     # without JavaScript the slider's form moves the line
     moved = _page(
         ai_client, f"/lesions/{lesion_id}/compare?from={case_ids[0]}&to={case_ids[2]}&reveal=80"

@@ -305,7 +305,7 @@ def test_the_demo_lesion_from_the_patient_to_the_first_and_last_photos(
         page.wait_for_selector(".photo-pair")
         words = page.locator(".compare-words").inner_text()
         assert "Diameter 5 → 9 mm" in words
-        assert re.search(r"Melanoma \d+ % → \d+ %", words)
+        assert re.search(r"Melanoma [\d.]+ % → [\d.]+ %", words)
         assert "Routine care → Refer on the 2-week suspected-cancer pathway" in words
         assert page.locator(".pair-box img").evaluate_all(
             "images => images.every(i => i.complete && i.naturalWidth > 0)"

@@ -187,13 +187,16 @@ def option_label(option: str) -> str:
 
 
 def percent(value: float | None) -> str:
-    """0.734 → "73 %" (one decimal below 1 %)."""
+    """0.734 → "73 %"; one decimal below 1 % and above 99 % (0.996 → "99.6 %"), so that a
+    probability short of certainty never reads "100 %" nor one above zero "0 %"."""
     if value is None:
         return ""
     share = value * 100
     if 0 < share < 0.1:
         return "<0.1 %"
-    return f"{share:.1f} %" if 0 < share < 1 else f"{share:.0f} %"
+    if 99.9 < share < 100 and f"{share:.1f}" == "100.0":
+        return ">99.9 %"
+    return f"{share:.1f} %" if 0 < share < 1 or 99 < share < 100 else f"{share:.0f} %"
 
 
 def when(value: datetime | None) -> str:
