@@ -109,6 +109,8 @@ def test_the_api_pdf_opens_with_the_conclusion_and_repeats_the_header_on_every_p
         db.session.remove()
     assert expected.action_text in first  # the headline action, on page 1
     assert first.index("Final diagnosis") < first.index("Red flags")
+    # The photo with the AI's result fills page 1 (no half-empty page before it).
+    assert first.index("Red flags") < first.index("Photo and AI result")
 
     for number, text in enumerate(pages, start=1):
         assert "Patient PT-PDF-1" in text
