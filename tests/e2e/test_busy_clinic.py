@@ -480,3 +480,35 @@ def test_every_page_at_375_and_1280_px(browser, live, ai_app, physician, screens
         assert page.problems == []
         page.context.close()
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", [1024, 1100, 1200, 1280, 1440, 1536])
+def test_the_menu_is_one_row_down_to_1024_px(browser, live, ai_app, physician, width):
+    """With the worklist counts (overdue and due today) and a long name, the menu is one row:
+    beside the brand from 1280 px (at 1440 px the name wrapped it), under it below."""
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import Case, User
+    from app.models.base import utcnow
+
+    overdue = analysed_case(ai_app, physician)
+    analysed_case(ai_app, physician, patient_reference="PT-2026-0002")
+    with ai_app.app_context():  # analysed weeks ago: overdue
+        db.session.get(Case, overdue).created_at = utcnow() - timedelta(days=60)
+        db.session.get(User, physician.id).full_name = "Dr. Annemarie Lindqvist-Okonkwo"
+        db.session.commit()
+        db.session.remove()
+    page = open_page(browser, viewport={"width": width, "height": 800})
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/stats")
+    centre = "e => { const r = e.getBoundingClientRect(); return Math.round(r.top + r.height / 2); }"
+    brand = page.locator(".site-header .brand").evaluate(centre)
+    rows = page.evaluate(
+        f"""() => [...document.querySelectorAll('.site-menu > li')]
+          .filter(e => e.offsetParent !== null).map({centre})"""
+    )
+    assert len(rows) >= 8
+    assert max(rows) - min(rows) <= 8, f"{width} px: menu rows at {sorted(set(rows))}"
+    if width >= 1280:
+        assert abs(rows[0] - brand) <= 8, f"{width} px: menu under the brand"
