@@ -489,19 +489,22 @@ def test_the_menu_is_one_row_down_to_1024_px(browser, live, ai_app, physician, w
     from datetime import timedelta
 
     from app.extensions import db
-    from app.models import Case, User
+    from app.models import Analysis, User
     from app.models.base import utcnow
 
     overdue = analysed_case(ai_app, physician)
     analysed_case(ai_app, physician, patient_reference="PT-2026-0002")
     with ai_app.app_context():  # analysed weeks ago: overdue
-        db.session.get(Case, overdue).created_at = utcnow() - timedelta(days=60)
+        db.session.query(Analysis).filter_by(case_id=overdue).update(
+            {"created_at": utcnow() - timedelta(days=60)}
+        )
         db.session.get(User, physician.id).full_name = "Dr. Annemarie Lindqvist-Okonkwo"
         db.session.commit()
         db.session.remove()
     page = open_page(browser, viewport={"width": width, "height": 800})
     log_in(page, live, physician.email)
     page.goto(f"{live.url}/stats")
+    page.evaluate("document.documentElement.style.overflowY = 'scroll'")  # a long page's bar
     centre = "e => { const r = e.getBoundingClientRect(); return Math.round(r.top + r.height / 2); }"
     brand = page.locator(".site-header .brand").evaluate(centre)
     rows = page.evaluate(
@@ -509,6 +512,8 @@ def test_the_menu_is_one_row_down_to_1024_px(browser, live, ai_app, physician, w
           .filter(e => e.offsetParent !== null).map({centre})"""
     )
     assert len(rows) >= 8
+    menu = page.locator(".site-menu").inner_text()
+    assert "overdue" in menu and "due today" in menu, menu
     assert max(rows) - min(rows) <= 8, f"{width} px: menu rows at {sorted(set(rows))}"
     if width >= 1280:
         assert abs(rows[0] - brand) <= 8, f"{width} px: menu under the brand"
