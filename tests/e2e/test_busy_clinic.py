@@ -505,7 +505,7 @@ def test_the_menu_is_one_row_down_to_1024_px(browser, live, ai_app, physician, w
     log_in(page, live, physician.email)
     page.goto(f"{live.url}/stats")
     page.evaluate("document.documentElement.style.overflowY = 'scroll'")  # a long page's bar
-    centre = "e => { const r = e.getBoundingClientRect(); return Math.round(r.top + r.height / 2); }"
+    centre = "e => { const r = e.getBoundingClientRect(); return Math.round(r.y + r.height / 2); }"
     brand = page.locator(".site-header .brand").evaluate(centre)
     rows = page.evaluate(
         f"""() => [...document.querySelectorAll('.site-menu > li')]

@@ -371,20 +371,33 @@ def test_readme_screenshots(browser, live, ai_app, physician):
     page = open_page(browser, viewport={"width": 1100, "height": 900})
     log_in(page, live, physician.email)
     open_case(page, Shots(folder, "unused"))
+    record_consent(page, ai_analysis="granted", image_storage="granted")
     answer_current_question(page)  # the duration; next: what does it look like?
     page.wait_for_selector("text=What does it look like?")
+    # Tall enough for the case, its consent and the question (README: "A questionnaire step").
+    page.set_viewport_size({"width": 1100, "height": 1280})
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=folder / "questionnaire.png")
+    page.set_viewport_size({"width": 1100, "height": 900})
     walk_questionnaire(page, Shots(folder, "unused"), javascript=True)
     upload_photo(page, Shots(folder, "unused"), NEVUS)
     page.locator("#results").screenshot(path=folder / "results.png")
-    page.set_viewport_size({"width": 1100, "height": 640})
+    page.set_viewport_size({"width": 1100, "height": 760})  # the header, filters, five rows
     page.goto(f"{live.url}/cases")
     page.screenshot(path=folder / "cases-list.png")
     for leftover in folder.glob("unused-*.png"):
         leftover.unlink()
     for name in ("questionnaire.png", "results.png", "cases-list.png"):
         shrink_png(folder / name)
+
+
+def record_consent(page: Any, **decisions: str) -> None:
+    """Record the patient's consent on the case page: ``scope="granted"|"refused"``."""
+    page.get_by_text("Record the patient's consent").click()
+    for scope, decision in decisions.items():
+        page.check(f"#consent input[name={scope}][value={decision}]")
+    page.get_by_role("button", name="Save consent").click()
+    page.wait_for_selector("#consent .consent-granted, #consent .consent-refused")
 
 
 def shrink_png(path: Path) -> None:
