@@ -88,6 +88,12 @@ def test_patient_lesion_and_visit_through_the_api(client, app, make_user, api_he
     for body in ({"birth_year": 3000}, {"birth_year": "1990"}, {}):
         bad = client.patch(f"/api/patients/{patient['id']}", json=body, headers=headers)
         assert bad.status_code == 422, (body, bad.get_json())
+    closed = client.post(f"/api/lesions/{lesion_id}/cases", json={}, headers=headers)
+    assert closed.status_code == 409  # excised: no new visit (tests/test_lesion_closed.py)
+    reopened = client.patch(
+        f"/api/lesions/{lesion_id}", json={"status": "monitoring"}, headers=headers
+    )
+    assert reopened.status_code == 200
     age = client.post(f"/api/lesions/{lesion_id}/cases", json={}, headers=headers).get_json()
     assert age["patient_age"] == utcnow().year - 1990
     actions = _actions(app)

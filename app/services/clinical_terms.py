@@ -97,6 +97,12 @@ URGENCIES: tuple[str, ...] = ("low", "medium", "high", "emergency")
 #: A followed lesion's status: still watched, removed (excised), or gone by itself (resolved).
 LESION_STATUSES: tuple[str, ...] = ("monitoring", "excised", "resolved")
 
+#: The statuses that end a lesion's follow-up: a removed or resolved lesion gets no new visit.
+#: What grows back at an excision scar (a recurrence) or appears nearby is examined as a lesion
+#: of its own, so that its history does not mix with the removed one's; a lesion recorded as
+#: closed by mistake, or followed again, is set back to ``monitoring`` first (audited).
+CLOSED_LESION_STATUSES: tuple[str, ...] = ("excised", "resolved")
+
 #: The sides of the simple body map on which a lesion's dot is placed.
 BODY_MAP_VIEWS: tuple[str, ...] = ("front", "back")
 

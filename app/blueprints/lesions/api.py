@@ -120,11 +120,14 @@ def update_lesion(lesion_id: uuid.UUID, json: LesionUpdate):  # type: ignore[no-
 
 
 @bp.post("/lesions/<uuid:lesion_id>/cases")
-@spec.validate(json=VisitIn, resp=responses((401, 404, 415, 422), HTTP_201=CaseOut), tags=[_TAG])
+@spec.validate(
+    json=VisitIn, resp=responses((401, 404, 409, 415, 422), HTTP_201=CaseOut), tags=[_TAG]
+)
 def new_visit(lesion_id: uuid.UUID, json: VisitIn):  # type: ignore[no-untyped-def]
     """Open a new visit (case) of the lesion: sex, skin type, site and age carried over (and
     in the anamnesis as the answers to age, sex and body site), the rest of the questionnaire
-    asked again."""
+    asked again. 409 ``lesion_closed`` for an excised or resolved lesion: set its status back
+    to ``monitoring`` (PATCH, audited), or add a new lesion for a recurrence."""
     case = visits.new_visit(
         actor=current_user,
         lesion_id=lesion_id,

@@ -133,6 +133,7 @@ def _lesion_page(
         map_problem=map_problem,
         compare_form=CompareForm(None, record.visits),
         new_visit_key=uuid.uuid4().hex,
+        closed_problem=visits.closed_problem(record.lesion),
     )
 
 
@@ -178,7 +179,9 @@ VISIT_KEY_PREFIX = "portal-visit-form:"
 @bp.post("/lesions/<uuid:lesion_id>/visits")
 def new_visit(lesion_id: uuid.UUID):  # type: ignore[no-untyped-def]
     """Start a new visit of the lesion (a new case, the questionnaire asked again); the form's
-    key makes a double submit (no JavaScript, a reload, Back) lead to the one visit it opened."""
+    key makes a double submit (no JavaScript, a reload, Back) lead to the one visit it opened.
+    An excised or resolved lesion (a page shown before its status changed) is refused, with
+    the reason on the lesion page."""
     key = form_key_or_none(request.form.get("form_key"))
     try:
         case = case_intake.create_once(
@@ -187,8 +190,8 @@ def new_visit(lesion_id: uuid.UUID):  # type: ignore[no-untyped-def]
             fields={"lesion_id": str(lesion_id)},
             create=lambda: visits.new_visit(actor=current_user, lesion_id=lesion_id),
         )
-    except Conflict as busy:  # the first post of this form is still running
-        flash(busy.message, "error")
+    except Conflict as refused:  # excised or resolved, or the first post is still running
+        flash(refused.message, "error")
         return after_post(url_for("lesions.show", lesion_id=lesion_id))
     flash(
         "New visit started: what does not change was carried over; "

@@ -6,10 +6,15 @@ import uuid
 from datetime import date
 from typing import Any
 
+from app.errors import Conflict
 from app.models import Case, Lesion
 from app.models.base import utcnow
 from app.services import cases, questionnaire
-from app.services.clinical_terms import MAX_PATIENT_AGE, MIN_PATIENT_AGE
+from app.services.clinical_terms import (
+    CLOSED_LESION_STATUSES,
+    MAX_PATIENT_AGE,
+    MIN_PATIENT_AGE,
+)
 from app.services.lesions import access
 
 
@@ -41,6 +46,19 @@ def carried_over(lesion: Lesion, previous: Case | None, *, today: date) -> dict[
     }
 
 
+def closed_problem(lesion: Any) -> str | None:
+    """Why ``lesion`` (a ``Lesion`` or its summary) takes no new visit, or ``None``: its status
+    is one of ``CLOSED_LESION_STATUSES`` (excised, resolved), which ends the follow-up."""
+    if lesion.status not in CLOSED_LESION_STATUSES:
+        return None
+    return (
+        f"This lesion is recorded as {lesion.status}, so it gets no new follow-up visits. "
+        "If it is still being followed, set its status back to monitoring first (the change "
+        "is recorded); for a recurrence at the scar or a lesion nearby, add a new lesion for "
+        "the patient and start its first visit."
+    )
+
+
 def new_visit(
     *,
     actor: Any,
@@ -58,9 +76,17 @@ def new_visit(
 
     Raises:
         NotFound: ``lesion_not_found``.
+        Conflict: ``lesion_closed``: the lesion is excised or resolved (:func:`closed_problem`;
+            ``details``: ``lesion_id``, ``status``); nothing is written.
         ValidationFailed: a bad chief complaint or age.
     """
     lesion = access.require_lesion(actor=actor, lesion_id=lesion_id)
+    if (why := closed_problem(lesion)) is not None:
+        raise Conflict(
+            why,
+            code="lesion_closed",
+            details={"lesion_id": str(lesion.id), "status": lesion.status},
+        )
     visits = access.visits_of(lesion.id)
     fields = carried_over(lesion, visits[-1] if visits else None, today=utcnow().date())
     if patient_age is not None:
