@@ -1,7 +1,8 @@
 """A double click without JavaScript, in Debian's Chromium: "Upload and analyse" clicked twice
 posts the photo form twice (the browser abandons the first answer, the server still finishes
 it); the case keeps one photo and one analysis, and the page shows the results. Also: a stale
-review form posted to a signed case shows the inline message beside "Reopen the case".
+review form posted to a signed case shows the inline message beside "Reopen the case"; with
+JavaScript, a click on a questionnaire choice greys out every choice until its answer is saved.
 
 Screenshots go to the ``screenshot_dir`` fixture's folder, prefixed ``twice-``.
 """
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_busy_clinic import analysed_case
-from tests.e2e.test_portal_flow import NEVUS, log_in, open_page
+from tests.e2e.test_portal_flow import NEVUS, log_in, open_case, open_page
 from tests.fixtures.portal import ready_for_photo
 
 pytestmark = pytest.mark.browser
@@ -117,3 +118,56 @@ def test_the_worklist_thumbnails_load_and_are_not_image_views(
         db.session.remove()
     assert actions.count("image.view") == 0
     assert actions.count("worklist.view") == 1
+
+
+def test_a_choice_click_disables_every_choice_while_its_answer_is_saved(
+    browser, live, ai_app, physician, monkeypatch
+):
+    """With JavaScript, one click on a choice greys out all the choices (and the form's other
+    buttons) until the answer is saved, not only the first choice; the clicked one is saved."""
+    inner = ai_app.wsgi_app
+
+    def slow_answers(environ: dict, start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/answers"):
+            time.sleep(0.5)  # long enough to look at the form while the answer is in flight
+        return inner(environ, start_response)
+
+    monkeypatch.setattr(ai_app, "wsgi_app", slow_answers)
+    page = open_page(browser)
+    log_in(page, live, physician.email)
+    open_case(page, lambda *_: None)
+    page.wait_for_selector("form.question-form button.choice")
+    # Note every button's state as htmx sends the request (after it disabled what it disables).
+    page.evaluate(
+        """document.body.addEventListener("htmx:beforeSend", () => {
+             window.__sent = [...document.querySelectorAll("form.question-form button")]
+               .map(button => button.matches(":disabled"));
+           })"""
+    )
+    form = page.locator("form.question-form")
+    question = form.locator(".question-text").first.inner_text()
+    choices = form.locator("button.choice")
+    assert choices.count() >= 2
+    clicked = choices.nth(1).get_attribute("value")
+    choices.nth(1).click()
+    page.wait_for_function(
+        "q => !document.querySelector('form.question-form .question-text')"
+        "?.innerText.startsWith(q)",
+        arg=question[:40],
+    )
+    states = page.evaluate("window.__sent")
+    assert states and all(states), states
+    assert _last_answer(ai_app) == clicked
+    assert page.problems == []
+
+
+def _last_answer(app: Any) -> str:
+    """The value of the newest answer of the only case (as the portal's button sends it)."""
+    from app.extensions import db
+    from app.models import Case
+
+    with app.app_context():
+        case = db.session.query(Case).one()
+        value = case.anamnesis[case.answer_order[-1]]
+        db.session.remove()
+    return {True: "yes", False: "no"}.get(value, str(value))
