@@ -69,9 +69,12 @@ def export(
 ) -> None:
     """Export every case (all owners, archived included) for analysis or archiving.
 
-    Each case comes with its patient facts, status and urgency, the anamnesis, every AI analysis
-    (differential, tier, red flags, triage, errors) and the physician's review. Patients appear
-    only under their pseudonymous reference; users only by id; no image bytes or storage keys.
+    Each case comes with its patient facts, the ids of its patient record and lesion, status
+    and urgency, the anamnesis, every AI analysis (differential, tier, red flags, triage,
+    errors; the newest marked current, each earlier one superseded, with its model version and
+    timestamps), every re-analysis of its photo by a newer model, and the physician's review.
+    Patients appear only under their pseudonymous reference; users only by id; no image bytes
+    or storage keys.
 
     With ``--format fhir`` each case is written as its FHIR R4 resources (as
     ``GET /api/cases/<id>/fhir`` gives them), one JSON resource per line with relative

@@ -1,7 +1,9 @@
-"""Case exports for admins: every case with its anamnesis, analyses and review, streamed.
+"""Case exports for admins: every case with its patient and lesion, anamnesis, every AI
+analysis and re-analysis, and review, streamed.
 
 Memory does not grow with the number of cases: cases are read through a server-side cursor in
-batches of ``batch_size`` (``yield_per``), the analyses of each batch with one ``IN`` query, and
+batches of ``batch_size`` (``yield_per``), the analyses (and re-analyses) of each batch with one
+``IN`` query each (:mod:`app.services.export_analyses`), and
 every record is written out before the next batch is fetched. Only plain column rows are
 selected, so no ORM object enters the session's identity map.
 
@@ -17,20 +19,36 @@ A record (:func:`iter_case_records`)::
      "physician_notes": null,
      "created_at": "2026-12-01T09:30:00+00:00", "updated_at": "...",   # ISO 8601, UTC
      "anamnesis": {"<fieldName>": answer, ...},
-     "analyses": [                        # every run, oldest first
+     "analyses": [                        # every run, oldest first, none left out
         {"id", "image_id", "status": "completed" | "failed", "model_version", "tier",
          "confidence" (0-1), "top_diagnosis", "predictions": [{disease, probability, ...}],
          "red_flags": {...}, "urgency", "triage": {...}, "image_validity": {...},
          "accepted_low_quality", "analysed_despite_low_quality", "action", "action_text",
          "evidence", "inputs", "outdated", "outdated_fields", "error_code", "created_at",
-         "completed_at"}],
+         "completed_at",
+         "current": true | false,         # the newest run (the one the case page shows)
+         "superseded_by": null | "<id>", "superseded_at": null | "..."}],  # the next run
      "answer_order": ["<fieldName>", ...],   # the anamnesis keys in the order asked
      "review": null | {"final_diagnosis", "icd10", "agreement", "notes",
                        "reviewed_at", "reviewed_by_id"},
      "outcome": null | {"diagnosis", "icd10", "outcome_date", "excised", "notes",
                         "recorded_at", "recorded_by_id"},   # the newest histology outcome
      "consent": {"ai_analysis": "granted" | "refused" | null,   # the patient's current
-                 "image_storage": ..., "teaching_research": ...}}  # decisions; null: unknown
+                 "image_storage": ..., "teaching_research": ...},  # decisions; null: unknown
+     "patient_id": "<uuid>",              # the patient record (null only for a case from
+     "patient_record_reference": "PT-2026-0042",   # before patients existed); its reference
+                                          # as recorded, which may differ in letter case from
+                                          # the case's own patient_reference (as typed)
+     "lesion_id": "<uuid>",               # the lesion this case is a visit of
+     "reanalyses": [                      # the photo analysed again by a newer model to
+        {"id", "original_analysis_id",    # compare visits; never the visit's own record:
+         "image_id", "model_version", "tier", "confidence", "top_diagnosis", "predictions",
+         "red_flags", "urgency", "triage", "image_validity", "accepted_low_quality",
+         "analysed_despite_low_quality", "inputs", "requested_by_id",
+         "status": "completed", "current": false, "created_at"}]}   # oldest first
+
+Older fields keep their names and meaning; the newer ones were added (patient, lesion,
+``current``/``superseded_*``, re-analyses) so that nothing the AI said is lost from an export.
 
 Purposes (:data:`PURPOSES`): ``records`` (every case: the clinical record, for archiving or a
 transfer, whatever the consent) and ``teaching`` (only the cases whose patient's current
@@ -42,9 +60,11 @@ Formats (:func:`export_cases`):
 * ``json``: one JSON array (a valid JSON document), written as it is read: ``[`` on the first
   line, then one case object per line, each but the last followed by ``,``, and ``]`` last.
 * ``csv``: a header row, then one row per case (RFC 4180, ``\\r\\n``); scalars as they are
-  (empty for null, ``true``/``false`` for booleans), ``anamnesis`` and ``analyses`` as JSON text,
-  the review, the outcome and the consent as flat ``review_*``, ``outcome_*`` and ``consent_*``
-  columns. A text cell that
+  (empty for null, ``true``/``false`` for booleans), ``anamnesis``, ``analyses`` and
+  ``reanalyses`` as JSON text, the review, the outcome and the consent as flat ``review_*``,
+  ``outcome_*`` and ``consent_*`` columns; ``patient_id``, ``patient_record_reference``,
+  ``lesion_id`` and ``reanalyses`` come after the older columns, which keep their order. A
+  text cell that
   would start a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a
   leading ``'`` (OWASP "CSV Injection"); the JSON export keeps the text as stored.
 """
@@ -62,11 +82,11 @@ from sqlalchemy import bindparam, or_, select
 
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.models import Analysis, Case, CaseImage, CaseOutcome
+from app.models import Analysis, Case, CaseImage, CaseOutcome, Patient, Reanalysis
 from app.services import audit, consent
 from app.services.clinical_record.answers import ordered_keys
-from app.services.clinical_record.headline import action_for_urgency
 from app.services.clinical_record.inputs import outdated_fields
+from app.services.export_analyses import analyses_of, iso, reanalyses_of
 
 #: The formats :func:`export_cases` writes.
 FORMATS = ("json", "csv")
@@ -97,28 +117,10 @@ _CASE_COLUMNS = (
     Case.review_notes,
     Case.reviewed_at,
     Case.reviewed_by_id,
+    Case.patient_id,
+    Case.lesion_id,
+    Patient.reference.label("patient_record_reference"),
 )
-_ANALYSIS_COLUMNS = (
-    Analysis.case_id,
-    Analysis.id,
-    Analysis.image_id,
-    Analysis.status,
-    Analysis.model_version,
-    Analysis.tier,
-    Analysis.confidence,
-    Analysis.predictions,
-    Analysis.red_flags,
-    Analysis.urgency,
-    Analysis.triage,
-    Analysis.image_validity,
-    Analysis.accepted_low_quality,
-    Analysis.error_code,
-    Analysis.created_at,
-    Analysis.completed_at,
-    Analysis.inputs,
-    Analysis.evidence,
-)
-
 #: CSV columns, in order.
 CSV_COLUMNS = (
     "case_id",
@@ -152,45 +154,13 @@ CSV_COLUMNS = (
     "consent_ai_analysis",
     "consent_image_storage",
     "consent_teaching_research",
+    # added with patients, lesions and re-analyses (after the older columns, which keep their
+    # places)
+    "patient_id",
+    "patient_record_reference",
+    "lesion_id",
+    "reanalyses",
 )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
-
-
-def _id(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
-
-
-def _analysis_record(row: Any) -> dict[str, Any]:
-    predictions = row.predictions
-    top = predictions[0].get("disease") if predictions else None
-    action = action_for_urgency(row.urgency) if row.status == "completed" else None
-    return {
-        "id": _id(row.id),
-        "image_id": _id(row.image_id),
-        "status": row.status,
-        "model_version": row.model_version,
-        "tier": row.tier,
-        "confidence": row.confidence,
-        "top_diagnosis": top,
-        "predictions": predictions,
-        "red_flags": row.red_flags,
-        "urgency": row.urgency,
-        "triage": row.triage,
-        "image_validity": row.image_validity,
-        "accepted_low_quality": row.accepted_low_quality,
-        "analysed_despite_low_quality": bool(row.accepted_low_quality)
-        and (row.image_validity or {}).get("isValid") is False,
-        "action": action[0] if action else None,
-        "action_text": action[1] if action else None,
-        "evidence": row.evidence,
-        "inputs": row.inputs,
-        "error_code": row.error_code,
-        "created_at": _iso(row.created_at),
-        "completed_at": _iso(row.completed_at),
-    }
 
 
 def _outcome_record(row: Any | None) -> dict[str, Any] | None:
@@ -202,7 +172,7 @@ def _outcome_record(row: Any | None) -> dict[str, Any] | None:
         "outcome_date": row.outcome_date.isoformat(),
         "excised": row.excised,
         "notes": row.notes,
-        "recorded_at": _iso(row.recorded_at),
+        "recorded_at": iso(row.recorded_at),
         "recorded_by_id": row.recorded_by_id,
     }
 
@@ -212,6 +182,7 @@ def _case_record(
     analyses: list[dict[str, Any]],
     outcome: Any | None = None,
     newest_image_id: uuid.UUID | None = None,
+    reanalyses: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     review = None
     if row.reviewed_at is not None:
@@ -220,7 +191,7 @@ def _case_record(
             "icd10": row.final_icd10,
             "agreement": row.ai_agreement,
             "notes": row.review_notes,
-            "reviewed_at": _iso(row.reviewed_at),
+            "reviewed_at": iso(row.reviewed_at),
             "reviewed_by_id": row.reviewed_by_id,
         }
     return {
@@ -235,13 +206,17 @@ def _case_record(
         "status": row.status,
         "urgency": row.urgency,
         "physician_notes": row.physician_notes,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
         "anamnesis": row.anamnesis or {},
         "answer_order": ordered_keys(row.anamnesis, row.answer_order),
         "analyses": [_with_outdated(analysis, row, newest_image_id) for analysis in analyses],
         "review": review,
         "outcome": _outcome_record(outcome),
+        "patient_id": str(row.patient_id) if row.patient_id is not None else None,
+        "patient_record_reference": row.patient_record_reference,
+        "lesion_id": str(row.lesion_id) if row.lesion_id is not None else None,
+        "reanalyses": reanalyses or [],
     }
 
 
@@ -257,25 +232,6 @@ def _with_outdated(
         else []
     )
     return {**analysis, "outdated": bool(changed), "outdated_fields": changed}
-
-
-# Built once, the ids passed as a parameter: a statement built per batch around its list of ids
-# is cyclic garbage (bind parameters refer to themselves), which the collector frees only late,
-# so the ids of every batch would pile up between collections.
-_ANALYSES_OF_CASES = (
-    select(*_ANALYSIS_COLUMNS)
-    .where(Analysis.case_id.in_(bindparam("case_ids", expanding=True)))
-    .order_by(Analysis.case_id, Analysis.created_at, Analysis.id)
-)
-
-
-def _analyses_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    """Return the analyses of ``case_ids`` as records, grouped by case, oldest first."""
-    grouped: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    rows = db.session.execute(_ANALYSES_OF_CASES, {"case_ids": list(case_ids)})
-    for row in rows:
-        grouped.setdefault(row.case_id, []).append(_analysis_record(row))
-    return grouped
 
 
 # The newest photo of each case: the one a case page would analyse next (images by upload time).
@@ -317,7 +273,8 @@ def iter_case_records(
 
     Args:
         since: only cases created or changed on or after this day (00:00 UTC); a new analysis
-            counts as a change even when it left the case's own columns as they were.
+            or re-analysis counts as a change even when it left the case's own columns as they
+            were.
         batch_size: cases per fetch from the server-side cursor (memory grows with this, not
             with the number of cases).
         purpose: ``teaching`` keeps only the cases whose teaching/research consent is
@@ -326,21 +283,36 @@ def iter_case_records(
     Holds one read transaction while the generator runs; the caller ends it (commit or
     rollback) afterwards. The record shape is in the module docstring.
     """
-    stmt = select(*_CASE_COLUMNS).order_by(Case.created_at, Case.id)
+    stmt = (
+        select(*_CASE_COLUMNS)
+        .outerjoin(Patient, Patient.id == Case.patient_id)
+        .order_by(Case.created_at, Case.id)
+    )
     if since is not None:
         start = since_start(since)
         analysed_since = select(Analysis.case_id).where(Analysis.created_at >= start)
-        stmt = stmt.where(or_(Case.updated_at >= start, Case.id.in_(analysed_since)))
+        reanalysed_since = select(Reanalysis.case_id).where(Reanalysis.created_at >= start)
+        stmt = stmt.where(
+            or_(
+                Case.updated_at >= start,
+                Case.id.in_(analysed_since),
+                Case.id.in_(reanalysed_since),
+            )
+        )
     if purpose == "teaching":
         stmt = stmt.where(Case.id.in_(consent.cases_granting("teaching_research")))
     result = db.session.execute(stmt.execution_options(yield_per=batch_size))
     for batch in result.partitions():
         ids = [row.id for row in batch]
-        analyses, outcomes, images = _analyses_of(ids), _outcomes_of(ids), _newest_images_of(ids)
-        consents = consent.current_decisions(ids)
+        analyses, outcomes, images = analyses_of(ids), _outcomes_of(ids), _newest_images_of(ids)
+        reanalyses, consents = reanalyses_of(ids), consent.current_decisions(ids)
         for row in batch:
             record = _case_record(
-                row, analyses.pop(row.id, []), outcomes.pop(row.id, None), images.pop(row.id, None)
+                row,
+                analyses.pop(row.id, []),
+                outcomes.pop(row.id, None),
+                images.pop(row.id, None),
+                reanalyses.pop(row.id, []),
             )
             yield record | {"consent": consents.pop(row.id)}
 
