@@ -111,3 +111,27 @@ MAX_LESION_LABEL = 120
 
 #: Earliest accepted year of birth (the latest is the current year).
 MIN_BIRTH_YEAR = 1880
+
+#: The diagnoses the gateway knows by name, with their ICD-10-CM code: the fixed list of common
+#: conditions of the AI Service contract (``ai-service-contract.md``: melanoma … urticaria; the
+#: reference AI's ``prediction.CONDITIONS`` and README table name them with these codes). A
+#: review naming one of them with a code of another diagnosis is a contradiction
+#: (``app.services.clinical_record.coding``); a name not listed here (nor in the case's
+#: differential) is free text and keeps any valid code.
+KNOWN_DIAGNOSES: dict[str, str] = {
+    "Melanoma": "C43.9",
+    "Melanocytic nevus": "D22.9",
+    "Basal cell carcinoma": "C44.91",
+    "Squamous cell carcinoma": "C44.92",
+    "Actinic keratosis": "L57.0",
+    "Seborrheic keratosis": "L82.1",
+    "Dermatofibroma": "D23.9",
+    "Vascular lesion": "D18.00",
+    "Eczema": "L30.9",
+    "Psoriasis": "L40.9",
+    "Acne": "L70.0",
+    "Rosacea": "L71.9",
+    "Contact dermatitis": "L25.9",
+    "Tinea": "B35.9",
+    "Urticaria": "L50.9",
+}

@@ -255,6 +255,7 @@ def review(case_id: uuid.UUID, json: ReviewIn):  # type: ignore[no-untyped-def]
         icd10=json.icd10,
         agreement=json.agreement_given(),
         notes=json.notes,
+        confirm_icd10=json.confirm_icd10,
     )
     return case_out(case)
 

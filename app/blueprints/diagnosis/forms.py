@@ -7,7 +7,7 @@ import uuid
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
@@ -82,6 +82,10 @@ class ReviewForm(FlaskForm):
     notes = TextAreaField(
         "Notes (optional)", validators=[Optional()], render_kw={"maxlength": MAX_NOTES, "rows": 3}
     )
+    #: Offered only once the code was refused as contradicting the diagnosis.
+    confirm_icd10 = BooleanField("Keep this ICD-10 code: it is meant for this diagnosis")
+    #: Set by the view when the service refused the code (``icd10_mismatch``).
+    icd10_mismatch = False
 
 
 class ReopenForm(FlaskForm):

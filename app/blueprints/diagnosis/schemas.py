@@ -237,8 +237,14 @@ class ReviewIn(BaseModel):
     )
     agreement: Literal["top1", "in_differential", "differs"] | None = Field(
         default=None,
-        description="derived when final_diagnosis matches the differential (by ICD-10 code or "
-        "name); required when it does not (422 on `agreement`)",
+        description="derived when final_diagnosis matches the differential (by name, else by "
+        "ICD-10 code); required when it does not, or when confirm_icd10 kept a contradiction "
+        "(422 on `agreement`)",
+    )
+    confirm_icd10: bool = Field(
+        default=False,
+        description="keep an icd10 that contradicts a known diagnosis (e.g. Melanoma with "
+        "D22.9), which is otherwise refused with 422 icd10_mismatch",
     )
     agrees_with_ai: bool | None = Field(
         default=None,

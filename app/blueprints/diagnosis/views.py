@@ -155,9 +155,12 @@ def review(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
                 agreement=form.agreement.data or None,
                 icd10=form.icd10.data,
                 notes=form.notes.data,
+                confirm_icd10=bool(form.confirm_icd10.data),
             )
         except ValidationFailed as failed:
-            show_problems(form, failed.details)
+            form.icd10_mismatch = failed.code == "icd10_mismatch"
+            fields = {"icd10": failed.message} if form.icd10_mismatch else failed.details
+            show_problems(form, fields)
         except Conflict as signed:
             if signed.code != "case_reviewed":
                 raise

@@ -57,16 +57,19 @@ def pick_from_differential(
         predictions: the analysis's ranked ``[{disease, probability, icd10?}]``.
 
     Returns:
-        The :class:`Pick` (the first entry whose code equals ``icd10``, else whose name equals
-        the diagnosis), or ``None`` when nothing matches (then the agreement must be asked).
+        The :class:`Pick` (the first entry whose name equals the diagnosis, else whose code
+        equals ``icd10``), or ``None`` when nothing matches (then the agreement must be asked).
+        The name comes first: it is what the physician signs, and a code that contradicts it
+        is refused before (:mod:`app.services.clinical_record.coding`), so a free-text name
+        is the only one matched by its code.
     """
     entries = list(predictions or [])
-    for rank, entry in enumerate(entries):
-        if icd10 and (entry.get("icd10") or "").upper() == icd10:
-            return _pick(rank, entry)
     wanted = _norm(final_diagnosis)
     for rank, entry in enumerate(entries):
         if wanted and _norm(entry.get("disease")) == wanted:
+            return _pick(rank, entry)
+    for rank, entry in enumerate(entries):
+        if icd10 and (entry.get("icd10") or "").upper() == icd10:
             return _pick(rank, entry)
     return None
 
@@ -85,6 +88,7 @@ def settle_agreement(
     icd10: str | None,
     given: str | None,
     predictions: Sequence[Mapping[str, Any]] | None,
+    contradicted: bool = False,
 ) -> tuple[str | None, str | None, str | None]:
     """The review's agreement and ICD-10 code: derived when the diagnosis is in the
     differential, else the physician's answer.
@@ -95,12 +99,15 @@ def settle_agreement(
             was picked from the differential, the entry's code fills it.
         given: the physician's answer (``AI_AGREEMENTS``) or ``None``; ignored when derived.
         predictions: the analysis's differential.
+        contradicted: the code contradicts the diagnosis and the physician confirmed it
+            (:mod:`app.services.clinical_record.coding`): nothing is derived, from the name
+            or the code, and the physician's answer is required.
 
     Returns:
         ``(agreement, icd10, problem)``: ``problem`` is a sentence for the ``agreement`` field
         when it had to be asked and was not (or is not one of the three values), else ``None``.
     """
-    pick = pick_from_differential(final_diagnosis, icd10, predictions)
+    pick = None if contradicted else pick_from_differential(final_diagnosis, icd10, predictions)
     if pick is not None:
         return pick.agreement, icd10 or pick.icd10, None
     if given in AI_AGREEMENTS:

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Case, CaseReview
 from app.models.base import utcnow
 from app.services import audit, cases, free_text
-from app.services.clinical_record import history
+from app.services.clinical_record import coding, history
 from app.services.clinical_record.agreement import settle_agreement
 
 #: ICD-10 code as WHO writes it: letter, two digits, optional dot and up to 4 characters.
@@ -52,8 +52,14 @@ def review_case(
     agreement: str | None = None,
     icd10: str | None = None,
     notes: str | None = None,
+    confirm_icd10: bool = False,
 ) -> Case:
     """Record the physician's final diagnosis; the case becomes ``reviewed`` (signed, audited).
+
+    A code contradicting a known diagnosis ("Melanoma" with ``D22.9``: see
+    :mod:`app.services.clinical_record.coding`) is refused unless ``confirm_icd10``; a
+    confirmed one is kept, the audit records the diagnosis's own code beside it, and the
+    agreement is the physician's answer (never derived from a name and code that disagree).
 
     ``icd10`` is checked against the WHO ICD-10 code pattern (e.g. ``C43.9``, ``L40.0``).
     ``agreement`` (``top1`` | ``in_differential`` | ``differs``) is derived when the diagnosis
@@ -65,7 +71,9 @@ def review_case(
 
     Raises:
         ValidationFailed: empty diagnosis, malformed ICD-10 code, notes over 10,000 characters,
-            ``agreement`` missing when the diagnosis is not in the differential.
+            ``agreement`` missing when the diagnosis is not in the differential (or its code
+            was a confirmed contradiction); ``icd10_mismatch`` (``details``: ``icd10``
+            message, ``expected_icd10``) for an unconfirmed contradiction.
         NotFound: ``case_not_found``. Conflict: ``case_archived``, ``case_reviewed`` (signed:
             reopen it first), ``case_not_analyzed`` (a review needs a completed analysis).
     """
@@ -81,11 +89,21 @@ def review_case(
             "This case has no completed analysis to review yet.", code="case_not_analyzed"
         )
     analyses = history.analyses_of(case.id)
+    predictions = analyses[0].predictions if analyses else None
+    mismatch = coding.contradiction(final_diagnosis, code, predictions)
+    if mismatch is not None and not confirm_icd10:
+        message = mismatch.message(final_diagnosis)
+        raise ValidationFailed(
+            {"icd10": message, "expected_icd10": mismatch.expected_icd10},
+            message=message,
+            code="icd10_mismatch",
+        )
     agreement, code, problem = settle_agreement(
         final_diagnosis=final_diagnosis,
         icd10=code,
         given=agreement,
-        predictions=analyses[0].predictions if analyses else None,
+        predictions=predictions,
+        contradicted=mismatch is not None,
     )
     if problem:
         raise ValidationFailed({"agreement": problem})
@@ -114,7 +132,15 @@ def review_case(
         actor,
         audit.CASE_REVIEW,
         case_id=case.id,
-        details={"final_icd10": code, "ai_agreement": agreement},
+        details={
+            "final_icd10": code,
+            "ai_agreement": agreement,
+            **(
+                {"icd10_confirmed": {"expected_icd10": mismatch.expected_icd10}}
+                if mismatch is not None
+                else {}
+            ),
+        },
     )
     db.session.commit()
     return case
