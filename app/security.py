@@ -80,6 +80,13 @@ def public(view: F) -> F:
     return view
 
 
+def either_token(view: F) -> F:
+    """Mark an /api view as taking a refresh token as well as an access token (logout: a
+    client whose access token is gone can still end its login with the refresh token)."""
+    view.takes_refresh_token = True  # type: ignore[attr-defined]
+    return view
+
+
 def _jwt_error(code: str, message: str) -> tuple[Response, int]:
     body = {"error": {"code": code, "message": message, "details": {}}}
     return jsonify(body), 401
@@ -165,8 +172,9 @@ def init_security(app: Flask) -> None:
         view = current_app.view_functions.get(request.endpoint)
         if getattr(view, "is_public", False):
             return
-        verify_jwt_in_request()
-        if get_jwt().get("type") != "access":
+        either = getattr(view, "takes_refresh_token", False)
+        verify_jwt_in_request(verify_type=not either)
+        if get_jwt().get("type") not in (("access", "refresh") if either else ("access",)):
             # A refresh token is only good for /api/auth/refresh (verify_jwt_in_request already
             # refuses one with WrongTokenError; this keeps any other type out too).
             raise Unauthorized("An access token is required here.", code="token_wrong_type")

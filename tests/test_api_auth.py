@@ -297,3 +297,91 @@ def test_passwords_are_argon2id_hashes(app, make_user):
         stored = db.session.get(User, user.id).password_hash
     assert stored.startswith("$argon2id$")
     assert STRONG_PASSWORD not in stored
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_logout_with_the_access_token_alone_revokes_the_refresh_token_of_that_login(
+    client, make_user, login_tokens
+):
+    """A tester's finding: the refresh token outlived the logout, and logout could not be
+    called again to revoke it (the access token was revoked by then)."""
+    user = make_user()
+    pair = login_tokens(user.email)
+    other_login = login_tokens(user.email)
+    assert client.post("/api/auth/logout", headers=_bearer(pair["access_token"])).status_code == 200
+    refresh = client.post("/api/auth/refresh", headers=_bearer(pair["refresh_token"]))
+    assert refresh.status_code == 401
+    assert refresh.get_json()["error"]["code"] == "token_revoked"
+    # Another login of the same user is not logged out (that is logout_all).
+    assert (
+        client.get("/api/users/me", headers=_bearer(other_login["access_token"])).status_code == 200
+    )
+    rotated = client.post("/api/auth/refresh", headers=_bearer(other_login["refresh_token"]))
+    assert rotated.status_code == 200
+
+
+def test_logout_after_rotation_revokes_every_token_of_the_login(client, make_user, login_tokens):
+    pair = login_tokens(make_user().email)
+    rotated = client.post("/api/auth/refresh", headers=_bearer(pair["refresh_token"])).get_json()
+    again = client.post("/api/auth/refresh", headers=_bearer(rotated["refresh_token"])).get_json()
+    # The first access token is still within its 30 minutes: logout must end it too.
+    assert client.get("/api/users/me", headers=_bearer(pair["access_token"])).status_code == 200
+    assert (
+        client.post("/api/auth/logout", headers=_bearer(again["access_token"])).status_code == 200
+    )
+    for token in (pair["access_token"], rotated["access_token"], again["access_token"]):
+        response = client.get("/api/users/me", headers=_bearer(token))
+        assert response.status_code == 401
+        assert response.get_json()["error"]["code"] == "token_revoked"
+    for token in (rotated["refresh_token"], again["refresh_token"]):
+        assert client.post("/api/auth/refresh", headers=_bearer(token)).status_code == 401
+
+
+def test_logout_with_the_refresh_token_revokes_the_access_token_of_that_login(
+    client, make_user, login_tokens
+):
+    pair = login_tokens(make_user().email)
+    response = client.post("/api/auth/logout", headers=_bearer(pair["refresh_token"]))
+    assert response.status_code == 200, response.get_json()
+    me = client.get("/api/users/me", headers=_bearer(pair["access_token"]))
+    assert me.status_code == 401
+    assert me.get_json()["error"]["code"] == "token_revoked"
+    assert (
+        client.post("/api/auth/refresh", headers=_bearer(pair["refresh_token"])).status_code == 401
+    )
+    # A logged-out refresh token cannot log out again (nor anything else).
+    assert (
+        client.post("/api/auth/logout", headers=_bearer(pair["refresh_token"])).status_code == 401
+    )
+    document = client.get("/api/openapi.json").get_json()
+    operation = document["paths"]["/api/auth/logout"]["post"]
+    described = operation["summary"] + " " + operation["description"]
+    assert "refresh token" in described and "every token of the login" in described
+
+
+def test_a_refresh_token_sent_in_the_body_revokes_its_own_login(client, make_user, login_tokens):
+    user = make_user()
+    this = login_tokens(user.email)
+    other = login_tokens(user.email)
+    response = client.post(
+        "/api/auth/logout",
+        json={"refresh_token": other["refresh_token"]},
+        headers=_bearer(this["access_token"]),
+    )
+    assert response.status_code == 200
+    for pair in (this, other):
+        assert client.get("/api/users/me", headers=_bearer(pair["access_token"])).status_code == 401
+        assert (
+            client.post("/api/auth/refresh", headers=_bearer(pair["refresh_token"])).status_code
+            == 401
+        )
+
+
+def test_a_refresh_token_still_cannot_call_other_endpoints(client, make_user, login_tokens):
+    pair = login_tokens(make_user().email)
+    response = client.post("/api/auth/logout_all", headers=_bearer(pair["refresh_token"]))
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "token_wrong_type"

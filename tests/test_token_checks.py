@@ -150,6 +150,35 @@ def test_a_logout_in_this_process_is_refused_at_once(app, client, make_user, api
     assert me(client, headers).status_code == 401  # no wait: forgotten at the commit
 
 
+def test_logout_with_the_refresh_token_refuses_its_remembered_access_token_at_once(
+    app, client, login_tokens, make_user
+):
+    """Logout revokes the whole login (its ``sid``); the access token this worker remembered is
+    forgotten at the commit, though its own jti was never put on the blocklist."""
+    pair = login_tokens(make_user().email)
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    warm(app, client, headers)
+    refresh = {"Authorization": f"Bearer {pair['refresh_token']}"}
+    assert client.post("/api/auth/logout", headers=refresh).status_code == 200
+    assert me(client, headers).status_code == 401
+
+
+def test_a_login_revoked_in_another_process_reaches_this_one_within_1_s(
+    app, client, login_tokens, make_user, database_url
+):
+    pair = login_tokens(make_user().email)
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    warm(app, client, headers)
+    token = pair["refresh_token"]
+    in_another_process(
+        database_url,
+        "from flask_jwt_extended import decode_token\n"
+        f"tokens.revoke_login(decode_token({token!r}))",
+    )
+    took = seconds_until(lambda: me(client, headers).status_code == 401)
+    assert took <= REACH_SECONDS
+
+
 def test_logout_everywhere_refuses_every_remembered_token_at_once(
     app, client, make_user, api_headers
 ):
@@ -218,6 +247,20 @@ def test_announcements_forget_the_user_the_token_or_everything():
     assert checks.lookup("d") is not None
     checks.apply("all")
     assert len(checks) == 0
+
+
+def test_forgetting_a_login_forgets_every_token_of_it():
+    checks = listening_checks()
+    checks.remember("a1", 1, {"id": 1}, generation=checks.generation, login="s1")
+    checks.remember("a2", 1, {"id": 1}, generation=checks.generation, login="s1")
+    checks.remember("b1", 1, {"id": 1}, generation=checks.generation, login="s2")
+    checks.remember("c1", 2, {"id": 2}, generation=checks.generation)
+    checks.apply("jti:s1")
+    assert checks.lookup("a1") is None and checks.lookup("a2") is None
+    assert checks.lookup("b1") == (1, {"id": 1})
+    assert checks.lookup("c1") == (2, {"id": 2})
+    checks.forget_user(1)
+    assert len(checks) == 1
 
 
 def test_losing_the_listener_forgets_everything():

@@ -3,11 +3,19 @@
 Identity is always ``str(user.id)`` (PyJWT >= 2.10 rejects a non-string ``sub``). Every token
 also carries ``sv``, the user's session version: deactivation and password resets bump it,
 which revokes every token issued before.
+
+Every token also carries ``sid``, the id of the login it was issued to (the OpenID Connect
+"session ID" claim, RFC 7519 registry): the pair issued at login shares a fresh one and refresh
+token rotation passes it on, so that logging out with either token of a login revokes every
+token of that login (:func:`revoke_login`) and no other login of the user. A login is revoked by
+a blocklist row whose ``jti`` is the ``sid`` (``token_type`` ``"login"``); both are random UUIDs.
+Tokens issued before ``sid`` existed have none and are revoked one by one, as before.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -24,13 +32,17 @@ from app.models.base import utcnow
 from app.services import token_checks
 from app.services.rate_limits import auth_throttle
 
+#: ``token_type`` of a blocklist row that revokes a whole login (its ``jti`` is the ``sid``).
+LOGIN_REVOKED = "login"
 
-def issue_pair(user: User) -> dict[str, Any]:
+
+def issue_pair(user: User, *, login: str | None = None) -> dict[str, Any]:
     """Return ``{access_token, refresh_token, token_type: "bearer", expires_in}`` for ``user``.
 
-    ``expires_in`` is the access token's lifetime in seconds.
+    ``expires_in`` is the access token's lifetime in seconds. Both tokens carry ``sid`` =
+    ``login`` (a rotation keeps the login's id), or a new random id for a new login.
     """
-    claims = {"sv": user.session_version, "role": user.role}
+    claims = {"sv": user.session_version, "role": user.role, "sid": login or str(uuid.uuid4())}
     identity = str(user.id)
     lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {
@@ -58,6 +70,7 @@ def token_holder(payload: dict[str, Any]) -> User | None:
     except (KeyError, TypeError, ValueError):
         return None
     jti = str(payload.get("jti", ""))
+    login = payload.get("sid") if isinstance(payload.get("sid"), str) else None
     checks = token_checks.for_current_app() if payload.get("type") == "access" and jti else None
     if checks is not None:
         remembered = checks.lookup(jti)
@@ -65,7 +78,7 @@ def token_holder(payload: dict[str, Any]) -> User | None:
             user = _attached(remembered[1])
             return user if _holds(user, payload) else None
         generation = checks.generation
-    found = _read_check(user_id, jti)
+    found = _read_check(user_id, [jti, login] if login else [jti])
     if found is None:
         return None
     row, revoked_flag = found
@@ -73,18 +86,19 @@ def token_holder(payload: dict[str, Any]) -> User | None:
     if revoked_flag or not _holds(user, payload):
         return None
     if checks is not None:
-        checks.remember(jti, user_id, row, generation=generation)
+        checks.remember(jti, user_id, row, generation=generation, login=login)
     return user
 
 
-def _read_check(user_id: int, jti: str) -> tuple[dict[str, Any], bool] | None:
-    """Read ``(the user's row {attribute key: value}, is jti on the blocklist)``, or ``None``.
+def _read_check(user_id: int, ids: list[str]) -> tuple[dict[str, Any], bool] | None:
+    """Read ``(the user's row {attribute key: value}, is any of ids on the blocklist)``, or
+    ``None``; ``ids`` are the token's ``jti`` and, when it has one, its login's ``sid``.
 
     One statement in autocommit on a connection of its own (no BEGIN/ROLLBACK round trips),
     returned to the pool before this returns.
     """
     attributes = inspect(User).column_attrs
-    revoked = exists().where(TokenBlocklist.jti == jti).label("revoked")
+    revoked = exists().where(TokenBlocklist.jti.in_(ids)).label("revoked")
     statement = select(*(a.columns[0] for a in attributes), revoked).where(User.id == user_id)
     with db.engine.connect() as conn:
         found = conn.execution_options(isolation_level="AUTOCOMMIT").execute(statement).first()
@@ -138,11 +152,34 @@ def rotate_refresh(payload: dict[str, Any], user: User) -> dict[str, Any]:
     auth_throttle().hit_address("refresh")
     if not revoke(payload):
         raise Unauthorized("This refresh token has already been used.", code="token_revoked")
-    return issue_pair(user)
+    return issue_pair(user, login=payload.get("sid"))
+
+
+def revoke_login(payload: dict[str, Any]) -> None:
+    """Log out: revoke the decoded token ``payload`` and every token of its login (``sid``).
+
+    The login's blocklist row lives as long as a refresh token issued now would: every token of
+    the login was issued before it, and none can be issued after (refreshing needs the login).
+    Revoking what is already revoked is not an error (a concurrent logout won).
+    """
+    revoke(payload)
+    login = payload.get("sid")
+    if not isinstance(login, str) or not login:
+        return  # a token from before logins had ids: only itself
+    lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    expires = utcnow() + lifetime + timedelta(seconds=_leeway_seconds())
+    revoke({"jti": login, "type": LOGIN_REVOKED, "sub": payload["sub"], "exp": expires.timestamp()})
+
+
+def _leeway_seconds() -> float:
+    """``JWT_DECODE_LEEWAY`` in seconds: a token is accepted that much past its ``exp``."""
+    leeway = current_app.config.get("JWT_DECODE_LEEWAY") or 0
+    return leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
 
 
 def revoke_refresh_token(encoded: str, *, user_id: int) -> None:
-    """Revoke an encoded refresh token sent at logout, if it belongs to ``user_id``.
+    """Revoke an encoded refresh token sent at logout, and its login, if it belongs to
+    ``user_id``.
 
     Raises:
         Unauthorized: ``token_invalid`` when it is not a valid refresh token of this user.
@@ -153,7 +190,7 @@ def revoke_refresh_token(encoded: str, *, user_id: int) -> None:
         raise Unauthorized("The refresh token is invalid.", code="token_invalid") from None
     if payload.get("type") != "refresh" or payload.get("sub") != str(user_id):
         raise Unauthorized("The refresh token is invalid.", code="token_invalid")
-    revoke(payload)
+    revoke_login(payload)
 
 
 def purge_expired() -> int:

@@ -18,7 +18,7 @@ from app.blueprints.auth.schemas import (
 )
 from app.errors import PermissionDenied
 from app.openapi import responses, spec
-from app.security import public
+from app.security import either_token, public
 from app.services import accounts, mfa, registration, sessions, tokens
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api")
@@ -103,12 +103,20 @@ def refresh():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/auth/logout")
+@either_token
 @spec.validate(json=LogoutIn, resp=responses((401,), HTTP_200=Message), tags=[_TAG])
 def logout(json: LogoutIn):  # type: ignore[no-untyped-def]
-    """Revoke the presented access token, and the refresh token when it is sent too."""
+    """Log out: revoke every token of the login the presented token belongs to.
+
+    Send either token of the login as the bearer token: the access token and the refresh token
+    issued together at login (and every pair rotated from them by `POST /api/auth/refresh`) are
+    all revoked, so neither can be used afterwards. Other logins of the same user stay valid
+    (`POST /api/auth/logout_all` ends them all). A `refresh_token` in the body (optional, of the
+    same user) ends its login too.
+    """
     if json.refresh_token:
         tokens.revoke_refresh_token(json.refresh_token, user_id=current_user.id)
-    tokens.revoke(get_jwt())
+    tokens.revoke_login(get_jwt())
     return Message(message="Logged out.")
 
 

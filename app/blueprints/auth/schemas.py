@@ -64,7 +64,8 @@ class MfaIn(BaseModel):
 
 
 class LogoutIn(BaseModel):
-    """``POST /api/auth/logout`` body: optionally the refresh token to revoke as well."""
+    """``POST /api/auth/logout`` body: optionally a refresh token (of the same user) whose
+    login is to be ended as well; the login of the bearer token always ends."""
 
     refresh_token: str | None = Field(default=None, max_length=4096)
 

@@ -5,7 +5,9 @@ session version it carries" and keeps the user's row, so that the next request w
 needs no database round trip. Entries are forgotten
 
 - when the database announces a change (:mod:`app.services.token_checks.listener`: the user's row
-  changed or was deleted, the token was put on the blocklist, the users table was emptied);
+  changed or was deleted, the token or the whole login it belongs to (its ``sid`` claim, see
+  :func:`app.services.tokens.revoke_login`) was put on the blocklist, the users table was
+  emptied);
 - at once, in the process that committed such a change (:mod:`app.services.token_checks.local`);
 - after :data:`TTL_SECONDS`, and the oldest first beyond :data:`MAX_ENTRIES`.
 
@@ -35,6 +37,7 @@ class _Entry:
     user_id: int
     row: dict[str, Any]
     expires_at: float  # time.monotonic()
+    login: str | None = None  # the token's ``sid`` claim: the login it was issued to
 
 
 class TokenChecks:
@@ -49,6 +52,7 @@ class TokenChecks:
         self._max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._by_user: dict[int, set[str]] = {}
+        self._by_login: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._generation = 0
         self._listening = False
@@ -80,8 +84,17 @@ class TokenChecks:
             self.hits += 1
             return entry.user_id, entry.row
 
-    def remember(self, jti: str, user_id: int, row: dict[str, Any], *, generation: int) -> bool:
-        """Keep a check that passed; ``generation`` is :attr:`generation` read before the query.
+    def remember(
+        self,
+        jti: str,
+        user_id: int,
+        row: dict[str, Any],
+        *,
+        generation: int,
+        login: str | None = None,
+    ) -> bool:
+        """Keep a check that passed; ``generation`` is :attr:`generation` read before the query;
+        ``login`` is the token's ``sid`` (forgetting that id forgets the token too).
 
         Returns whether it was kept: not when nothing listens, nor when an announcement came
         in since ``generation`` was read (the row may predate it).
@@ -90,8 +103,10 @@ class TokenChecks:
             if not self._listening or generation != self._generation:
                 return False
             self._drop(jti)
-            self._entries[jti] = _Entry(user_id, dict(row), time.monotonic() + self._ttl)
+            self._entries[jti] = _Entry(user_id, dict(row), time.monotonic() + self._ttl, login)
             self._by_user.setdefault(user_id, set()).add(jti)
+            if login:
+                self._by_login.setdefault(login, set()).add(jti)
             while len(self._entries) > self._max_entries:
                 self._drop(next(iter(self._entries)))
             return True
@@ -100,14 +115,17 @@ class TokenChecks:
         """Forget every token of ``user_id`` (the user's row changed or is gone)."""
         with self._lock:
             self._generation += 1
-            for jti in self._by_user.pop(user_id, set()):
-                self._entries.pop(jti, None)
+            for jti in list(self._by_user.get(user_id, ())):
+                self._drop(jti)
 
     def forget_token(self, jti: str) -> None:
-        """Forget ``jti`` (it was put on the blocklist)."""
+        """Forget ``jti`` (it was put on the blocklist): a token with that id, or every token
+        of the login with that ``sid`` (blocklist ids and login ids are both random UUIDs)."""
         with self._lock:
             self._generation += 1
             self._drop(jti)
+            for token in list(self._by_login.get(jti, ())):
+                self._drop(token)
 
     def forget_all(self) -> None:
         """Forget everything."""
@@ -115,6 +133,7 @@ class TokenChecks:
             self._generation += 1
             self._entries.clear()
             self._by_user.clear()
+            self._by_login.clear()
 
     def apply(self, announcement: str) -> None:
         """Apply one announcement: ``user:<id>``, ``jti:<jti>`` or anything else (= forget all)."""
@@ -133,15 +152,24 @@ class TokenChecks:
             self._generation += 1
             self._entries.clear()
             self._by_user.clear()
+            self._by_login.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def _drop(self, jti: str) -> None:
         entry = self._entries.pop(jti, None)
-        if entry is not None:
-            tokens = self._by_user.get(entry.user_id)
-            if tokens is not None:
-                tokens.discard(jti)
-                if not tokens:
-                    del self._by_user[entry.user_id]
+        if entry is None:
+            return
+        _discard(self._by_user, entry.user_id, jti)
+        if entry.login:
+            _discard(self._by_login, entry.login, jti)
+
+
+def _discard(index: dict[Any, set[str]], key: Any, jti: str) -> None:
+    """Remove ``jti`` from ``index[key]``, and the key once its set is empty."""
+    tokens = index.get(key)
+    if tokens is not None:
+        tokens.discard(jti)
+        if not tokens:
+            del index[key]
