@@ -382,6 +382,44 @@ def test_the_photo_opens_full_size_and_zooms_pans_by_keys_mouse_and_pinch(
     context.close()
 
 
+def test_the_viewer_fills_the_screen_and_a_zoomed_photo_uses_all_of_it(
+    browser, live, ai_app, physician, screenshot_dir
+):
+    """At 1280 x 800 the viewer's stage is as wide as the screen, "Fit" shows the photo as large
+    as the stage allows (a 600 px photo is enlarged, not left at its own size), and zoomed in it
+    covers the whole stage instead of a strip as wide as the photo."""
+    case_id = analysed_case(ai_app, physician)
+    page = open_page(browser, viewport=DESKTOP)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    page.locator("a[data-viewer]").click()
+    viewer = page.locator("dialog.photo-viewer[open]")
+    viewer.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('dialog.photo-viewer img').naturalWidth > 0"
+    )
+    natural = page.locator("dialog.photo-viewer img").evaluate(
+        "img => [img.naturalWidth, img.naturalHeight]"
+    )
+    stage = viewer.locator(".viewer-stage").bounding_box()
+    assert stage["width"] == DESKTOP["width"]
+    shown = page.locator("dialog.photo-viewer img").evaluate(
+        """img => { const box = img.getBoundingClientRect();
+             const ratio = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+             return [img.naturalWidth * ratio, img.naturalHeight * ratio]; }"""
+    )
+    # Fit: the photo as shown (object-fit: contain) touches two opposite edges of the stage.
+    assert max(shown[0] / stage["width"], shown[1] / stage["height"]) > 0.99, (natural, shown)
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    scale = float(viewer.get_attribute("data-scale"))
+    assert scale > 1.9
+    assert shown[0] * scale >= stage["width"] and shown[1] * scale >= stage["height"]
+    page.screenshot(path=screenshot_dir / "clinic-viewer-1280-zoomed.png")
+    assert page.problems == []
+
+
 def test_without_javascript_the_photo_link_shows_the_file(browser, live, ai_app, physician):
     case_id = analysed_case(ai_app, physician)
     page = open_page(browser, javascript=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +295,40 @@ def test_a_blurry_photo_asks_for_a_retake(  # noqa: PLR0917 - fixtures
     shots(page, "analysed-anyway")
     if javascript:
         assert page.problems == []
+
+
+def test_a_photo_of_too_many_pixels_is_refused_before_the_browser_decodes_it(  # noqa: PLR0917
+    browser, live, ai_app, physician, screenshot_dir, monkeypatch
+):
+    """With JavaScript, a 20000 x 20000 PNG (a decompression bomb of 400 megapixels, 0.4 MB) is
+    refused on the page with its size, as the server would refuse it (422 image_too_large),
+    instead of being decoded and downscaled by the browser and sent; nothing is posted."""
+    posts: list[str] = []
+    inner = ai_app.wsgi_app
+
+    def counting(environ: dict, start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/photo"):
+            posts.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    monkeypatch.setattr(ai_app, "wsgi_app", counting)
+    case_id = ready_for_photo(ai_app, physician)
+    page = open_page(browser)
+    log_in(page, live, physician.email)
+    page.goto(f"{live.url}/cases/{case_id}")
+    page.set_input_files("input[type=file]", str(BAD_IMAGES / "bomb_20000x20000.png"))
+    file_input = page.locator("input[type=file]")
+    page.wait_for_function(
+        "input => input.validationMessage !== ''", arg=file_input.element_handle()
+    )
+    message = file_input.evaluate("input => input.validationMessage")
+    assert message.startswith("The photo has 20000 × 20000 pixels, more than the 40 megapixels")
+    assert page.get_by_role("button", name="Upload and analyse").is_enabled()
+    assert page.locator("#photo-preview img").count() == 0
+    Shots(screenshot_dir, "bomb-js")(page, "refused")
+    time.sleep(0.5)
+    assert posts == []
+    assert page.problems == []
 
 
 def no_horizontal_scroll(page: Any) -> None:

@@ -1,7 +1,8 @@
 // The lesion photo before and while it is sent: a preview, a downscale in the browser to the
 // longest side the AI Service works with (data-max-side, the PHOTO_UPLOAD_MAX_SIDE setting),
 // the EXIF orientation applied, a real upload progress bar, and the upload started as soon as
-// the photo is chosen (data-auto-upload). Without JavaScript the form sends the full file, and
+// the photo is chosen (data-auto-upload); a photo of more pixels than the server accepts
+// (data-max-pixels, MAX_IMAGE_PIXELS) is refused before it is decoded. Without JavaScript the form sends the full file, and
 // the server applies the orientation and the size limit itself. CSP: loaded as a file.
 (function () {
   "use strict";
@@ -38,6 +39,24 @@
     }).catch(function () { return null; });
   }
 
+  // The photo's size in pixels ({width, height}), or null when this browser cannot read it
+  // (HEIC, not an image). An <img> that is never shown reads the size from the file's header
+  // without decoding its pixels, so a decompression bomb is caught before createImageBitmap
+  // (or a preview) would spend seconds and gigabytes decoding it.
+  function pixelSize(file) {
+    if (!file.type.startsWith("image/")) { return Promise.resolve(null); }
+    return new Promise(function (resolve) {
+      var probe = new Image();
+      var url = URL.createObjectURL(file);
+      probe.onload = function () {
+        URL.revokeObjectURL(url);
+        resolve({ width: probe.naturalWidth, height: probe.naturalHeight });
+      };
+      probe.onerror = function () { URL.revokeObjectURL(url); resolve(null); };
+      probe.src = url;
+    });
+  }
+
   function showPreview(input, file) {
     var target = document.getElementById(input.dataset.preview);
     if (!target) { return; }
@@ -70,24 +89,38 @@
     var limit = Number(input.dataset.maxBytes || 0);
     var button = form.querySelector("button[type=submit]");
     var progress = progressOf(input);
+    var maxPixels = Number(input.dataset.maxPixels || 0);
     input.setCustomValidity("");
     form.photoToSend = null;
-    showPreview(input, file);
+    showPreview(input, null);
     if (!file) { return; }
     if (button) { button.disabled = true; }
     if (progress) { progress.say("Preparing the photo…"); }
-    downscaled(file, Number(input.dataset.maxSide || 0)).then(function (smaller) {
-      if (button) { button.disabled = false; }
-      var sent = smaller || file;
-      if (limit && sent.size > limit) {
+    pixelSize(file).then(function (size) {
+      if (size && maxPixels && size.width * size.height > maxPixels) {
+        // The server refuses it too (422 image_too_large): say so before decoding it here.
+        if (button) { button.disabled = false; }
         if (progress) { progress.box.hidden = true; }
-        input.setCustomValidity("The photo is larger than " + megabytes(limit) + "; please choose a smaller one.");
+        input.setCustomValidity("The photo has " + size.width + " × " + size.height
+          + " pixels, more than the " + Math.round(maxPixels / 1e6)
+          + " megapixels accepted; please choose a smaller photo.");
         input.reportValidity();
         return;
       }
-      form.photoToSend = smaller ? { name: input.name, file: smaller } : null;
-      if (progress) { progress.say("Ready to upload (" + megabytes(sent.size) + ").", 0); }
-      if (input.hasAttribute("data-auto-upload") && button) { form.requestSubmit(button); }
+      showPreview(input, file);
+      downscaled(file, Number(input.dataset.maxSide || 0)).then(function (smaller) {
+        if (button) { button.disabled = false; }
+        var sent = smaller || file;
+        if (limit && sent.size > limit) {
+          if (progress) { progress.box.hidden = true; }
+          input.setCustomValidity("The photo is larger than " + megabytes(limit) + "; please choose a smaller one.");
+          input.reportValidity();
+          return;
+        }
+        form.photoToSend = smaller ? { name: input.name, file: smaller } : null;
+        if (progress) { progress.say("Ready to upload (" + megabytes(sent.size) + ").", 0); }
+        if (input.hasAttribute("data-auto-upload") && button) { form.requestSubmit(button); }
+      });
     });
   }
 
