@@ -17,6 +17,10 @@ from tests.fixtures.cases import MELANOMA, case_payload
 # --- helpers --------------------------------------------------------------------------------
 
 
+#: The answers a case opened with ``case_payload()`` starts with (its age, sex and body site).
+STARTING_ANSWERS = {"age": 54, "sex": "female", "location1.primary": "back"}
+
+
 def create(client, headers, **overrides):
     response = client.post("/api/cases", json=case_payload(**overrides), headers=headers)
     assert response.status_code == 201, response.get_json()
@@ -52,8 +56,9 @@ def test_create_case_answers_201_with_location_and_the_case(client, make_user, a
     body = response.get_json()
     assert response.headers["Location"] == f"/api/cases/{body['id']}"
     assert body["patient_reference"] == "PT-7"  # trimmed
-    assert body["status"] == "draft"
-    assert body["anamnesis"] == {}
+    # the facts given are the first answers, as for a case opened on the portal
+    assert body["status"] == "questionnaire"
+    assert body["anamnesis"] == STARTING_ANSWERS
     assert body["images"] == []
     assert body["latest_analysis"] is None
     assert body["review"] is None
@@ -358,7 +363,8 @@ def test_patch_rejects_bad_changes(client, make_user, api_headers, body, field):
     response = client.patch(f"/api/cases/{case['id']}", json=body, headers=headers)
     assert response.status_code == 422, response.get_json()
     assert list(response.get_json()["error"]["details"]) == [field]
-    assert client.get(f"/api/cases/{case['id']}", headers=headers).get_json()["status"] == "draft"
+    unchanged = client.get(f"/api/cases/{case['id']}", headers=headers).get_json()
+    assert unchanged["status"] == "questionnaire"
 
 
 def test_archive_keeps_the_case_read_only(app, client, make_user, api_headers, upload):
@@ -409,6 +415,7 @@ def test_answers_merge_into_the_anamnesis(client, make_user, api_headers):
     )
     assert second.status_code == 200
     assert second.get_json()["anamnesis"] == {
+        **STARTING_ANSWERS,
         "itch": False,
         "duration_weeks": 12,
         "history.family_melanoma": "no",
@@ -439,8 +446,8 @@ def test_answers_shape_errors_are_422(client, make_user, api_headers, answers, f
     if field is not None:
         assert field in error["details"]
     case = client.get(f"/api/cases/{case_id}", headers=headers).get_json()
-    assert case["anamnesis"] == {}
-    assert case["status"] == "draft"
+    assert case["anamnesis"] == STARTING_ANSWERS
+    assert case["status"] == "questionnaire"
 
 
 def test_answers_that_would_overflow_the_anamnesis_are_refused(client, make_user, api_headers):
@@ -455,7 +462,7 @@ def test_answers_that_would_overflow_the_anamnesis_are_refused(client, make_user
     assert response.status_code == 422
     assert "anamnesis" in response.get_json()["error"]["details"]
     case = client.get(f"/api/cases/{case_id}", headers=headers).get_json()
-    assert case["anamnesis"] == first
+    assert case["anamnesis"] == {**STARTING_ANSWERS, **first}
 
 
 def test_answers_body_must_be_a_json_object(client, make_user, api_headers):
@@ -540,9 +547,9 @@ def test_authorisation_matrix(client, upload, matrix_case, cell):
         assert (case_id in listed) is (role != OTHER)
     if expected == 404:  # the other physician changed nothing
         case = client.get(case_url, headers=owner_headers).get_json()
-        assert case["status"] == "draft"
+        assert case["status"] == "questionnaire"
         assert case["physician_notes"] is None
-        assert case["anamnesis"] == {}
+        assert case["anamnesis"] == STARTING_ANSWERS
         assert [i["id"] for i in case["images"]] == [image["id"]]
 
 
@@ -585,7 +592,9 @@ def test_every_case_and_image_action_is_audited_with_request_id_and_address(
         ("req-delete-image", "image.delete", True, True),
         ("req-archive", "case.archive", True, False),
     ]
-    by_request = {e.request_id: e for e in audit_events(app)}
+    by_request = {}  # the first event of each request (opening a case also seeds answers)
+    for e in audit_events(app):
+        by_request.setdefault(e.request_id, e)
     for request_id, action, has_case, has_image in expected:
         event = by_request[request_id]
         assert event.action == action
@@ -599,7 +608,10 @@ def test_every_case_and_image_action_is_audited_with_request_id_and_address(
             assert event.image_id is None
     assert by_request["req-update"].details == {
         "fields": ["patient_age"],
-        "changes": {"patient_age": {"before": 54, "after": 55}},
+        "changes": {
+            "patient_age": {"before": 54, "after": 55},
+            "anamnesis.age": {"before": 54, "after": 55},  # the age answer follows the case's
+        },
     }
     assert by_request["req-answers"].details == {
         "fields": ["anamnesis"],

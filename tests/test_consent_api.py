@@ -212,7 +212,8 @@ def test_enforced_refuses_the_photo_and_the_ai_until_ai_consent_is_granted(
     assert count_rows(_enforced_app, CaseImage, case_id) == 0  # nothing stored, nothing lost
     with _enforced_app.app_context():
         case = db.session.get(Case, uuid.UUID(case_id))
-        assert case.anamnesis == {} and case.status == "draft"
+        assert case.anamnesis == {"age": 54, "sex": "female", "location1.primary": "back"}
+        assert case.status == "questionnaire"
         db.session.remove()
 
     _put(enforced, case_id, headers, ai_analysis="granted")

@@ -35,7 +35,7 @@ from app.errors import ValidationFailed
 from app.models import Analysis, Case, CaseImage, CaseOutcome
 from app.openapi import responses, spec
 from app.schemas import IdempotencyHeaders
-from app.services import case_images, case_record, cases, consent, outcomes
+from app.services import case_images, case_record, cases, consent, outcomes, questionnaire
 from app.services.clinical_record import history, reviews
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
@@ -158,8 +158,13 @@ def list_cases(query: CaseListQuery):  # type: ignore[no-untyped-def]
     tags=[_TAG],
 )
 def create_case(json: CaseIn):  # type: ignore[no-untyped-def]
-    """Open a case for a pseudonymous patient; answers 201 with its ``Location``."""
-    case = cases.create_case(actor=current_user, **json.model_dump())
+    """Open a case for a pseudonymous patient; answers 201 with its ``Location``.
+
+    As the portal's new-case form does, the age, sex and body site given become the first
+    answers of the questionnaire (``age``, ``sex``, ``location1.primary``), so the questionnaire
+    does not ask them again.
+    """
+    case = questionnaire.open_case(actor=current_user, **json.model_dump())
     return case_out(case), 201, _case_location(case)
 
 
