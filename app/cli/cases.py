@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from flask.cli import AppGroup
 
 from app.cli.common import fails_cleanly
 from app.services import exports, fhir
+from app.services.clinical_record import archive
 
-cases = AppGroup("cases", help="Work with cases from the terminal: export.")
+cases = AppGroup("cases", help="Work with cases from the terminal: export, unarchive.")
 
 
 #: ``--format`` values: the case exports, and FHIR R4 resources as NDJSON.
@@ -131,3 +133,14 @@ def _export_to_file(output: Path, write: Callable[[TextIO], int]) -> int:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return count
+
+
+@cases.command("unarchive", short_help="Restore a case archived by mistake (audited).")
+@click.argument("case_id", type=click.UUID)
+@click.option("--reason", required=True, help="Why the case is restored (recorded in the audit).")
+@fails_cleanly
+def unarchive(case_id: uuid.UUID, reason: str) -> None:
+    """Return the archived case CASE_ID to the status it had before it was archived (a
+    reviewed case comes back signed); the audit records the reason (actor: the CLI)."""
+    case = archive.unarchive_case(actor=None, case_id=case_id, reason=reason)
+    click.echo(f"Case {case.id} is {case.status} again.")

@@ -518,15 +518,24 @@ def _fields_follow_answers(case: Case, answers: Mapping[str, Any]) -> dict[str, 
 
 def archive_case(*, actor: Any, case_id: uuid.UUID) -> Case:
     """Archive the case (status ``archived``; nothing is deleted). Archiving twice is a no-op.
+    A reviewed case is signed: like every other change, archiving it needs a reopen (with a
+    reason) first. A case archived by mistake is unarchived with
+    :func:`app.services.clinical_record.archive.unarchive_case`.
 
     Raises:
         NotFound: ``case_not_found``.
+        Conflict: ``case_reviewed`` (signed: reopen it first).
     """
     case = require_case(actor=actor, case_id=case_id)
     if not policies.can_edit_case(actor, case):
         raise _not_found()
     if case.status == "archived":
         return case
+    if case.status == "reviewed":
+        raise Conflict(
+            "This case is reviewed and signed; reopen it (with a reason) before archiving it.",
+            code="case_reviewed",
+        )
     previous = case.status
     transition(case, "archived")
     audit.record(actor, audit.CASE_ARCHIVE, case_id=case.id, details={"from": previous})

@@ -25,6 +25,7 @@ from app.blueprints.cases.schemas import (
     ImageUpload,
     ReviewHistoryOut,
     ReviewOut,
+    UnarchiveIn,
 )
 from app.blueprints.consent.schemas import ConsentOut
 from app.blueprints.diagnosis.schemas import AnalysisOut
@@ -36,7 +37,7 @@ from app.models import Analysis, Case, CaseImage, CaseOutcome
 from app.openapi import responses, spec
 from app.schemas import IdempotencyHeaders
 from app.services import case_images, case_record, cases, consent, outcomes, questionnaire
-from app.services.clinical_record import history, reviews
+from app.services.clinical_record import archive, history, reviews
 from app.services.clinical_record.answers import ordered_keys
 from app.services.clinical_record.headline import action_for_urgency
 from app.services.idempotency import Attempt, request_fingerprint
@@ -188,10 +189,21 @@ def update_case(case_id: uuid.UUID, json: CaseUpdate):  # type: ignore[no-untype
 
 
 @bp.delete("/cases/<uuid:case_id>")
-@spec.validate(resp=responses((401, 404), HTTP_200=CaseOut), tags=[_TAG])
+@spec.validate(resp=responses((401, 404, 409), HTTP_200=CaseOut), tags=[_TAG])
 def archive_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """Archive a case (it is kept, read-only, and left out of the default list)."""
+    """Archive a case (it is kept, read-only, and left out of the default list); a reviewed
+    (signed) case answers 409 ``case_reviewed``: reopen it with a reason first."""
     return case_out(cases.archive_case(actor=current_user, case_id=case_id))
+
+
+@bp.post("/cases/<uuid:case_id>/unarchive")
+@spec.validate(
+    json=UnarchiveIn, resp=responses((401, 404, 409, 415, 422), HTTP_200=CaseOut), tags=[_TAG]
+)
+def unarchive_case(case_id: uuid.UUID, json: UnarchiveIn):  # type: ignore[no-untyped-def]
+    """Restore a case archived by mistake to the status it had, with a reason (audited)."""
+    case = archive.unarchive_case(actor=current_user, case_id=case_id, reason=json.reason)
+    return case_out(case)
 
 
 @bp.post("/cases/<uuid:case_id>/answers")

@@ -318,3 +318,11 @@ __all__ = [
     "ReviewHistoryOut",
     "ReviewOut",
 ]
+
+
+class UnarchiveIn(BaseModel):
+    """``POST /api/cases/<id>/unarchive``: why a case archived by mistake is restored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000, description="required (not blank); audited")
