@@ -47,3 +47,39 @@ def test_the_statistics_page_on_the_demo_data(browser: Any, live: Any, ai_app: A
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=Path(folder) / "statistics.png", full_page=True)
         shrink_png(Path(folder) / "statistics.png")
+
+
+def test_the_statistics_page_fits_a_390px_phone(
+    browser: Any, live: Any, ai_app: Any, screenshot_dir: Any
+):
+    """At 390 px (a phone held upright) the page scrolls only vertically: its wide tables scroll
+    inside their own box, and the header's overdue badge does not cover the menu button."""
+    result = ai_app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    page = open_page(browser, viewport={"width": 390, "height": 844})
+    page.goto(f"{live.url}/login")
+    page.fill("#email", DEMO_EMAIL)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/")
+    page.goto(f"{live.url}/stats")
+    page.screenshot(path=screenshot_dir / "stats-page-390.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    overlaps = page.evaluate(
+        """() => {
+             const boxes = [...document.querySelectorAll("header a, header button, header summary,"
+               + " header .badge")].filter(e => e.offsetParent !== null)
+               .map(e => [e.textContent.trim(), e.getBoundingClientRect()]);
+             const hits = [];
+             for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+               const [na, a] = boxes[i], [nb, b] = boxes[j];
+               const apart = a.right <= b.left || b.right <= a.left
+                 || a.bottom <= b.top || b.bottom <= a.top;
+               const nested = boxes[i][0].includes(nb) || nb.includes(na);
+               if (!apart && !nested) hits.push(na + " / " + nb);
+             }
+             return hits;
+           }"""
+    )
+    assert overlaps == []
+    assert page.problems == []
