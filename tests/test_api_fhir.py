@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import AuditEvent
@@ -226,9 +226,15 @@ def test_a_reviewed_case_has_a_final_report_coded_with_the_reviewed_icd10(
 
 
 def test_a_histology_outcome_is_a_coded_laboratory_observation(
-    ai_client: FlaskClient, headers: dict[str, str], case_id: str
+    app: Flask, ai_client: FlaskClient, headers: dict[str, str], case_id: str
 ) -> None:
     diagnose(ai_client, headers, case_id)
+    with app.app_context():  # the visit was in November: its reports may follow it
+        db.session.execute(
+            text("UPDATE cases SET created_at = '2026-11-02T10:00:00+00:00' WHERE id = :id"),
+            {"id": case_id},
+        )
+        db.session.commit()
     review = {"final_diagnosis": "Melanoma", "icd10": "C43.5", "agreement": "top1"}
     post_review(ai_client, headers, case_id, review)
     before = check_bundle(fhir_of(ai_client, case_id, headers))

@@ -4,7 +4,7 @@ case, the report and the export; migration 0008 up and down."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask_migrate import downgrade, upgrade
@@ -18,6 +18,8 @@ from tests.fixtures.portal import csrf_token
 from tests.test_migration_clinical_record import scratch_url  # noqa: F401
 
 MEL = differential(("Melanoma", "C43.9", 0.7), ("Melanocytic nevus", "D22.9", 0.2))
+#: The visit the outcomes follow (a report may not predate it).
+VISIT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 BODY = {
     "diagnosis": "Superficial spreading melanoma, Breslow 0.4 mm",
     "icd10": "c43.5",
@@ -34,7 +36,7 @@ def physician(make_user):
 
 def _case(app, physician, reviewed=True):
     with app.app_context():
-        case_id = analysed_case(physician, predictions=MEL)
+        case_id = analysed_case(physician, predictions=MEL, visited_at=VISIT)
         if reviewed:
             diagnosis.review_case(
                 actor=db.session.get(User, physician.id),

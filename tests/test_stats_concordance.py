@@ -4,7 +4,7 @@ by hand (below, case by case), through the API, the page, the SVG plot and the C
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -24,6 +24,8 @@ C = differential(
     ("SK", "L82", 0.45), ("Basal cell carcinoma", "C44.9", 0.35), ("Melanoma", "C43.9", 0.20)
 )
 REPORT = date(2026, 11, 20)
+#: The visits the reports follow.
+VISIT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 # (differential, triage, skin type, final diagnosis, agreement given, histology, extra fields)
 #   1 II   A urgent  Melanoma (top1)          histology Melanoma C43.9   rank 0 / 0   TP
@@ -66,6 +68,7 @@ def seeded(app, people):
                 predictions=predictions,
                 priority=priority,
                 fitzpatrick_type=skin,
+                visited_at=VISIT,
                 **fields,
             )
             diagnosis.review_case(

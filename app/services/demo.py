@@ -407,7 +407,9 @@ def _seed_case(user: User, spec: DemoCase, samples_dir: Path) -> CaseSeed:
             case_id=case_id,
             diagnosis=spec.outcome.diagnosis,
             icd10=spec.outcome.icd10,
-            outcome_date=spec.outcome.outcome_date,
+            # A report never predates its visit: a demo seeded after the invented report
+            # dates gives the reports the day of the visit.
+            outcome_date=max(spec.outcome.outcome_date, outcomes.visit_date(case)),
             notes=spec.outcome.notes,
             excised=spec.outcome.excised,
         )

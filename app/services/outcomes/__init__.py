@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from sqlalchemy import select
@@ -48,6 +48,12 @@ def _problems(diagnosis: str, code: str | None, when: date | None, notes: str | 
     return problems
 
 
+def visit_date(case: Any) -> date:
+    """The day of the case's visit: the UTC day it was opened (``created_at``), the earliest
+    day a histology report of its lesion may carry."""
+    return case.created_at.astimezone(UTC).date()
+
+
 def record_outcome(
     *,
     actor: Any,
@@ -62,13 +68,14 @@ def record_outcome(
 
     Args:
         diagnosis: the pathologist's diagnosis; icd10: its code (WHO ICD-10 pattern, upper-cased);
-        outcome_date: the date of the histology report (not in the future); notes: free text;
-        excised: whether the lesion was excised.
+        outcome_date: the date of the histology report (from the visit's day, not in the
+        future); notes: free text; excised: whether the lesion was excised.
 
     Raises:
-        ValidationFailed: empty or long diagnosis, malformed code, missing or future date, long
-            notes. NotFound: ``case_not_found``. Conflict: ``case_archived``,
-            ``case_not_reviewed`` (an outcome follows the physician's review).
+        ValidationFailed: empty or long diagnosis, malformed code, missing or future date, a
+            date before the case's visit (:func:`visit_date`), long notes.
+        NotFound: ``case_not_found``. Conflict: ``case_archived``, ``case_not_reviewed`` (an
+            outcome follows the physician's review).
     """
     diagnosis = (diagnosis or "").strip()
     code = (icd10 or "").strip().upper() or None
@@ -83,6 +90,14 @@ def record_outcome(
         raise Conflict(
             "Record the histology outcome after the physician's review.",
             code="case_not_reviewed",
+        )
+    visit = visit_date(case)
+    if outcome_date < visit:
+        raise ValidationFailed(
+            {
+                "outcome_date": f"The report date {outcome_date.isoformat()} is before the visit "
+                f"on {visit.isoformat()}: a histology report follows the visit it is about."
+            }
         )
     outcome = CaseOutcome(
         id=uuid.uuid4(),
