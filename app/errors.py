@@ -74,6 +74,23 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class AnsweredMeanwhile(Conflict):
+    """409: an answer was posted for the anamnesis as it was when its question was shown, and
+    the anamnesis changed since (another window, another client); nothing was saved.
+    ``details``: the field name → its current answer (``None``: not answered)."""
+
+    code = "answered_meanwhile"
+
+
+class PreconditionFailed(AppError):
+    """412: the request's ``If-Match`` names a version of the resource that is no longer
+    current (RFC 9110 §13.1.1); nothing was changed. ``details["etag"]``: the current one."""
+
+    status = 412
+    code = "precondition_failed"
+    message = "The case changed since you read it; read it again and retry."
+
+
 class ConsentRequired(Conflict):
     """409: ``CONSENT_POLICY=enforced`` and the case's patient has not consented to this step
     (``details``: ``scope``, the decision recorded or ``None``, ``case_id`` when there is one)."""

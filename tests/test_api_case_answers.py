@@ -33,3 +33,28 @@ def test_api_case_starts_with_the_answers_its_facts_give(ai_client, headers):
 def test_api_case_with_unknown_facts_leaves_them_to_the_questionnaire(ai_client, headers):
     case = open_case(ai_client, headers, patient_sex="unknown", body_site="nail")
     assert case["anamnesis"] == {"age": 54}
+
+
+def test_answers_with_a_stale_if_match_are_refused_412(ai_client, headers):
+    case = open_case(ai_client, headers)
+    url = f"/api/cases/{case['id']}"
+    etag = ai_client.get(url, headers=headers).headers["ETag"]
+    first = ai_client.post(
+        f"{url}/answers", json={"duration": "<1 week"}, headers={**headers, "If-Match": etag}
+    )
+    assert first.status_code == 200, first.get_json()
+    assert first.headers["ETag"] != etag
+    assert ai_client.get(url, headers=headers).headers["ETag"] == first.headers["ETag"]
+
+    stale = ai_client.post(
+        f"{url}/answers", json={"duration": ">1 month"}, headers={**headers, "If-Match": etag}
+    )
+    assert stale.status_code == 412
+    error = stale.get_json()["error"]
+    assert error["code"] == "precondition_failed"
+    assert error["details"] == {"etag": first.headers["ETag"]}
+    assert ai_client.get(url, headers=headers).get_json()["anamnesis"]["duration"] == "<1 week"
+    # a client sending no precondition still works
+    plain = ai_client.post(f"{url}/answers", json={"duration": ">1 month"}, headers=headers)
+    assert plain.status_code == 200
+    assert plain.get_json()["anamnesis"]["duration"] == ">1 month"

@@ -290,3 +290,32 @@ def test_the_last_answer_can_be_taken_back_from_the_next_question(client_ai, ai_
     # The earlier answer is marked; no undo while changing.
     assert 'value="1-3 months" class="choice chosen"' in html
     assert "Changed your mind?" not in html
+
+
+def test_a_stale_second_window_cannot_overwrite_an_answer(client_ai, ai_app, physician):
+    """Tabs A and B at "What is the patient's sex?": A answers Female, then B's Male is refused
+    (the question was answered meanwhile), and the case keeps Female."""
+    form = {
+        "csrf_token": csrf_token(client_ai.get("/cases/new").get_data(as_text=True)),
+        "patient_reference": "PT-Q-TABS",
+        "patient_age": "40",
+        "patient_sex": "unknown",
+        "body_site": "back",
+        "chief_complaint": "Itchy rash.",
+    }
+    case_id = client_ai.post("/cases/new", data=form).headers["Location"].rsplit("/", 1)[1]
+    html_a, csrf, token_a = current(client_ai, case_id)
+    _html_b, _csrf, token_b = current(client_ai, case_id)
+    assert "What is the patient&#39;s sex?" in html_a or "What is the patient's sex?" in html_a
+
+    first = {"csrf_token": csrf, "question": token_a, "answer": "female"}
+    assert client_ai.post(f"/cases/{case_id}/answers", data=first).status_code == 303
+    stale = {"csrf_token": csrf, "question": token_b, "answer": "male"}
+    response = client_ai.post(f"/cases/{case_id}/answers", data=stale)
+
+    assert response.status_code == 409
+    text = unescape(response.get_data(as_text=True))
+    assert "answered meanwhile (Female) in another window" in text
+    assert anamnesis(ai_app, case_id)["sex"] == "female"
+    with ai_app.app_context():
+        assert db.session.get(Case, uuid.UUID(case_id)).patient_sex == "female"

@@ -8,6 +8,8 @@ they are plain keys, not paths. The AI Service owns the key set; the gateway che
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from typing import Any
@@ -120,6 +122,17 @@ def validate_anamnesis(data: Any, *, field: str = "anamnesis") -> dict[str, Answ
     if problems:
         raise ValidationFailed(problems)
     return data
+
+
+def version(anamnesis: dict[str, Any] | None) -> str:
+    """A short fingerprint of the anamnesis (hex, 16 characters): equal for equal answers
+    whatever their key order, different once any answer is added, changed or removed.
+
+    The questionnaire page signs it into the question it shows, so that an answer posted from
+    a page made before the answers changed (another window) is refused, not written over them.
+    """
+    canonical = json.dumps(anamnesis or {}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def merge(current: dict[str, AnswerValue] | None, answers: dict[str, AnswerValue]) -> dict:

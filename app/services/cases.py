@@ -15,10 +15,11 @@ An archived case is read-only: changing it raises ``Conflict("case_archived")``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -516,6 +517,14 @@ def _fields_follow_answers(case: Case, answers: Mapping[str, Any]) -> dict[str, 
     return changes
 
 
+def etag(case: Case) -> str:
+    """The case's entity tag (RFC 9110 §8.8.3, unquoted): changes whenever the case row or its
+    anamnesis changes, so a client's ``If-Match`` can tell that it is still current."""
+    stamp = case.updated_at.isoformat() if case.updated_at else ""
+    seed = f"{case.id}|{stamp}|{anamnesis_rules.version(case.anamnesis)}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
 def archive_case(*, actor: Any, case_id: uuid.UUID) -> Case:
     """Archive the case (status ``archived``; nothing is deleted). Archiving twice is a no-op.
     A reviewed case is signed: like every other change, archiving it needs a reopen (with a
@@ -568,6 +577,7 @@ def merge_answers(
     answers: Mapping[str, Any],
     question_texts: Mapping[str, str] | None = None,
     commit: bool = True,
+    precondition: Callable[[Case], None] | None = None,
 ) -> Case:
     """Merge ``{fieldName: answer}`` into the case's anamnesis (later answers win).
 
@@ -586,6 +596,11 @@ def merge_answers(
     the row locked: the caller commits them with its own rows (``POST /api/diagnosis`` into an
     existing case: with the image's row, see :func:`merged_anamnesis`).
 
+    ``precondition(case)``, when given, runs on the locked case before anything is changed and
+    refuses the merge by raising (e.g. :class:`app.errors.AnsweredMeanwhile` for an answer from
+    a stale page, :class:`app.errors.PreconditionFailed` for a stale ``If-Match``); the
+    transaction is then rolled back, so the lock is released and nothing is written.
+
     Raises:
         ValidationFailed: no answers, or the shape rules are broken (``details``:
             ``"answers.<fieldName>"`` or ``"anamnesis"`` → message).
@@ -596,6 +611,12 @@ def merge_answers(
     # Locked: two merges at once would both read the same anamnesis, and the later write would
     # drop the earlier one's answers (both answered 200).
     case = require_case(actor=actor, case_id=case_id, for_edit=True, lock=True)
+    if precondition is not None:
+        try:
+            precondition(case)
+        except Exception:
+            db.session.rollback()
+            raise
     before = dict(case.anamnesis or {})
     case.anamnesis = anamnesis_rules.merge(case.anamnesis, checked)
     case.answer_order = extend_order(case.answer_order, checked)

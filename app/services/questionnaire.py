@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import ValidationFailed
+from app.errors import AnsweredMeanwhile, ValidationFailed
 from app.extensions import db
 from app.models import Case
 from app.observability import current_request_id
+from app.services import anamnesis as anamnesis_rules
 from app.services import cases, consent
 from app.services.ai_client import NextQuestion, get_ai_client
 from app.services.anamnesis import MAX_STRING_LENGTH, AnswerValue
 from app.services.clinical_record import answers as answer_record
+from app.services.clinical_record import words
 
 #: Anamnesis keys of the contract's example (``age``, ``sex``, ``location1.primary``): the
 #: questionnaire starts with these, and the case form has already asked them.
@@ -236,6 +238,7 @@ def answer_question(
     question: NextQuestion,
     values: Sequence[str],
     skip: bool = False,
+    answers_version: str | None = None,
 ) -> SavedAnswer:
     """Check an answer against its question (:func:`parse_answer`) and save it on the case,
     with the question's text as shown (``Case.question_texts``).
@@ -244,8 +247,16 @@ def answer_question(
     kept (:func:`app.services.clinical_record.answers.replay`): answers to questions the new
     path no longer asks are removed (audited) and named in ``SavedAnswer.dropped``.
 
+    ``answers_version`` is :func:`app.services.anamnesis.version` of the anamnesis the question
+    was asked for (signed into the page); when the anamnesis has changed since (the question
+    was answered in another window, or another answer changed), nothing is saved. Changing an
+    answer on purpose shows its question again (:func:`question_for_change`), with the version
+    of that moment. ``None`` (a page made before versions were signed) skips the check.
+
     Raises:
         ValidationFailed: the answer does not fit the question (``details["answer"]``).
+        AnsweredMeanwhile: the anamnesis changed since the question was shown (``details``:
+            the field → its current answer, ``None`` when not answered).
         NotFound: ``case_not_found``. Conflict: ``case_archived``.
         AIServiceError: the replay could not ask the AI (the answer itself is saved).
     """
@@ -257,10 +268,40 @@ def answer_question(
         case_id=case_id,
         answers={question.field_name: value},
         question_texts={question.field_name: question.question_text},
+        precondition=_unchanged_since(answers_version, question.field_name),
     )
     if not changed:
         return SavedAnswer(case)
     return _drop_abandoned_answers(actor=actor, case=case)
+
+
+def _unchanged_since(answers_version: str | None, field_name: str) -> Any:
+    """The precondition of :func:`answer_question`: the anamnesis is still the one the question
+    was asked for."""
+
+    def check(case: Case) -> None:
+        current = dict(case.anamnesis or {})
+        if answers_version is None or anamnesis_rules.version(current) == answers_version:
+            return
+        raise AnsweredMeanwhile(
+            _meanwhile_message(field_name, current),
+            details={field_name: current.get(field_name)},
+        )
+
+    return check
+
+
+def _meanwhile_message(field_name: str, current: dict[str, Any]) -> str:
+    if field_name in current:
+        return (
+            f"This question was answered meanwhile ({words.answer_text(current[field_name])}) "
+            "in another window, so nothing was saved. Reload to see the current "
+            "questionnaire; use “Change” to change that answer."
+        )
+    return (
+        "The answers changed meanwhile in another window, so nothing was saved. "
+        "Here is the current question."
+    )
 
 
 def _drop_abandoned_answers(*, actor: Any, case: Case) -> SavedAnswer:

@@ -32,7 +32,7 @@ from app.blueprints.diagnosis.schemas import AnalysisOut
 from app.blueprints.idempotent import answer_once
 from app.blueprints.outcomes.schemas import OutcomeOut
 from app.blueprints.uploads import refuse_oversized_upload, require_form
-from app.errors import ValidationFailed
+from app.errors import PreconditionFailed, ValidationFailed
 from app.models import Analysis, Case, CaseImage, CaseOutcome
 from app.openapi import responses, spec
 from app.schemas import IdempotencyHeaders
@@ -118,7 +118,26 @@ def _outcome_out(outcome: CaseOutcome | None) -> OutcomeOut | None:
 
 
 def _case_location(case: Case) -> dict[str, str]:
-    return {"Location": url_for("cases_api.get_case", case_id=case.id)}
+    return {"Location": url_for("cases_api.get_case", case_id=case.id), **_case_etag(case)}
+
+
+def _case_etag(case: Case) -> dict[str, str]:
+    return {"ETag": f'"{cases.etag(case)}"'}
+
+
+def _if_match() -> Any:
+    """The precondition of ``If-Match`` on a case (RFC 9110 §13.1.1), or ``None`` without it:
+    the case's current entity tag must be one of those sent (or ``*``)."""
+    if "If-Match" not in request.headers:
+        return None
+    sent = request.if_match
+
+    def check(case: Case) -> None:
+        current = cases.etag(case)
+        if not sent.contains(current):
+            raise PreconditionFailed(details={"etag": f'"{current}"'})
+
+    return check
 
 
 # --- cases ----------------------------------------------------------------------------------
@@ -172,8 +191,10 @@ def create_case(json: CaseIn):  # type: ignore[no-untyped-def]
 @bp.get("/cases/<uuid:case_id>")
 @spec.validate(resp=responses((401, 404), HTTP_200=CaseOut), tags=[_TAG])
 def get_case(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """Return a case with its anamnesis, images and latest analysis."""
-    return case_out(cases.get_case(actor=current_user, case_id=case_id))
+    """Return a case with its anamnesis, images and latest analysis; its ``ETag`` can be sent
+    back as ``If-Match`` when answering (``POST /api/cases/<id>/answers``)."""
+    case = cases.get_case(actor=current_user, case_id=case_id)
+    return case_out(case), 200, _case_etag(case)
 
 
 @bp.patch("/cases/<uuid:case_id>")
@@ -209,13 +230,20 @@ def unarchive_case(case_id: uuid.UUID, json: UnarchiveIn):  # type: ignore[no-un
 @bp.post("/cases/<uuid:case_id>/answers")
 @spec.validate(
     json=AnswersIn,
-    resp=responses((401, 404, 409, 415, 422), HTTP_200=CaseOut),
+    resp=responses((401, 404, 409, 412, 415, 422), HTTP_200=CaseOut),
     tags=[_TAG],
 )
 def merge_answers(case_id: uuid.UUID, json: AnswersIn):  # type: ignore[no-untyped-def]
-    """Merge ``{fieldName: answer}`` into the case's anamnesis."""
-    case = cases.merge_answers(actor=current_user, case_id=case_id, answers=json.root)
-    return case_out(case)
+    """Merge ``{fieldName: answer}`` into the case's anamnesis.
+
+    Optimistic concurrency: send ``If-Match`` with the case's ``ETag`` (from ``GET`` or an
+    earlier answer) and the answers are refused with 412 ``precondition_failed`` when the
+    case changed meanwhile (another client answered); without ``If-Match`` the answers merge.
+    """
+    case = cases.merge_answers(
+        actor=current_user, case_id=case_id, answers=json.root, precondition=_if_match()
+    )
+    return case_out(case), 200, _case_etag(case)
 
 
 # --- images ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from app.blueprints.questionnaire.forms import (
 from app.errors import ValidationFailed
 from app.services import case_images, case_intake, case_record, sessions
 from app.services.ai_client import NextQuestion
+from app.services.anamnesis import version as anamnesis_version
 from app.services.case_record import CaseRecord
 from app.services.clinical_record import evidence, headline, reviews
 from app.services.clinical_record.agreement import AGREEMENT_WORDS
@@ -67,7 +68,11 @@ def render_case(record: CaseRecord, status: int = 200, **context: Any) -> Respon
         "case": record.case,
         "analysis": record.analysis,
         "stage": record.stage,
-        "question_token": sign_question(case_id, question) if question is not None else "",
+        "question_token": (
+            sign_question(case_id, question, anamnesis_version(record.case.anamnesis))
+            if question is not None
+            else ""
+        ),
         "answer_form": AnswerForm(formdata=None),
         "change_form": ChangeAnswerForm(formdata=None),
         "photo_form": PhotoForm(formdata=None),

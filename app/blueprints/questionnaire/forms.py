@@ -26,9 +26,27 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.secret_key, salt=_SALT)
 
 
-def sign_question(case_id: uuid.UUID, question: NextQuestion) -> str:
-    """Return a signed token of ``question`` as asked for the case ``case_id``."""
-    return _serializer().dumps({"case": str(case_id), "question": question.model_dump(mode="json")})
+def sign_question(
+    case_id: uuid.UUID, question: NextQuestion, answers_version: str | None = None
+) -> str:
+    """Return a signed token of ``question`` as asked for the case ``case_id`` when its
+    anamnesis had ``answers_version`` (:func:`app.services.anamnesis.version`)."""
+    payload = {"case": str(case_id), "question": question.model_dump(mode="json")}
+    if answers_version is not None:
+        payload["answers"] = answers_version
+    return _serializer().dumps(payload)
+
+
+def read_answers_version(case_id: uuid.UUID, token: str | None) -> str | None:
+    """Return the anamnesis version signed into ``token`` (``None``: none, or a bad token)."""
+    try:
+        payload: Any = _serializer().loads(token or "")
+    except BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("case") != str(case_id):
+        return None
+    version = payload.get("answers")
+    return version if isinstance(version, str) else None
 
 
 def read_question(case_id: uuid.UUID, token: str | None) -> NextQuestion | None:

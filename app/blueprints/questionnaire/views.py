@@ -17,9 +17,10 @@ from app.blueprints.questionnaire.forms import (
     AnswerForm,
     ChangeAnswerForm,
     progress_param,
+    read_answers_version,
     read_question,
 )
-from app.errors import AIServiceError, ConsentRequired, ValidationFailed
+from app.errors import AIServiceError, AnsweredMeanwhile, ConsentRequired, ValidationFailed
 from app.portal_login import keeps_draft
 from app.services import cases, questionnaire
 from app.services.clinical_record.words import field_label
@@ -45,7 +46,10 @@ def answer(case_id: uuid.UUID):  # type: ignore[no-untyped-def]
             question=question,
             values=form.answer.data,
             skip=bool(form.skip.data),
+            answers_version=read_answers_version(case_id, form.question.data),
         )
+    except AnsweredMeanwhile as meanwhile:
+        return case_view(case_id, meanwhile.status, notice=meanwhile.message)
     except ValidationFailed as failed:
         problem = failed.details.get("answer") or failed.message
         return case_view(
