@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Analysis, AuditEvent, Case, CaseImage, User
 from app.services import stats
+from app.services.clinical_record.words import percent
 from app.services.demo import DEMO_CASES, DEMO_EMAIL, DEMO_PASSWORD
 from app.services.lesions import demo as demo_lesion
 from tests.conftest import STRONG_PASSWORD
@@ -95,6 +96,10 @@ def test_seed_creates_the_demo_physician_and_cases_analysed_by_the_ai(ai_app: Fl
         assert predictions[0]["disease"]
         assert case["urgency"] is not None
         assert case["anamnesis"]["photo_taken"] is True  # as the portal answers the camera step
+        # The printed line gives the AI's top suggestion as the portal shows it (never "100 %").
+        top = predictions[0]
+        shown = f"AI: {top['disease']} ({percent(top['probability'])})"
+        assert re.search(rf"^\s+{reference}\s.*{re.escape(shown)}", result.output, re.M), shown
         assert case["status"] == ("reviewed" if reference in REVIEWED else "analyzed")
     for reference in REVIEWED:
         spec = next(spec for spec in DEMO_CASES if spec.reference == reference)

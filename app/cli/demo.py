@@ -10,20 +10,17 @@ from flask.cli import AppGroup
 
 from app.cli.common import fails_cleanly, quiet_logs
 from app.services import demo as demo_service
+from app.services.clinical_record.words import percent
 
 demo = AppGroup("demo", help="Demo data for trying the portal (never real patient data).")
-
-
-def _share(probability: float) -> str:
-    """A probability as a whole percentage that never claims certainty (0.997 → ">99%")."""
-    return ">99%" if probability > 0.99 else f"{probability:.0%}"
 
 
 def _case_line(seed: demo_service.CaseSeed) -> str:
     done = ", ".join(seed.done) if seed.done else "already there"
     result = ""
     if seed.top_diagnosis is not None:
-        share = f" ({_share(seed.probability)})" if seed.probability is not None else ""
+        # As the portal shows it (0.996 → "99.6 %"), never claiming certainty.
+        share = f" ({percent(seed.probability)})" if seed.probability is not None else ""
         result = f"AI: {seed.top_diagnosis}{share}"
     urgency = f"urgency {seed.urgency}" if seed.urgency else ""
     columns = [seed.reference, done.ljust(27), seed.status.ljust(13), urgency.ljust(17), result]
