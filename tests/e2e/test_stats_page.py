@@ -17,15 +17,21 @@ from tests.e2e.test_portal_flow import open_page, shrink_png
 pytestmark = pytest.mark.browser
 
 
-def test_the_statistics_page_on_the_demo_data(browser: Any, live: Any, ai_app: Any, screenshot_dir):
+def _demo_physician(browser: Any, live: Any, ai_app: Any, viewport: dict) -> Any:
+    """A page logged in as the demo physician, after ``flask demo seed``, at ``viewport``."""
     result = ai_app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
-    page = open_page(browser, viewport={"width": 1200, "height": 1500})
+    page = open_page(browser, viewport=viewport)
     page.goto(f"{live.url}/login")
     page.fill("#email", DEMO_EMAIL)
     page.fill("#password", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live.url}/")
+    return page
+
+
+def test_the_statistics_page_on_the_demo_data(browser: Any, live: Any, ai_app: Any, screenshot_dir):
+    page = _demo_physician(browser, live, ai_app, {"width": 1200, "height": 1500})
     assert page.locator("ol.worklist li").count() >= 1  # the unreviewed demo cases
     page.get_by_role("link", name="Statistics").click()
     page.wait_for_url(f"{live.url}/stats")
@@ -54,14 +60,7 @@ def test_the_statistics_page_fits_a_390px_phone(
 ):
     """At 390 px (a phone held upright) the page scrolls only vertically: its wide tables scroll
     inside their own box, and the header's overdue badge does not cover the menu button."""
-    result = ai_app.test_cli_runner().invoke(args=["demo", "seed"])
-    assert result.exit_code == 0, result.output
-    page = open_page(browser, viewport={"width": 390, "height": 844})
-    page.goto(f"{live.url}/login")
-    page.fill("#email", DEMO_EMAIL)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/")
+    page = _demo_physician(browser, live, ai_app, {"width": 390, "height": 844})
     page.goto(f"{live.url}/stats")
     page.screenshot(path=screenshot_dir / "stats-page-390.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
