@@ -85,7 +85,7 @@ from app.extensions import db
 from app.models import Analysis, Case, CaseImage, CaseOutcome, Patient, Reanalysis
 from app.services import audit, consent
 from app.services.clinical_record.answers import ordered_keys
-from app.services.clinical_record.inputs import outdated_fields
+from app.services.clinical_record.inputs import newest_image_after, outdated_fields
 from app.services.export_analyses import analyses_of, iso, reanalyses_of
 
 #: The formats :func:`export_cases` writes.
@@ -181,7 +181,7 @@ def _case_record(
     row: Any,
     analyses: list[dict[str, Any]],
     outcome: Any | None = None,
-    newest_image_id: uuid.UUID | None = None,
+    uploads: list[tuple[uuid.UUID, datetime]] | None = None,
     reanalyses: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     review = None
@@ -210,7 +210,7 @@ def _case_record(
         "updated_at": iso(row.updated_at),
         "anamnesis": row.anamnesis or {},
         "answer_order": ordered_keys(row.anamnesis, row.answer_order),
-        "analyses": [_with_outdated(analysis, row, newest_image_id) for analysis in analyses],
+        "analyses": [_with_outdated(analysis, row, uploads or []) for analysis in analyses],
         "review": review,
         "outcome": _outcome_record(outcome),
         "patient_id": str(row.patient_id) if row.patient_id is not None else None,
@@ -221,31 +221,35 @@ def _case_record(
 
 
 def _with_outdated(
-    analysis: dict[str, Any], case_row: Any, newest_image_id: uuid.UUID | None
+    analysis: dict[str, Any], case_row: Any, uploads: list[tuple[uuid.UUID, datetime]]
 ) -> dict[str, Any]:
     """Mark an analysis record ``outdated`` when the case's answers or fields changed since, or
-    a newer photo was uploaded: the same rule, and names, as the API and the case page
+    a photo was uploaded after it: the same rule, and names, as the API and the case page
     (:func:`app.services.clinical_record.history.changes_since`)."""
-    changed = (
-        outdated_fields(analysis["inputs"], case_row, newest_image_id)
-        if analysis["status"] == "completed"
-        else []
-    )
+    changed: list[str] = []
+    if analysis["status"] == "completed":
+        made = datetime.fromisoformat(analysis["created_at"])
+        newer = newest_image_after(uploads, made)
+        changed = outdated_fields(analysis["inputs"], case_row, newer)
     return {**analysis, "outdated": bool(changed), "outdated_fields": changed}
 
 
-# The newest photo of each case: the one a case page would analyse next (images by upload time).
+# The photos of each case with their upload times (oldest first).
 _IMAGES_OF_CASES = (
-    select(CaseImage.case_id, CaseImage.id)
+    select(CaseImage.case_id, CaseImage.id, CaseImage.created_at)
     .where(CaseImage.case_id.in_(bindparam("case_ids", expanding=True)))
     .order_by(CaseImage.case_id, CaseImage.created_at)
 )
 
 
-def _newest_images_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """``{case id: the id of its newest photo}`` for those of ``case_ids`` that have one."""
-    rows = db.session.execute(_IMAGES_OF_CASES, {"case_ids": list(case_ids)})
-    return dict(rows.all())  # oldest first: the last, the newest, wins
+def _uploads_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, Any]]]:
+    """``{case id: [(photo id, uploaded at), ...]}`` for those of ``case_ids`` with photos."""
+    uploads: dict[uuid.UUID, list[tuple[uuid.UUID, Any]]] = {}
+    for case_id, image_id, uploaded in db.session.execute(
+        _IMAGES_OF_CASES, {"case_ids": list(case_ids)}
+    ):
+        uploads.setdefault(case_id, []).append((image_id, uploaded))
+    return uploads
 
 
 def _outcomes_of(case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -304,7 +308,7 @@ def iter_case_records(
     result = db.session.execute(stmt.execution_options(yield_per=batch_size))
     for batch in result.partitions():
         ids = [row.id for row in batch]
-        analyses, outcomes, images = analyses_of(ids), _outcomes_of(ids), _newest_images_of(ids)
+        analyses, outcomes, images = analyses_of(ids), _outcomes_of(ids), _uploads_of(ids)
         reanalyses, consents = reanalyses_of(ids), consent.current_decisions(ids)
         for row in batch:
             record = _case_record(

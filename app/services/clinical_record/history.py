@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Analysis, Case
-from app.services.clinical_record.inputs import outdated_fields
+from app.services.clinical_record.inputs import newest_image_after, outdated_fields
 
 
 def analyses_of(case_id: uuid.UUID) -> list[Analysis]:
@@ -46,5 +45,5 @@ def changes_since(analysis: Analysis | None, case: Case) -> list[str]:
     no analysis or a failed one."""
     if analysis is None or analysis.status != "completed":
         return []
-    newest: Any = case.images[-1].id if case.images else None
-    return outdated_fields(analysis.inputs, case, newest)
+    uploads = [(image.id, image.created_at) for image in case.images]
+    return outdated_fields(analysis.inputs, case, newest_image_after(uploads, analysis.created_at))

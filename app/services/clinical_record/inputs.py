@@ -8,7 +8,8 @@ never shown under answers it was not computed from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from app.services.clinical_record.answers import ordered_keys
@@ -42,14 +43,24 @@ def snapshot(
     }
 
 
+def newest_image_after(images: Iterable[tuple[Any, datetime]], when: datetime) -> Any:
+    """The id of the newest of ``images`` (``(id, uploaded at)``) uploaded after ``when`` (an
+    analysis's time), or ``None``: a photo the analysis could not have used."""
+    later = [(uploaded, image_id) for image_id, uploaded in images if uploaded > when]
+    return max(later, key=lambda item: item[0])[1] if later else None
+
+
 def outdated_fields(
-    inputs: Mapping[str, Any] | None, case: Any, newest_image_id: Any = None
+    inputs: Mapping[str, Any] | None, case: Any, newer_image_id: Any = None
 ) -> list[str]:
     """What changed on ``case`` since the analysis with these ``inputs``; ``[]`` when nothing.
 
     Names: ``anamnesis.<fieldName>`` for an answer added, changed or removed; a case field name
-    (``CASE_FIELDS``) for a changed fact; ``image`` when a newer photo was uploaded. Analyses
-    without inputs (none kept) are never called outdated.
+    (``CASE_FIELDS``) for a changed fact; ``image`` when a photo was uploaded after the analysis
+    (``newer_image_id``: see :func:`newest_image_after`). An analysis is compared with what it
+    was computed from: one of an earlier photo, chosen explicitly, is not outdated because a
+    newer photo already existed when it ran (nor an analysis that finished after a concurrent
+    upload). Analyses without inputs (none kept) are never called outdated.
     """
     if not inputs:
         return []
@@ -64,7 +75,7 @@ def outdated_fields(
         name for name in CASE_FIELDS if name in facts and facts[name] != getattr(case, name)
     ]
     image = inputs.get("image") or {}
-    if newest_image_id is not None and image.get("id") not in (None, str(newest_image_id)):
+    if newer_image_id is not None and image.get("id") not in (None, str(newer_image_id)):
         changed.append("image")
     return changed
 
